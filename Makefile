@@ -1,0 +1,39 @@
+# Thin wrappers. Every target creates (or reuses) .venv and installs the project into it,
+# so a fresh machine needs only Python 3.11 and make.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+JOBS   ?= auto
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test lab site release bench env clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version.split()[0]'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade pip
+	$(PY) -m pip install -e '.[test]'
+	touch $(STAMP)
+
+env: $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m autograder demo
+
+test: $(STAMP)
+	$(PY) -m pytest -n $(JOBS)
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab --notebook-dir=.
+
+site: $(STAMP)
+	$(PY) tools/site.py
+
+release: $(STAMP)
+	$(PY) -m autograder release
+
+bench: $(STAMP)
+	$(PY) tools/bench.py
+
+clean:
+	rm -rf release graded site .pytest_cache

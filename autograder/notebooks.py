@@ -1,0 +1,160 @@
+"""Assignment notebooks: nbgrader metadata from plain-text markers, and reading solution code.
+
+Authors mark cells in the text, and ``tag_notebook`` writes the nbgrader metadata from the marks,
+so the metadata can never drift from what a cell says it is:
+
+* a code cell containing ``### BEGIN SOLUTION`` ... ``### END SOLUTION`` is a student answer;
+* a code cell whose first line is ``# Test: <name> (<N> points)`` is a locked, graded test
+  (``### BEGIN HIDDEN TESTS`` ... ``### END HIDDEN TESTS`` inside it are removed on release);
+* every other cell, markdown or code, is locked: nbgrader restores it from the source when grading.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+from typing import Any, Callable
+
+import nbformat
+from nbformat import NotebookNode
+
+TEST_HEADER = re.compile(r"^#\s*Test:\s*(?P<name>[A-Za-z0-9_.-]+)\s*\((?P<points>\d+(?:\.\d+)?)\s*points?\)\s*$")
+BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
+BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
+DEF_NAME = re.compile(r"^\s*(?:def|class)\s+([A-Za-z_]\w*)", re.M)
+
+
+class NotebookFormatError(ValueError):
+    """A notebook that cannot be used as it is, with a message that says where and why."""
+
+
+def read_notebook(path: Path | str) -> NotebookNode:
+    """Read and validate a notebook; raise :class:`NotebookFormatError` with a clear reason."""
+    path = Path(path)
+    if not path.is_file():
+        raise NotebookFormatError(f"{path}: no such file")
+    try:
+        nb = nbformat.read(path, as_version=4)
+    except Exception as exc:  # nbformat raises several types for bad JSON or structure
+        raise NotebookFormatError(f"{path}: not a readable Jupyter notebook ({type(exc).__name__}: {exc})") from None
+    try:
+        nbformat.validate(nb)
+    except nbformat.ValidationError as exc:
+        raise NotebookFormatError(f"{path}: not a valid notebook ({exc.message})") from None
+    return nb
+
+
+def cell_kind(cell: NotebookNode) -> str:
+    """``"solution"``, ``"test"`` or ``"locked"``, from the cell's text alone."""
+    if cell.cell_type != "code":
+        return "locked"
+    first_line = cell.source.lstrip().split("\n", 1)[0]
+    if TEST_HEADER.match(first_line):
+        return "test"
+    if BEGIN_SOLUTION in cell.source:
+        return "solution"
+    return "locked"
+
+
+def _check_markers(cell: NotebookNode, where: str) -> None:
+    text = cell.source
+    for begin, end in ((BEGIN_SOLUTION, END_SOLUTION), (BEGIN_HIDDEN, END_HIDDEN)):
+        if text.count(begin) != text.count(end):
+            raise NotebookFormatError(f"{where}: unbalanced '{begin}' / '{end}'")
+    kind = cell_kind(cell)
+    if kind == "test" and BEGIN_SOLUTION in text:
+        raise NotebookFormatError(f"{where}: a test cell cannot contain a solution")
+    if kind != "test" and BEGIN_HIDDEN in text:
+        raise NotebookFormatError(f"{where}: hidden tests belong in a '# Test: name (N points)' cell")
+    if cell.cell_type == "code" and kind == "locked" and re.search(r"^#\s*test\b", text.lstrip(), re.I):
+        raise NotebookFormatError(
+            f"{where}: looks like a test header but does not match '# Test: <name> (<N> points)'")
+
+
+def tag_notebook(nb: NotebookNode, name: str = "notebook") -> NotebookNode:
+    """Write nbgrader metadata into every cell from its markers (in place; idempotent).
+
+    Raises :class:`NotebookFormatError` for unbalanced markers, malformed test headers and
+    duplicate test or solution names.
+    """
+    seen: set[str] = set()
+    solution_count = 0
+    for index, cell in enumerate(nb.cells):
+        where = f"{name}, cell {index + 1}"
+        _check_markers(cell, where)
+        kind = cell_kind(cell)
+        meta: dict[str, Any] = {"schema_version": 3, "solution": False, "grade": False, "locked": True, "task": False}
+        if kind == "solution":
+            solution_count += 1
+            defined = DEF_NAME.findall(cell.source)
+            grade_id = f"solution-{defined[0]}" if defined else f"solution-{solution_count}"
+            meta.update(solution=True, locked=False)
+        elif kind == "test":
+            match = TEST_HEADER.match(cell.source.lstrip().split("\n", 1)[0])
+            grade_id = f"test-{match['name']}"
+            points = float(match["points"])
+            meta.update(grade=True, points=int(points) if points.is_integer() else points)
+        else:
+            digest = hashlib.sha1(f"{cell.cell_type}\n{cell.source}".encode()).hexdigest()[:8]
+            grade_id = f"cell-{digest}"
+            suffix = 2
+            while grade_id in seen:  # identical cells: keep ids unique
+                grade_id = f"cell-{digest}-{suffix}"
+                suffix += 1
+        if grade_id in seen:
+            raise NotebookFormatError(f"{where}: duplicate name '{grade_id}'")
+        seen.add(grade_id)
+        meta["grade_id"] = grade_id
+        cell.metadata["nbgrader"] = meta
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+    return nb
+
+
+def tag_file(path: Path | str, check: bool = False) -> bool:
+    """Tag a notebook file in place. Returns whether it changed (with ``check``, writes nothing)."""
+    path = Path(path)
+    nb = read_notebook(path)
+    before = nbformat.writes(nb)
+    tag_notebook(nb, path.name)
+    after = nbformat.writes(nb)
+    if after != before and not check:
+        path.write_text(after + ("" if after.endswith("\n") else "\n"), encoding="utf-8")
+    return after != before
+
+
+def grading_summary(nb: NotebookNode) -> dict[str, float]:
+    """Points per test cell: ``{grade_id: points}``."""
+    return {c.metadata["nbgrader"]["grade_id"]: float(c.metadata["nbgrader"]["points"])
+            for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")}
+
+
+def strip_magics(source: str) -> str:
+    """Drop IPython-only lines (``%magic``, ``!shell``) so a cell runs as plain Python."""
+    return "\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!")))
+
+
+def exec_notebook(path: Path | str, namespace: dict | None = None,
+                  include: Callable[[NotebookNode], bool] | None = None) -> dict:
+    """Execute a notebook's code cells into ``namespace`` and return it.
+
+    ``include`` chooses cells (default: every code cell that is not a test cell), so a test can
+    load an assignment's reference solutions without running the assignment's own tests.
+    """
+    nb = read_notebook(path)
+    namespace = {"__name__": "__notebook__"} if namespace is None else namespace
+    include = include or (lambda cell: cell_kind(cell) != "test")
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type == "code" and include(cell):
+            code = compile(strip_magics(cell.source), f"{Path(path).name}[cell {index + 1}]", "exec")
+            exec(code, namespace)
+    return namespace
+
+
+def test_cell_source(path: Path | str, name: str) -> str:
+    """The source of the test cell ``# Test: <name> (...)`` in a notebook (for testing the tests)."""
+    for cell in read_notebook(path).cells:
+        if cell_kind(cell) == "test" and TEST_HEADER.match(cell.source.lstrip().split("\n", 1)[0])["name"] == name:
+            return cell.source
+    raise KeyError(f"{path}: no test cell named {name!r}")

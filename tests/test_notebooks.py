@@ -1,0 +1,45 @@
+"""Every course notebook executes top to bottom, offline, without an error.
+
+Assignment notebooks run from source, with the reference solutions in place, so this also shows
+that the reference passes every visible and hidden test, and that no test cell writes to stderr
+(which nbgrader would score as a failure). Timing is reported by ``make bench``; the per-cell
+timeout here only guards against a hang.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from autograder.notebooks import cell_kind
+from conftest import ROOT, course_notebooks
+
+CELL_TIMEOUT = 300
+
+
+def execute(path: Path) -> nbformat.NotebookNode:
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}})
+    client.execute()
+    return nb
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("path", course_notebooks(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_notebook_executes(path: Path) -> None:
+    nb = execute(path)
+    if path.parent.parent.name == "assignments":
+        for index, cell in enumerate(nb.cells):
+            if cell_kind(cell) != "test":
+                continue
+            stderr = [o.get("text", "") for o in cell.get("outputs", [])
+                      if o.get("output_type") == "stream" and o.get("name") == "stderr"]
+            assert not stderr, f"test cell {index + 1} wrote to stderr (nbgrader scores that 0): {stderr}"
+
+
+def test_there_are_notebooks_to_run() -> None:
+    kinds = {p.relative_to(ROOT).parts[0] for p in course_notebooks()}
+    assert {"lectures", "seminars", "assignments"} <= kinds, f"missing notebook folders: found only {kinds}"

@@ -1,0 +1,149 @@
+"""Comparing a student's numpy result with a PyTorch reference, with messages a student can act on."""
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+import torch
+
+
+def to_numpy(value: Any) -> np.ndarray:
+    """A numpy array from a torch tensor (detached, on the CPU) or anything array-like."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu().numpy()
+    return np.asarray(value)
+
+
+def torch_reference(fn: Callable[..., torch.Tensor], *inputs: Any,
+                    dout: np.ndarray | None = None) -> tuple[np.ndarray, list[np.ndarray | None]]:
+    """Run ``fn`` on float64 torch copies of ``inputs`` and backpropagate ``dout`` with autograd.
+
+    Args:
+        fn: takes torch tensors (one per input, in order) and returns a tensor.
+        inputs: numpy arrays; float arrays become float64 leaf tensors that need a gradient,
+            integer arrays become int64 tensors, anything else is passed through unchanged.
+        dout: upstream gradient, the shape of ``fn``'s output; ``None`` for a scalar output.
+
+    Returns:
+        ``(out, grads)``: the output as a numpy array, and for each input its gradient as a
+        numpy array of that input's shape (``None`` for inputs that are not float arrays).
+    """
+    tensors = []
+    for x in inputs:
+        if isinstance(x, np.ndarray) and np.issubdtype(x.dtype, np.floating):
+            tensors.append(torch.tensor(x, dtype=torch.float64, requires_grad=True))
+        elif isinstance(x, np.ndarray) and np.issubdtype(x.dtype, np.integer):
+            tensors.append(torch.tensor(x, dtype=torch.int64))
+        else:
+            tensors.append(x)
+    out = fn(*tensors)
+    if out.requires_grad:
+        grad = None if dout is None else torch.tensor(np.asarray(dout), dtype=out.dtype)
+        out.backward(grad)
+    grads = [t.grad.numpy() if isinstance(t, torch.Tensor) and t.grad is not None else None
+             for t in tensors]
+    return to_numpy(out), grads
+
+
+def _worst(actual: np.ndarray, expected: np.ndarray, rtol: float, atol: float):
+    excess = np.abs(actual - expected) - (atol + rtol * np.abs(expected))
+    excess = np.where(np.isnan(excess), np.inf, excess)
+    idx = np.unravel_index(int(np.argmax(excess)), actual.shape) if actual.ndim else ()
+    return idx, int(np.sum(excess > 0))
+
+
+def _allclose(a: np.ndarray, b: np.ndarray, rtol: float, atol: float) -> bool:
+    return a.shape == b.shape and bool(np.allclose(a, b, rtol=rtol, atol=atol))
+
+
+def _guess_mistake(actual: np.ndarray, expected: np.ndarray, rtol: float, atol: float) -> str | None:
+    """Name a generic slip if the student's array is a simple transform of the reference."""
+    if _allclose(actual, -expected, rtol, atol):
+        return "It equals the expected value with the opposite sign: check the sign of each term."
+    if actual.ndim == 2 and actual.shape == expected.shape[::-1] and _allclose(actual.T, expected, rtol, atol):
+        return "It is the transpose of the expected array."
+    if actual.shape == expected.shape and np.any(expected != 0):
+        mask = np.abs(expected) > 1e-8
+        if mask.any():
+            ratios = actual[mask] / expected[mask]
+            ratio = float(np.median(ratios))
+            if np.isfinite(ratio) and abs(ratio - 1) > 1e-3 and np.allclose(actual, ratio * expected, rtol=1e-5, atol=atol):
+                return (f"It is the expected value times a constant, {ratio:.6g}: look for a missing or "
+                        "extra factor such as the batch size, a 1/2, or a scaling constant.")
+    return None
+
+
+def _fmt(value: Any) -> str:
+    return np.array2string(np.asarray(value), precision=6, threshold=20, edgeitems=3)
+
+
+def assert_close(actual: Any, expected: Any, name: str = "output", *, rtol: float = 1e-6,
+                 atol: float = 1e-8, mistakes: Mapping[str, Any] | None = None,
+                 hint: str | None = None) -> None:
+    """Raise ``AssertionError`` with an actionable message unless ``actual`` matches ``expected``.
+
+    Args:
+        actual: the student's value (numpy array, scalar, or torch tensor).
+        expected: the reference value, of the shape ``actual`` must have.
+        name: what is compared, as the student knows it, e.g. ``"dx from relu_backward"``.
+        rtol, atol: tolerances as in ``numpy.allclose``.
+        mistakes: ``{description: value}``: what known mistakes would produce; if ``actual``
+            matches one, the message names that mistake.
+        hint: one more sentence added to any failure message.
+
+    The message says which of these went wrong: ``None`` returned, a shape mismatch, NaN or
+    infinity, or values that differ (with the worst element, its index, the maximum absolute
+    and relative error, and how many elements are off).
+    """
+    suffix = f"\nHint: {hint}" if hint else ""
+    if actual is None:
+        raise AssertionError(f"{name} is None: did the function forget to `return` its result?{suffix}")
+    if isinstance(actual, tuple) and not isinstance(expected, tuple):
+        raise AssertionError(f"{name} is a tuple of {len(actual)} items, expected one array: "
+                             f"check what the function returns and how it is unpacked.{suffix}")
+    try:
+        a = to_numpy(actual).astype(np.float64)
+    except (TypeError, ValueError) as exc:
+        raise AssertionError(f"{name} is not numeric ({type(actual).__name__}): {exc}{suffix}") from None
+    e = to_numpy(expected).astype(np.float64)
+    if a.shape != e.shape:
+        raise AssertionError(f"{name} has shape {a.shape}, expected {e.shape}.{suffix}")
+    bad = ~np.isfinite(a) & np.isfinite(e)
+    if bad.any():
+        idx = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise AssertionError(
+            f"{name} contains {a[idx]} at index {idx} where {e[idx]:.6g} was expected "
+            f"({int(bad.sum())} non-finite element(s)). An overflow in exp or a division by "
+            f"zero is the usual cause: use a numerically stable formula.{suffix}")
+    if np.allclose(a, e, rtol=rtol, atol=atol, equal_nan=True):
+        return
+    idx, n_off = _worst(a, e, rtol, atol)
+    abs_err = float(np.nanmax(np.abs(a - e)))
+    rel_err = float(np.nanmax(np.abs(a - e) / np.maximum(np.abs(a) + np.abs(e), 1e-12)))
+    where = f" at index {tuple(int(i) for i in idx)}" if a.ndim else ""
+    lines = [
+        f"{name} is wrong{where}: got {a[idx]:.8g}, expected {e[idx]:.8g}.",
+        f"{n_off} of {a.size} element(s) are off; max abs error {abs_err:.3g}, relative error {rel_err:.3g}.",
+    ]
+    for description, wrong in (mistakes or {}).items():
+        w = to_numpy(wrong).astype(np.float64)
+        if _allclose(a, w, rtol, atol):
+            lines.append(f"Likely mistake: {description}")
+            break
+    else:
+        guess = _guess_mistake(a, e, rtol, atol)
+        if guess:
+            lines.append(guess)
+    if a.size <= 24:
+        lines.append(f"got:\n{_fmt(a)}\nexpected:\n{_fmt(e)}")
+    raise AssertionError("\n".join(lines) + suffix)
+
+
+def assert_shapes(arrays: Sequence[Any], shapes: Sequence[tuple[int, ...]], names: Sequence[str]) -> None:
+    """Check each array's shape, naming the first that is wrong."""
+    for arr, shape, name in zip(arrays, shapes, names):
+        if arr is None:
+            raise AssertionError(f"{name} is None: did the function forget to `return` it?")
+        got = np.shape(arr)
+        if tuple(got) != tuple(shape):
+            raise AssertionError(f"{name} has shape {tuple(got)}, expected {tuple(shape)}.")
