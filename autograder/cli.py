@@ -1,16 +1,62 @@
-"""The course's grading command line: ``python -m autograder {release,grade,demo,tag}``."""
+"""The course's grading command line.
+
+  python -m autograder release [--out DIR]            student versions of every assignment
+  python -m autograder grade SUBMISSIONS [--out DIR]  autograde SUBMISSIONS/<student>/<assignment>/*.ipynb
+  python -m autograder demo                           release, grade example submissions, check the grades
+  python -m autograder tag [NOTEBOOK ...]             write nbgrader metadata from the cells' markers
+"""
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
 
+from .course import DEFAULT_SOURCE, GradeReport, PipelineError, find_source_notebooks
 from .notebooks import NotebookFormatError, tag_file
 
 
-def _cmd_tag(args: argparse.Namespace) -> int:
-    from .course import find_source_notebooks
+def _print_report(report: GradeReport) -> None:
+    print()
+    print(report.table())
+    print()
+    print(f"grades:   {report.csv_path}")
+    print(f"feedback: {report.feedback_dir}/<student>/<assignment>/<notebook>.html")
+    if report.problems:
+        print(f"\n{len(report.problems)} problem(s); every other submission was graded:")
+        for problem in report.problems:
+            print(f"  - {problem}")
 
+
+def _cmd_release(args: argparse.Namespace) -> int:
+    from .course import release
+
+    for path in release(Path(args.out), Path(args.source)):
+        print(f"released {path}")
+    return 0
+
+
+def _cmd_grade(args: argparse.Namespace) -> int:
+    from .course import grade
+
+    report = grade(Path(args.submissions), Path(args.out), Path(args.source), db_url=args.db,
+                   timeout=args.timeout)
+    _print_report(report)
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from . import demo
+
+    report, failures = demo.run(Path(args.out), Path(args.release_dir), Path(args.source))
+    _print_report(report)
+    if failures:
+        print("\nDEMO FAILED:\n" + "\n".join(f"  - {f}" for f in failures))
+        return 1
+    print("\ndemo OK: the reference earns full marks, the blank release 0, the partial one in between.")
+    return 0
+
+
+def _cmd_tag(args: argparse.Namespace) -> int:
     paths = [Path(p) for p in args.notebooks] or find_source_notebooks(Path(args.source))
     changed = []
     for path in paths:
@@ -20,26 +66,48 @@ def _cmd_tag(args: argparse.Namespace) -> int:
         except NotebookFormatError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
-    verb = "would change" if args.check else "tagged"
     for path in changed:
-        print(f"{verb}: {path}")
+        print(f"{'needs tagging' if args.check else 'tagged'}: {path}")
     return 1 if (args.check and changed) else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .course import DEFAULT_SOURCE
-
-    parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
+    source_help = "folder of assignment source notebooks (default: %(default)s)"
+
+    p = sub.add_parser("release", help="write the student version of every assignment")
+    p.add_argument("--out", default="release", help="output folder (default: %(default)s)")
+    p.add_argument("--source", default=str(DEFAULT_SOURCE), help=source_help)
+    p.set_defaults(func=_cmd_release)
+
+    p = sub.add_parser("grade", help="autograde a folder of submissions")
+    p.add_argument("submissions", help="folder laid out as SUBMISSIONS/<student_id>/<assignment>/<notebook>.ipynb")
+    p.add_argument("--out", default="graded", help="output folder for grades.csv and feedback/ (default: %(default)s)")
+    p.add_argument("--db", default=None, help="SQLAlchemy URL of the gradebook (default: a fresh SQLite file in OUT/course)")
+    p.add_argument("--timeout", type=int, default=None, help="seconds a cell may run before it is interrupted (default: 120)")
+    p.add_argument("--source", default=str(DEFAULT_SOURCE), help=source_help)
+    p.set_defaults(func=_cmd_grade)
+
+    p = sub.add_parser("demo", help="release, build example submissions, grade them and check the grades")
+    p.add_argument("--out", default="graded", help="output folder (default: %(default)s)")
+    p.add_argument("--release-dir", default="release", help="where the student versions go (default: %(default)s)")
+    p.add_argument("--source", default=str(DEFAULT_SOURCE), help=source_help)
+    p.set_defaults(func=_cmd_demo)
 
     p = sub.add_parser("tag", help="write nbgrader metadata into assignment notebooks from their markers")
     p.add_argument("notebooks", nargs="*", help="notebooks to tag (default: every assignment notebook)")
-    p.add_argument("--source", default=str(DEFAULT_SOURCE), help="assignments folder (default: %(default)s)")
-    p.add_argument("--check", action="store_true", help="change nothing; exit 1 if any notebook needs tagging")
+    p.add_argument("--source", default=str(DEFAULT_SOURCE), help=source_help)
+    p.add_argument("--check", action="store_true", help="change nothing; exit 1 if a notebook needs tagging")
     p.set_defaults(func=_cmd_tag)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except PipelineError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

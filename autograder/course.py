@@ -1,5 +1,311 @@
-"""Placeholder; replaced below."""
+"""Arrange an nbgrader course directory and drive nbgrader through its Python API.
+
+nbgrader does the work (generate_assignment, autograde, generate_feedback, CSV export); this module
+stages the course's sources, checks submissions before nbgrader sees them, and turns one student's
+broken submission into a message instead of a failed run.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import sys
+import warnings
+import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
-DEFAULT_SOURCE = Path(__file__).resolve().parents[1] / "assignments"
-def find_source_notebooks(source: Path) -> list[Path]:
-    return sorted(source.glob("*/*.ipynb"))
+
+import nbformat
+from tqdm.auto import tqdm
+
+from .notebooks import NotebookFormatError, read_notebook, tag_notebook
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_SOURCE = ROOT / "assignments"
+CONFIG_FILE = Path(__file__).with_name("nbgrader_config.py")
+# nbgrader runs the `alembic` executable to version its gradebook; when the interpreter is called
+# by path (as `make` does, without activating the venv) its bin folder is not on PATH.
+_BIN = str(Path(sys.executable).parent)
+if _BIN not in os.environ.get("PATH", "").split(os.pathsep):
+    os.environ["PATH"] = _BIN + os.pathsep + os.environ.get("PATH", "")
+
+KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
+
+
+class PipelineError(RuntimeError):
+    """The run as a whole cannot go on (bad arguments, a broken source notebook)."""
+
+
+@dataclass
+class Problem:
+    """Something wrong with one student's submission; it costs only that student."""
+    student: str
+    assignment: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = self.student + (f"/{self.assignment}" if self.assignment else "")
+        return f"{where}: {self.message}"
+
+
+@dataclass
+class GradeReport:
+    """Scores by ``(student, assignment)`` as ``(score, max_score)``, and the problems met."""
+    assignments: list[str]
+    students: list[str]
+    scores: dict[tuple[str, str], tuple[float, float]] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    csv_path: Path | None = None
+    feedback_dir: Path | None = None
+
+    def total(self, student: str) -> tuple[float, float]:
+        pairs = [self.scores.get((student, a), (0.0, self.max_score(a))) for a in self.assignments]
+        return sum(p[0] for p in pairs), sum(p[1] for p in pairs)
+
+    def max_score(self, assignment: str) -> float:
+        return max((m for (s, a), (_, m) in self.scores.items() if a == assignment), default=0.0)
+
+    def table(self) -> str:
+        header = ["student", *self.assignments, "total"]
+        rows = []
+        for student in self.students:
+            cells = []
+            for a in self.assignments:
+                score = self.scores.get((student, a))
+                cells.append("-" if score is None else f"{score[0]:g}/{score[1]:g}")
+            got, out_of = self.total(student)
+            rows.append([student, *cells, f"{got:g}/{out_of:g}"])
+        widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+        lines = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths)) for r in [header, *rows]]
+        lines.insert(1, "  ".join("-" * w for w in widths))
+        return "\n".join(lines)
+
+
+def find_source_notebooks(source: Path = DEFAULT_SOURCE) -> list[Path]:
+    return sorted(Path(source).glob("*/*.ipynb"))
+
+
+def assignment_names(source: Path = DEFAULT_SOURCE) -> list[str]:
+    return sorted({p.parent.name for p in find_source_notebooks(source)})
+
+
+def _load_config(root: Path, db_url: str, timeout: int | None):
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config = PyFileConfigLoader(CONFIG_FILE.name, path=str(CONFIG_FILE.parent)).load_config()
+    config.CourseDirectory.root = str(root)
+    config.CourseDirectory.db_url = db_url
+    if timeout is not None:
+        config.Execute.timeout = timeout
+    return config
+
+
+class Course:
+    """One nbgrader course directory under ``root``, built from the assignment sources."""
+
+    def __init__(self, root: Path, source: Path = DEFAULT_SOURCE, db_url: str | None = None,
+                 timeout: int | None = None):
+        from nbgrader.apps import NbGraderAPI
+        from nbgrader.coursedir import CourseDirectory
+
+        self.root = Path(root).resolve()
+        self.source = Path(source)
+        if not self.source.is_dir():
+            raise PipelineError(f"assignment source folder {self.source} does not exist")
+        self.assignments = assignment_names(self.source)
+        if not self.assignments:
+            raise PipelineError(f"no assignment notebooks under {self.source}")
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.db_url = db_url or f"sqlite:///{self.root / 'gradebook.db'}"
+        self.config = _load_config(self.root, self.db_url, timeout)
+        coursedir = CourseDirectory(config=self.config)
+        self.api = NbGraderAPI(coursedir=coursedir, config=self.config)
+        self.api.log.setLevel(logging.ERROR)
+        # nbgrader's gradebook trips SQLAlchemy's autoflush warnings; they are nbgrader-internal.
+        warnings.filterwarnings("ignore", message=".*not in session.*")
+
+    # -- sources ---------------------------------------------------------------------------
+    def notebooks(self, assignment: str) -> list[str]:
+        """Names of the assignment's notebooks, e.g. ``["backprop.ipynb"]``."""
+        return sorted(p.name for p in (self.source / assignment).glob("*.ipynb"))
+
+    def stage(self) -> None:
+        """Copy every assignment into ``source/`` with fresh nbgrader metadata, then generate
+        the student versions (``release/``) and record the tests in the gradebook."""
+        for assignment in self.assignments:
+            dst = self.root / "source" / assignment
+            shutil.rmtree(dst, ignore_errors=True)
+            shutil.copytree(self.source / assignment, dst,
+                            ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+            for path in dst.glob("*.ipynb"):
+                try:
+                    nb = tag_notebook(read_notebook(path), f"{assignment}/{path.name}")
+                except NotebookFormatError as exc:
+                    raise PipelineError(f"source notebook is malformed: {exc}") from None
+                nbformat.write(nb, path)
+            result = self.api.generate_assignment(assignment, force=True, create=True)
+            if not result["success"]:
+                raise PipelineError(f"nbgrader could not generate {assignment}:\n"
+                                    f"{result.get('error') or result.get('log')}")
+
+    def released(self, assignment: str) -> Path:
+        return self.root / "release" / assignment
+
+    # -- grading ---------------------------------------------------------------------------
+    def add_student(self, student: str) -> None:
+        from nbgrader.api import Gradebook
+
+        with Gradebook(self.db_url) as gb:
+            gb.update_or_create_student(student)
+
+    def submit(self, student: str, assignment: str, folder: Path) -> list[Problem]:
+        """Check one submission folder and copy its notebooks into ``submitted/``.
+
+        A notebook that cannot be read, an unknown notebook name or a missing notebook is a
+        problem for this student only. The kernelspec is reset to the course's kernel so that a
+        notebook saved from another environment still runs.
+        """
+        problems = []
+        expected = self.notebooks(assignment)
+        dst = self.root / "submitted" / student / assignment
+        shutil.rmtree(dst, ignore_errors=True)
+        dst.mkdir(parents=True)
+        for path in sorted(folder.iterdir()):
+            if path.suffix != ".ipynb" or path.name.startswith("."):
+                continue
+            if path.name not in expected:
+                problems.append(Problem(student, assignment,
+                                        f"unexpected notebook {path.name} (expected {', '.join(expected)}); not graded"))
+                continue
+            try:
+                nb = read_notebook(path)
+            except NotebookFormatError as exc:
+                problems.append(Problem(student, assignment, f"{exc}; scored 0"))
+                continue
+            nb.metadata["kernelspec"] = dict(KERNELSPEC)
+            nbformat.write(nb, dst / path.name)
+        for name in expected:
+            if not (folder / name).exists():
+                problems.append(Problem(student, assignment, f"{name} is missing; scored 0"))
+        return problems
+
+    def autograde(self, student: str, assignment: str) -> Problem | None:
+        result = self.api.autograde(assignment, student, force=True, create=True)
+        if result["success"]:
+            return None
+        return Problem(student, assignment, "autograding failed: " + _reason(result))
+
+    def feedback(self, student: str, assignment: str, out: Path) -> Problem | None:
+        result = self.api.generate_feedback(assignment, student, force=True)
+        if not result["success"]:
+            return Problem(student, assignment, "feedback failed: " + _reason(result))
+        src = self.root / "feedback" / student / assignment
+        dst = out / student / assignment
+        shutil.rmtree(dst, ignore_errors=True)
+        shutil.copytree(src, dst, ignore=shutil.ignore_patterns("timestamp.txt"))
+        return None
+
+    def scores(self) -> dict[tuple[str, str], tuple[float, float]]:
+        from nbgrader.api import Gradebook, MissingEntry
+
+        result = {}
+        with Gradebook(self.db_url) as gb:
+            for assignment in gb.assignments:
+                for student in gb.students:
+                    try:
+                        sub = gb.find_submission(assignment.name, student.id)
+                    except MissingEntry:
+                        continue
+                    result[(student.id, assignment.name)] = (float(sub.score), float(sub.max_score))
+        return result
+
+    def export_csv(self, path: Path) -> None:
+        from nbgrader.api import Gradebook
+        from nbgrader.plugins import CsvExportPlugin
+
+        plugin = CsvExportPlugin(config=self.config)
+        plugin.to = str(path)
+        with Gradebook(self.db_url) as gb:
+            plugin.export(gb)
+
+
+def _reason(result: dict) -> str:
+    """The most telling line of a failed nbgrader call's traceback or log."""
+    text = "\n".join(filter(None, [result.get("error"), result.get("log")]))
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    for marker in ("DeadKernelError", "Kernel died", "CellTimeoutError", "TimeoutError", "Error:", "Exception"):
+        hits = [ln for ln in lines if marker in ln]
+        if hits:
+            return hits[-1][:300]
+    return lines[-1][:300] if lines else "no details from nbgrader"
+
+
+def release(out: Path, source: Path = DEFAULT_SOURCE) -> list[Path]:
+    """Write the student version of every assignment to ``out/<assignment>/``; return the notebooks."""
+    out = Path(out)
+    with tempfile.TemporaryDirectory(prefix="nbgrader-release-") as tmp:
+        course = Course(Path(tmp), source)
+        course.stage()
+        written = []
+        for assignment in course.assignments:
+            dst = out / assignment
+            shutil.rmtree(dst, ignore_errors=True)
+            shutil.copytree(course.released(assignment), dst)
+            written += sorted(dst.glob("*.ipynb"))
+    return written
+
+
+def grade(submissions: Path, out: Path, source: Path = DEFAULT_SOURCE, db_url: str | None = None,
+          timeout: int | None = None, progress: bool = True) -> GradeReport:
+    """Autograde ``submissions/<student_id>/<assignment>/<notebook>.ipynb`` into ``out``.
+
+    Writes ``out/grades.csv`` (nbgrader's export columns) and
+    ``out/feedback/<student_id>/<assignment>/<notebook>.html``; the nbgrader course directory it
+    used stays in ``out/course`` for inspection. With the default SQLite gradebook
+    (``out/course/gradebook.db``) every run starts afresh; a ``db_url`` is used as it is.
+    """
+    submissions, out = Path(submissions), Path(out)
+    if not submissions.is_dir():
+        raise PipelineError(f"submissions folder {submissions} does not exist (expected "
+                            f"{submissions}/<student_id>/<assignment>/<notebook>.ipynb)")
+    out.mkdir(parents=True, exist_ok=True)
+    course_root = out / "course"
+    shutil.rmtree(course_root, ignore_errors=True)
+    shutil.rmtree(out / "feedback", ignore_errors=True)
+    course = Course(course_root, source, db_url=db_url, timeout=timeout)
+    course.stage()
+
+    students, problems, jobs = [], [], []
+    for entry in sorted(submissions.iterdir()):
+        if entry.name.startswith("."):
+            continue
+        if not entry.is_dir():
+            problems.append(Problem(entry.name, None, "a file where a student folder was expected; ignored"))
+            continue
+        students.append(entry.name)
+        course.add_student(entry.name)
+        for sub in sorted(entry.iterdir()):
+            if sub.name.startswith("."):
+                continue
+            if not sub.is_dir() or sub.name not in course.assignments:
+                problems.append(Problem(entry.name, None, f"unknown assignment {sub.name!r} (known: "
+                                        f"{', '.join(course.assignments)}); ignored"))
+                continue
+            jobs.append((entry.name, sub.name, sub))
+
+    report = GradeReport(course.assignments, students, problems=problems)
+    for student, assignment, folder in tqdm(jobs, desc="autograding", unit="submission", disable=not progress):
+        found = course.submit(student, assignment, folder)
+        report.problems += found
+        if not any((course.root / "submitted" / student / assignment).glob("*.ipynb")):
+            continue
+        problem = course.autograde(student, assignment)
+        if problem is None:
+            problem = course.feedback(student, assignment, out / "feedback")
+        if problem is not None:
+            report.problems.append(problem)
+    report.scores = course.scores()
+    report.csv_path = out / "grades.csv"
+    course.export_csv(report.csv_path)
+    report.feedback_dir = out / "feedback"
+    return report

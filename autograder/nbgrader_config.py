@@ -1,0 +1,21 @@
+# nbgrader configuration for the course. `python -m autograder` loads this file and adds the
+# course root and database URL at run time; nbgrader's own command line can use it too
+# (`nbgrader autograde --config autograder/nbgrader_config.py ...`).
+c = get_config()  # noqa: F821 (provided by traitlets when the file is loaded)
+
+c.CourseDirectory.course_id = "dl-course"
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".DS_Store"]
+
+# What a student sees in place of a solution.
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+
+# A cell that runs longer than this is interrupted and reported; grading continues with the next
+# cell, so an endless loop costs its own points only. Our heaviest cell (training a small MLP on
+# the digits) takes a few seconds on a 2-core machine.
+c.Execute.timeout = 120
+c.Execute.interrupt_on_timeout = True
+
+# Keep nbgrader's history off disk (its default) and the kernel's own start-up log quiet, so the
+# instructor's terminal shows grading progress rather than transport warnings.
+c.Execute.extra_arguments = ["--HistoryManager.hist_file=:memory:", "--IPKernelApp.log_level=ERROR"]
