@@ -27,7 +27,7 @@ lab: $(STAMP)
 	$(VENV)/bin/jupyter lab --notebook-dir=.
 
 site: $(STAMP)
-	$(PY) tools/site.py
+	$(PY) tools/build_site.py
 
 release: $(STAMP)
 	$(PY) -m autograder release

@@ -56,12 +56,18 @@ def _allclose(a: np.ndarray, b: np.ndarray, rtol: float, atol: float) -> bool:
     return a.shape == b.shape and bool(np.allclose(a, b, rtol=rtol, atol=atol))
 
 
+def _named_mistake(actual: np.ndarray, mistakes: Mapping[str, Any] | None, rtol: float, atol: float) -> str | None:
+    """The description of the first known mistake whose result ``actual`` reproduces."""
+    for description, wrong in (mistakes or {}).items():
+        if _allclose(actual, to_numpy(wrong).astype(np.float64), rtol, atol):
+            return f"Likely mistake: {description}"
+    return None
+
+
 def _guess_mistake(actual: np.ndarray, expected: np.ndarray, rtol: float, atol: float) -> str | None:
     """Name a generic slip if the student's array is a simple transform of the reference."""
     if _allclose(actual, -expected, rtol, atol):
         return "It equals the expected value with the opposite sign: check the sign of each term."
-    if actual.ndim == 2 and actual.shape == expected.shape[::-1] and _allclose(actual.T, expected, rtol, atol):
-        return "It is the transpose of the expected array."
     if actual.shape == expected.shape and np.any(expected != 0):
         mask = np.abs(expected) > 1e-8
         if mask.any():
@@ -107,7 +113,13 @@ def assert_close(actual: Any, expected: Any, name: str = "output", *, rtol: floa
         raise AssertionError(f"{name} is not numeric ({type(actual).__name__}): {exc}{suffix}") from None
     e = to_numpy(expected).astype(np.float64)
     if a.shape != e.shape:
-        raise AssertionError(f"{name} has shape {a.shape}, expected {e.shape}.{suffix}")
+        lines = [f"{name} has shape {a.shape}, expected {e.shape}."]
+        named = _named_mistake(a, mistakes, rtol, atol)
+        if named:
+            lines.append(named)
+        elif a.ndim == 2 and a.shape == e.shape[::-1] and _allclose(a.T, e, rtol, atol):
+            lines.append("It is the transpose of the expected array.")
+        raise AssertionError(" ".join(lines) + suffix)
     bad = ~np.isfinite(a) & np.isfinite(e)
     if bad.any():
         idx = tuple(int(i) for i in np.argwhere(bad)[0])
@@ -125,15 +137,9 @@ def assert_close(actual: Any, expected: Any, name: str = "output", *, rtol: floa
         f"{name} is wrong{where}: got {a[idx]:.8g}, expected {e[idx]:.8g}.",
         f"{n_off} of {a.size} element(s) are off; max abs error {abs_err:.3g}, relative error {rel_err:.3g}.",
     ]
-    for description, wrong in (mistakes or {}).items():
-        w = to_numpy(wrong).astype(np.float64)
-        if _allclose(a, w, rtol, atol):
-            lines.append(f"Likely mistake: {description}")
-            break
-    else:
-        guess = _guess_mistake(a, e, rtol, atol)
-        if guess:
-            lines.append(guess)
+    guess = _named_mistake(a, mistakes, rtol, atol) or _guess_mistake(a, e, rtol, atol)
+    if guess:
+        lines.append(guess)
     if a.size <= 24:
         lines.append(f"got:\n{_fmt(a)}\nexpected:\n{_fmt(e)}")
     raise AssertionError("\n".join(lines) + suffix)
