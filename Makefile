@@ -21,7 +21,7 @@ demo: $(STAMP)
 	$(PY) -m autograder demo
 
 test: $(STAMP)
-	$(PY) -m pytest -n $(JOBS)
+	$(PY) -m pytest -n $(JOBS) --dist loadgroup
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab --notebook-dir=.

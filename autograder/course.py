@@ -18,6 +18,7 @@ from pathlib import Path
 import nbformat
 from tqdm.auto import tqdm
 
+from .integrity import flag_notebook
 from .notebooks import NotebookFormatError, read_notebook, tag_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -148,6 +149,11 @@ class Course:
                 raise PipelineError(f"nbgrader could not generate {assignment}:\n"
                                     f"{result.get('error') or result.get('log')}")
 
+    def locked_ids(self, assignment: str, notebook: str) -> set[str]:
+        """Grade ids of the locked cells of a staged source notebook."""
+        nb = read_notebook(self.root / "source" / assignment / notebook)
+        return {c.metadata["nbgrader"]["grade_id"] for c in nb.cells if c.metadata["nbgrader"].get("locked")}
+
     def released(self, assignment: str) -> Path:
         return self.root / "release" / assignment
 
@@ -184,6 +190,10 @@ class Course:
                 continue
             nb.metadata["kernelspec"] = dict(KERNELSPEC)
             nbformat.write(nb, dst / path.name)
+            flags = flag_notebook(nb, self.locked_ids(assignment, path.name))
+            if flags:
+                problems.append(Problem(student, assignment, "flagged for review (score unchanged): "
+                                        + "; ".join(flags[:5]) + (" ..." if len(flags) > 5 else "")))
         for name in expected:
             if not (folder / name).exists():
                 problems.append(Problem(student, assignment, f"{name} is missing; scored 0"))

@@ -13,7 +13,7 @@ from autograder import demo
 from autograder.notebooks import BEGIN_HIDDEN, BEGIN_SOLUTION, END_HIDDEN, END_SOLUTION, read_notebook, tag_notebook
 from conftest import ASSIGNMENTS, assignment_notebooks
 
-pytestmark = pytest.mark.pipeline
+pytestmark = [pytest.mark.pipeline, pytest.mark.xdist_group("course-demo")]
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ import fixture_course as fx
 from autograder.course import PipelineError, grade, release
 from conftest import ROOT
 
-pytestmark = pytest.mark.pipeline
+pytestmark = [pytest.mark.pipeline, pytest.mark.xdist_group("pipeline-fixture")]
 
 WARNING_ADD = ("import warnings\nimport numpy as np\n\ndef add(a, b):\n"
                "    warnings.warn('a harmless warning from student code')\n"
@@ -57,6 +57,7 @@ def graded(tmp_path_factory):
     foreign = fx.answer(released, fx.ADD, fx.SQUARE)
     foreign.metadata["kernelspec"] = {"name": "conda-env-elsewhere-py", "display_name": "Elsewhere", "language": "python"}
     put(subs, "foreign_kernel", foreign)
+    put(subs, "monkeypatcher", fx.answer(released, "import numpy\nnumpy.allclose = lambda *a, **k: True\n" + fx.ADD, fx.SQUARE))
     (subs / "not_json" / fx.ASSIGNMENT).mkdir(parents=True)
     (subs / "not_json" / fx.ASSIGNMENT / fx.NOTEBOOK).write_text("{ this is not a notebook")
     (subs / "missing" / fx.ASSIGNMENT).mkdir(parents=True)
@@ -67,7 +68,7 @@ def graded(tmp_path_factory):
     saved = os.environ.get("PYTHONWARNINGS")
     os.environ["PYTHONWARNINGS"] = "always"  # kernels inherit it: warnings are on unless the notebook silences them
     try:
-        report = grade(subs, tmp / "graded", source, timeout=5, progress=False)
+        report = grade(subs, tmp / "graded", source, timeout=30, progress=False)
     finally:
         if saved is None:
             os.environ.pop("PYTHONWARNINGS")
@@ -113,6 +114,14 @@ def test_bad_input_gets_a_clear_message_and_zero(graded, student, message):
     report, _, _ = graded
     assert message in problems_of(report, student)
     assert score(report, student) == 0
+
+
+def test_tampering_is_flagged_for_review_without_changing_the_score(graded):
+    report, _, _ = graded
+    assert "flagged for review (score unchanged): solution-add changes numpy.allclose" in problems_of(report, "monkeypatcher")
+    assert score(report, "monkeypatcher") == 5
+    flagged = {p.student for p in report.problems if "flagged for review" in str(p)}
+    assert flagged == {"monkeypatcher", "kernel_killer"}, "only the two who reach into the process are flagged"
 
 
 def test_everyone_gets_a_row_in_grades_csv(graded):

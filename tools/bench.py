@@ -1,0 +1,107 @@
+"""`make bench`: the course's speed targets, measured and printed as a table.
+
+    python tools/bench.py [--only notebooks,grading,conv]
+
+- seconds to execute each notebook top to bottom (target: under 60 s on 2 cores), run one at a
+  time so that the numbers are not inflated by each other;
+- seconds for nbgrader to autograde one reference submission of each assignment, and to write its
+  feedback;
+- the convolution rows of tools/bench_conv.py (the reference im2col against torch's conv2d).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tools"))
+NOTEBOOK_LIMIT = 60.0
+
+
+def notebook_rows() -> list[dict]:
+    rows = []
+    paths = sorted([*ROOT.glob("lectures/*.ipynb"), *ROOT.glob("seminars/*.ipynb"), *ROOT.glob("assignments/*/*.ipynb")])
+    for path in paths:
+        nb = nbformat.read(path, as_version=4)
+        start = time.perf_counter()
+        NotebookClient(nb, timeout=600, kernel_name="python3",
+                       resources={"metadata": {"path": str(path.parent)}}).execute()
+        seconds = time.perf_counter() - start
+        verdict = "ok" if seconds < NOTEBOOK_LIMIT else f"OVER the {NOTEBOOK_LIMIT:.0f} s target"
+        rows.append({"name": f"execute {path.relative_to(ROOT)}", "seconds": seconds, "note": verdict})
+        print(f"  {rows[-1]['name']}: {seconds:.1f} s", file=sys.stderr, flush=True)
+    return rows
+
+
+def grading_rows() -> list[dict]:
+    from autograder.course import Course
+    from autograder.demo import EXAMPLE_STUDENTS, fill_solutions
+    from autograder.notebooks import read_notebook
+
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-grade-") as tmp:
+        course = Course(Path(tmp) / "course")
+        course.stage()
+        course.add_student("reference")
+        for assignment in course.assignments:
+            folder = Path(tmp) / "submission" / assignment
+            folder.mkdir(parents=True)
+            for name in course.notebooks(assignment):
+                released = read_notebook(course.released(assignment) / name)
+                source = read_notebook(course.root / "source" / assignment / name)
+                nbformat.write(fill_solutions(released, source, EXAMPLE_STUDENTS["reference"]), folder / name)
+            course.submit("reference", assignment, folder)
+            start = time.perf_counter()
+            problem = course.autograde("reference", assignment)
+            graded = time.perf_counter() - start
+            score = course.scores().get(("reference", assignment), (0, 0))
+            rows.append({"name": f"autograde one submission of {assignment}", "seconds": graded,
+                         "note": str(problem) if problem else f"score {score[0]:g}/{score[1]:g}"})
+            start = time.perf_counter()
+            problem = course.feedback("reference", assignment, Path(tmp) / "feedback")
+            rows.append({"name": f"feedback for one submission of {assignment}",
+                         "seconds": time.perf_counter() - start, "note": str(problem) if problem else ""})
+    return rows
+
+
+def conv_rows() -> list[dict]:
+    if not (ROOT / "tools" / "bench_conv.py").exists():
+        return []
+    import bench_conv
+
+    return bench_conv.rows()
+
+
+SUITES = {"notebooks": notebook_rows, "grading": grading_rows, "conv": conv_rows}
+
+
+def table(rows: list[dict]) -> str:
+    width = max((len(r["name"]) for r in rows), default=10)
+    lines = [f"{'benchmark'.ljust(width)}  {'seconds':>9}  note", f"{'-' * width}  {'-' * 9}  {'-' * 30}"]
+    lines += [f"{r['name'].ljust(width)}  {r['seconds']:9.3f}  {r.get('note', '')}" for r in rows]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", default=",".join(SUITES), help="comma-separated: " + ", ".join(SUITES))
+    args = parser.parse_args(argv)
+    rows = []
+    for name in args.only.split(","):
+        print(f"running {name} ...", file=sys.stderr, flush=True)
+        rows += SUITES[name.strip()]()
+    print(f"\n{os.cpu_count()} CPU core(s)\n")
+    print(table(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
