@@ -214,9 +214,14 @@ def test_seeding_makes_runs_repeatable():
     assert utils.device().type in {"cpu", "cuda"}
 
 
-def test_setup_notebook_silences_warnings():
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        utils.setup_notebook(seed=0)
-        warnings.warn("should be silenced")
-    assert caught == []
+def test_setup_notebook_silences_warnings_and_sets_threads():
+    threads = torch.get_num_threads()
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            utils.setup_notebook(seed=0, torch_threads=1)
+            warnings.warn("should be silenced")
+        assert caught == []
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(threads)

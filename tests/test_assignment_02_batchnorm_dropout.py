@@ -1,0 +1,358 @@
+"""Assignment 2 (BatchNorm and Dropout): the reference solutions against PyTorch, and honest tests.
+
+The reference solutions are loaded from the source notebook (every non-test cell) and compared
+with ``torch.nn.BatchNorm1d`` / ``BatchNorm2d`` / dropout in float64 on random inputs. Then each
+typical wrong implementation is swapped in and the visible part of the relevant test cell must
+fail with a message that names the mistake: a check that cannot fail is a defect.
+"""
+from __future__ import annotations
+
+import re
+from typing import Callable
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from autograder.notebooks import exec_notebook, grading_summary, read_notebook, tag_file
+from autograder.notebooks import test_cell_source as cell_source  # aliased: pytest would collect test_*
+from conftest import ROOT
+from utils import assert_close
+
+NB = ROOT / "assignments" / "02_batchnorm_dropout" / "batchnorm_dropout.ipynb"
+STUDENT_FUNCTIONS = ["batchnorm_forward", "batchnorm_backward", "spatial_batchnorm_forward",
+                     "spatial_batchnorm_backward", "dropout_forward", "dropout_backward"]
+TEST_CELLS = ["batchnorm_forward", "batchnorm_running_stats", "batchnorm_backward",
+              "spatial_batchnorm_forward", "spatial_batchnorm_backward", "dropout_forward", "dropout_backward"]
+TIGHT = dict(rtol=1e-9, atol=1e-11)
+
+
+@pytest.fixture(scope="module")
+def ns():
+    # Tiny tensors: one thread avoids thread-pool contention on a busy 2-core machine.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield exec_notebook(NB)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def bn1d(gamma, beta, momentum=0.1, eps=1e-5):
+    layer = torch.nn.BatchNorm1d(len(gamma), eps=eps, momentum=momentum, dtype=torch.float64)
+    with torch.no_grad():
+        layer.weight.copy_(torch.tensor(gamma))
+        layer.bias.copy_(torch.tensor(beta))
+    return layer
+
+
+def bn2d(gamma, beta, momentum=0.1, eps=1e-5):
+    layer = torch.nn.BatchNorm2d(len(gamma), eps=eps, momentum=momentum, dtype=torch.float64)
+    with torch.no_grad():
+        layer.weight.copy_(torch.tensor(gamma))
+        layer.bias.copy_(torch.tensor(beta))
+    return layer
+
+
+def check_layer_against_torch(forward, backward, layer, shape, momentum, rng, steps=3):
+    """Train steps (out, running statistics, gradients), then eval, of numpy layer vs torch layer."""
+    gamma, beta = layer.weight.detach().numpy().copy(), layer.bias.detach().numpy().copy()
+    bn_param = {"mode": "train", "momentum": momentum, "eps": layer.eps}
+    for step in range(steps):
+        x = rng.normal(rng.normal(), rng.uniform(0.5, 3.0), size=shape)
+        dout = rng.normal(size=shape)
+        xt = torch.tensor(x, requires_grad=True)
+        layer.zero_grad()
+        y = layer.train()(xt)
+        (y * torch.tensor(dout)).sum().backward()
+        out, cache = forward(x, gamma, beta, bn_param)
+        dx, dgamma, dbeta = backward(dout, cache)
+        where = f"shape {shape}, momentum {momentum}, step {step + 1}"
+        assert_close(out, y, f"out, {where}", **TIGHT)
+        assert_close(bn_param["running_mean"], layer.running_mean, f"running_mean, {where}", **TIGHT)
+        assert_close(bn_param["running_var"], layer.running_var, f"running_var, {where}", **TIGHT)
+        assert_close(dx, xt.grad, f"dx, {where}", rtol=1e-8, atol=1e-10 * max(1.0, float(xt.grad.abs().max())))
+        assert_close(dgamma, layer.weight.grad, f"dgamma, {where}", **TIGHT)
+        assert_close(dbeta, layer.bias.grad, f"dbeta, {where}", **TIGHT)
+    bn_param["mode"] = "eval"
+    stored = bn_param["running_mean"].copy(), bn_param["running_var"].copy()
+    for n in (1, 3):
+        x = rng.normal(size=(n,) + tuple(shape[1:]))
+        with torch.no_grad():
+            expected = layer.eval()(torch.tensor(x))
+        assert_close(forward(x, gamma, beta, bn_param)[0], expected, f"eval out, batch of {n}", **TIGHT)
+    assert np.array_equal(bn_param["running_mean"], stored[0]) and np.array_equal(bn_param["running_var"], stored[1])
+
+
+# --- the reference solutions against torch -------------------------------------------------------
+
+@pytest.mark.parametrize("momentum", [0.0, 0.1, 0.37, 1.0])
+@pytest.mark.parametrize("shape", [(2, 1), (2, 7), (5, 1), (16, 1000), (9, 4)], ids=str)
+def test_batchnorm_1d_matches_torch(ns, shape, momentum):
+    rng = np.random.default_rng([shape[0], shape[1], int(momentum * 100)])
+    layer = bn1d(rng.normal(size=shape[1]), rng.normal(size=shape[1]), momentum)
+    check_layer_against_torch(ns["batchnorm_forward"], ns["batchnorm_backward"], layer, shape, momentum, rng)
+
+
+@pytest.mark.parametrize("eps, scale, offset", [(1e-5, 1000.0, 1e4), (0.1, 1e-3, 5.0), (1.0, 1.0, 0.0), (1e-3, 1e-2, -3.0)])
+def test_batchnorm_1d_eps_and_scales(ns, eps, scale, offset):
+    rng = np.random.default_rng(5)
+    N, D = 6, 3
+    x = offset + scale * rng.normal(size=(N, D))
+    gamma, beta, dout = rng.normal(size=D), rng.normal(size=D), rng.normal(size=(N, D))
+    layer = bn1d(gamma, beta, eps=eps)
+    xt = torch.tensor(x, requires_grad=True)
+    y = layer.train()(xt)
+    (y * torch.tensor(dout)).sum().backward()
+    bn_param = {"mode": "train", "eps": eps}
+    out, cache = ns["batchnorm_forward"](x, gamma, beta, bn_param)
+    dx, dgamma, dbeta = ns["batchnorm_backward"](dout, cache)
+    assert_close(out, y, "out", **TIGHT)
+    assert_close(bn_param["running_var"], layer.running_var, "running_var", rtol=1e-9, atol=1e-9)
+    assert_close(dx, xt.grad, "dx", rtol=1e-7, atol=1e-9 * max(1.0, float(xt.grad.abs().max())))
+    assert_close(dgamma, layer.weight.grad, "dgamma", rtol=1e-8, atol=1e-10)
+    assert_close(dbeta, layer.bias.grad, "dbeta", **TIGHT)
+
+
+def test_batchnorm_running_statistics_live_in_bn_param(ns):
+    rng = np.random.default_rng(6)
+    x, gamma, beta = rng.normal(size=(4, 3)), rng.normal(size=3), rng.normal(size=3)
+    bn_param = {"mode": "train"}
+    ns["batchnorm_forward"](x, gamma, beta, bn_param)
+    mean_array = bn_param["running_mean"]
+    assert_close(mean_array, 0.1 * x.mean(0), "running_mean after one step from zeros")
+    assert_close(bn_param["running_var"], 0.9 + 0.1 * x.var(0, ddof=1), "running_var after one step from ones")
+    ns["batchnorm_forward"](x, gamma, beta, bn_param)
+    assert bn_param["running_mean"] is mean_array, "the running mean should be updated in place"
+    with pytest.raises(ValueError):
+        ns["batchnorm_forward"](x, gamma, beta, {"mode": "test"})
+
+
+def test_torch_standins_agree_with_reference(ns):
+    """The spatial test cells swap these in for the student's 1-d functions; they must be faithful."""
+    rng = np.random.default_rng(7)
+    x, gamma, beta, dout = rng.normal(size=(6, 4)), rng.normal(size=4), rng.normal(size=4), rng.normal(size=(6, 4))
+    p_ref, p_torch = {"mode": "train", "momentum": 0.3}, {"mode": "train", "momentum": 0.3}
+    out_ref, cache_ref = ns["batchnorm_forward"](x, gamma, beta, p_ref)
+    out_torch, cache_torch = ns["torch_batchnorm_forward"](x, gamma, beta, p_torch)
+    assert_close(out_torch, out_ref, "stand-in out", **TIGHT)
+    for key in ("running_mean", "running_var"):
+        assert_close(p_torch[key], p_ref[key], f"stand-in {key}", **TIGHT)
+    for got, ref in zip(ns["torch_batchnorm_backward"](dout, cache_torch), ns["batchnorm_backward"](dout, cache_ref)):
+        assert_close(got, ref, "stand-in gradient", rtol=1e-8, atol=1e-10)
+    p_ref["mode"] = p_torch["mode"] = "eval"
+    assert_close(ns["torch_batchnorm_forward"](x, gamma, beta, p_torch)[0],
+                 ns["batchnorm_forward"](x, gamma, beta, p_ref)[0], "stand-in eval out", **TIGHT)
+
+
+@pytest.mark.parametrize("momentum", [0.1, 0.5])
+@pytest.mark.parametrize("shape", [(2, 3, 4, 5), (1, 2, 3, 3), (4, 1, 1, 1), (3, 8, 5, 5), (2, 4, 1, 6)], ids=str)
+def test_spatial_batchnorm_matches_batchnorm2d(ns, shape, momentum):
+    rng = np.random.default_rng([*shape, int(momentum * 10)])
+    layer = bn2d(rng.normal(size=shape[1]), rng.normal(size=shape[1]), momentum)
+    check_layer_against_torch(ns["spatial_batchnorm_forward"], ns["spatial_batchnorm_backward"], layer,
+                              shape, momentum, rng)
+
+
+@pytest.mark.parametrize("p", [0.1, 0.5, 0.9])
+@pytest.mark.parametrize("shape", [(100_000,), (200, 500), (8, 16, 25, 32)], ids=str)
+def test_dropout_statistics_and_backward(ns, shape, p):
+    rng = np.random.default_rng(8)
+    x = rng.uniform(0.5, 1.5, size=shape) * rng.choice([-1.0, 1.0], size=shape)
+    n = x.size
+    out, cache = ns["dropout_forward"](x, p, "train", seed=3)
+    zeroed = float(np.mean(out == 0))
+    assert abs(zeroed - p) < 6 * np.sqrt(p * (1 - p) / n), f"fraction zeroed {zeroed} for p={p}"
+    torch_scale = F.dropout(torch.ones(10_000, dtype=torch.float64), p=p).max().item()
+    kept = out != 0
+    assert_close(out[kept], x[kept] * torch_scale, "kept units", **TIGHT)
+    assert abs(out.mean() - x.mean()) < 6 * np.sqrt(np.sum(x**2) * p / (1 - p)) / n
+    dout = rng.normal(size=shape)
+    assert_close(ns["dropout_backward"](dout, cache), dout * out / x, "dx", **TIGHT)
+    np.random.seed(123)  # the global numpy state must not matter
+    assert np.array_equal(ns["dropout_forward"](x, p, "train", seed=3)[0], out)
+    assert not np.array_equal(ns["dropout_forward"](x, p, "train", seed=4)[0] == 0, kept == 0)
+    out_eval, cache_eval = ns["dropout_forward"](x, p, "eval", seed=3)
+    assert np.array_equal(out_eval, x) and np.array_equal(ns["dropout_backward"](dout, cache_eval), dout)
+
+
+@pytest.mark.parametrize("p", [0.0, 1.0])
+def test_dropout_edge_probabilities(ns, p):
+    rng = np.random.default_rng(9)
+    x, dout = rng.normal(size=(5, 6)), rng.normal(size=(5, 6))
+    with np.errstate(all="raise"):  # p = 1 must not divide by zero
+        out, cache = ns["dropout_forward"](x, p, "train", seed=0)
+        dx = ns["dropout_backward"](dout, cache)
+    assert np.array_equal(out, x * (1 - p)) and np.array_equal(dx, dout * (1 - p))
+
+
+def test_notebook_is_tagged_and_worth_30_points():
+    assert not tag_file(NB, check=True), "run `python -m autograder tag` on the notebook"
+    points = grading_summary(read_notebook(NB))
+    assert sorted(points) == sorted(f"test-{name}" for name in TEST_CELLS)
+    assert sum(points.values()) == 30
+
+
+# --- the test cells: reference passes, blanks fail, mistakes are named ---------------------------
+
+def visible_part(source: str) -> str:
+    return re.sub(r"[ \t]*### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS[^\n]*\n?", "", source, flags=re.S)
+
+
+def run_cell(ns: dict, name: str, replace: Callable[[dict], dict] | None = None, hidden: bool = True) -> None:
+    """Execute a test cell in a copy of the notebook namespace, with some functions replaced."""
+    scope = dict(ns)
+    if replace is not None:
+        scope.update(replace(scope))
+    source = cell_source(NB, name)
+    exec(compile(source if hidden else visible_part(source), f"<test cell {name}>", "exec"), scope)
+
+
+@pytest.mark.parametrize("name", TEST_CELLS)
+def test_reference_passes_test_cell(ns, name):
+    run_cell(ns, name)
+
+
+@pytest.mark.parametrize("name", TEST_CELLS)
+def test_blank_release_fails_test_cell(ns, name):
+    def stub(*args, **kwargs):
+        raise NotImplementedError()
+    with pytest.raises(NotImplementedError):
+        run_cell(ns, name, lambda scope: {f: stub for f in STUDENT_FUNCTIONS})
+
+
+def bn_forward_variant(*, swap=False, biased_running=False, reversed_momentum=False,
+                       not_stored=False, eval_batch_stats=False):
+    """batchnorm_forward with one typical mistake switched on."""
+    def forward(x, gamma, beta, bn_param):
+        mode, eps, momentum = bn_param["mode"], bn_param.get("eps", 1e-5), bn_param.get("momentum", 0.1)
+        N, D = x.shape
+        running_mean = bn_param.setdefault("running_mean", np.zeros(D))
+        running_var = bn_param.setdefault("running_var", np.ones(D))
+        if mode == "train" or eval_batch_stats:
+            mean, var = x.mean(axis=0), x.var(axis=0)
+        else:
+            mean, var = running_mean, running_var
+        if mode == "train":
+            weight = 1 - momentum if reversed_momentum else momentum
+            sample_var = var if biased_running else var * N / (N - 1)
+            new_mean = (1 - weight) * running_mean + weight * mean
+            new_var = (1 - weight) * running_var + weight * sample_var
+            if not not_stored:
+                running_mean[...], running_var[...] = new_mean, new_var
+        inv_std = 1 / np.sqrt(var + eps)
+        x_hat = (x - mean) * inv_std
+        out = beta * x_hat + gamma if swap else gamma * x_hat + beta
+        return out, (x_hat, gamma, inv_std)
+    return forward
+
+
+def bn_backward_slides(dout, cache):
+    """The source slides' backward formulas, which divide by m - 1 (reference cache layout)."""
+    x_hat, gamma, inv_std = cache
+    m = dout.shape[0]
+    centred, var_eps = x_hat / inv_std, inv_std ** -2.0
+    dx_hat = dout * gamma
+    dvar = np.sum(dx_hat * centred, axis=0) * -0.5 * var_eps ** -1.5
+    dmu = np.sum(-dx_hat * inv_std, axis=0) + dvar * np.sum(-2 * centred, axis=0) / (m - 1)
+    dx = dx_hat * inv_std + dvar * 2 * centred / (m - 1) + dmu / m
+    return dx, np.sum(dout * x_hat, axis=0), np.sum(dout, axis=0)
+
+
+def spatial_forward_no_transpose(scope):
+    def forward(x, gamma, beta, bn_param):
+        out, cache = scope["batchnorm_forward"](x.reshape(-1, x.shape[1]), gamma, beta, bn_param)
+        return out.reshape(x.shape), (cache, x.shape)
+    return forward
+
+
+def spatial_forward_correct(scope):
+    """Correct spatial forward that looks up batchnorm_forward in ``scope`` (so the stand-in is used)."""
+    def forward(x, gamma, beta, bn_param):
+        N, C, H, W = x.shape
+        out, cache = scope["batchnorm_forward"](x.transpose(0, 2, 3, 1).reshape(-1, C), gamma, beta, bn_param)
+        return out.reshape(N, H, W, C).transpose(0, 3, 1, 2), (cache, x.shape)
+    return forward
+
+
+def spatial_backward_no_transpose(scope, undo_transpose=True):
+    """Flattens dout without moving the channels last; dx is rearranged back as a correct forward
+    pass would need (``undo_transpose``) or with a plain reshape, matching the wrong forward pass."""
+    def backward(dout, cache):
+        cache_1d, (N, C, H, W) = cache
+        dx, dgamma, dbeta = scope["batchnorm_backward"](dout.reshape(-1, C), cache_1d)
+        dx = dx.reshape(N, H, W, C).transpose(0, 3, 1, 2) if undo_transpose else dx.reshape(N, C, H, W)
+        return dx, dgamma, dbeta
+    return backward
+
+
+def dropout_variant(*, keep_probability=False, eval_scale=False):
+    def forward(x, p, mode, seed=None):
+        if mode == "eval":
+            return (x * (1 - p) if eval_scale else x.copy()), None
+        u = np.random.default_rng(seed).random(x.shape)
+        mask = (u < p) / p if keep_probability else (u >= p) / (1 - p)
+        return x * mask, mask
+    return forward
+
+
+def dropout_backward_unscaled(dout, cache):
+    mode, mask = cache
+    return dout * (mask != 0) if mode == "train" else dout
+
+
+MISTAKES = {
+    "beta-gamma-swapped": ("batchnorm_forward", lambda s: {"batchnorm_forward": bn_forward_variant(swap=True)},
+                           "beta * x_hat + gamma"),
+    "biased-running-var": ("batchnorm_running_stats",
+                           lambda s: {"batchnorm_forward": bn_forward_variant(biased_running=True)},
+                           "running_var was updated with the biased batch variance"),
+    "momentum-reversed": ("batchnorm_running_stats",
+                          lambda s: {"batchnorm_forward": bn_forward_variant(reversed_momentum=True)},
+                          "momentum applied the other way round"),
+    "running-not-stored": ("batchnorm_running_stats",
+                           lambda s: {"batchnorm_forward": bn_forward_variant(not_stored=True)},
+                           "Rebinding a local name"),
+    "eval-uses-batch-stats": ("batchnorm_running_stats",
+                              lambda s: {"batchnorm_forward": bn_forward_variant(eval_batch_stats=True)},
+                              "eval mode normalised with the statistics of the batch"),
+    "backward-m-minus-1": ("batchnorm_backward", lambda s: {"batchnorm_backward": bn_backward_slides},
+                           "m - 1 instead of m"),
+    "spatial-forward-no-transpose": ("spatial_batchnorm_forward",
+                                     lambda s: {"spatial_batchnorm_forward": spatial_forward_no_transpose(s)},
+                                     "without moving the channel axis last"),
+    "spatial-backward-no-transpose": ("spatial_batchnorm_backward",
+                                      lambda s: {"spatial_batchnorm_forward": spatial_forward_correct(s),
+                                                 "spatial_batchnorm_backward": spatial_backward_no_transpose(s)},
+                                      "dout was flattened with reshape(-1, C)"),
+    "spatial-both-no-transpose": ("spatial_batchnorm_backward",
+                                  lambda s: {"spatial_batchnorm_forward": spatial_forward_no_transpose(s),
+                                             "spatial_batchnorm_backward": spatial_backward_no_transpose(s, False)},
+                                  "x and dout were flattened with reshape(-1, C)"),
+    "dropout-eval-scaled": ("dropout_forward", lambda s: {"dropout_forward": dropout_variant(eval_scale=True)},
+                            "eval mode scaled x by (1 - p)"),
+    "dropout-p-is-keep": ("dropout_forward", lambda s: {"dropout_forward": dropout_variant(keep_probability=True)},
+                          "p was read as the probability of KEEPING a unit"),
+    "dropout-backward-unscaled": ("dropout_backward", lambda s: {"dropout_backward": dropout_backward_unscaled},
+                                  "the 1 / (1 - p) scale is missing from dx"),
+}
+
+
+@pytest.mark.parametrize("mistake", list(MISTAKES))
+def test_visible_check_names_the_mistake(ns, mistake):
+    cell, replace, phrase = MISTAKES[mistake]
+    with pytest.raises(AssertionError) as failure:
+        run_cell(ns, cell, replace, hidden=False)
+    message = str(failure.value)
+    assert "Likely mistake" in message and phrase in message, message
+
+
+def test_slide_formulas_really_differ_from_torch(ns):
+    """Erratum 001: the m - 1 backward is measurably wrong, so the named check is meaningful."""
+    rng = np.random.default_rng(10)
+    x, gamma, beta, dout = rng.normal(size=(5, 3)), rng.normal(size=3), rng.normal(size=3), rng.normal(size=(5, 3))
+    _, cache = ns["batchnorm_forward"](x, gamma, beta, {"mode": "train"})
+    dx_ref = ns["batchnorm_backward"](dout, cache)[0]
+    dx_slides = bn_backward_slides(dout, cache)[0]
+    assert np.max(np.abs(dx_slides - dx_ref)) > 1e-3 * np.max(np.abs(dx_ref))

@@ -1,0 +1,330 @@
+"""Assignment 3 (convolutions and pooling): the reference solutions agree with torch, and the
+visible tests catch the typical mistakes with a message that names them."""
+from __future__ import annotations
+
+import re
+import types
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from autograder.notebooks import BEGIN_HIDDEN, cell_kind, exec_notebook, grading_summary, read_notebook, tag_notebook
+from autograder.notebooks import test_cell_source as cell_source
+from conftest import ASSIGNMENTS
+
+PATH = ASSIGNMENTS / "03_convolutions" / "convolutions.ipynb"
+TEST_NAMES = ["conv_output_size", "conv_forward_naive", "im2col", "conv_forward_im2col", "conv_backward_dw_db",
+              "conv_backward_dx", "max_pool_forward", "max_pool_backward", "avg_pool_forward", "avg_pool_backward"]
+
+
+@pytest.fixture(scope="module")
+def ns() -> dict:
+    return exec_notebook(PATH)
+
+
+def solution_sources() -> dict[str, str]:
+    """Source of each solution cell, keyed by the first function it defines."""
+    cells = {}
+    for cell in read_notebook(PATH).cells:
+        if cell_kind(cell) == "solution":
+            cells[re.search(r"^def (\w+)", cell.source, re.M).group(1)] = cell.source
+    return cells
+
+
+SOLUTIONS = solution_sources()
+
+
+def variant(ns: dict, source: str = "", **replacements) -> dict:
+    """A copy of the notebook namespace in which every notebook function looks names up in the
+    copy, so that replacing one function (by exec'ing ``source`` or by ``replacements``) also
+    changes what the other functions call."""
+    new = dict(ns)
+    for name, value in ns.items():
+        if isinstance(value, types.FunctionType) and value.__globals__ is ns:
+            new[name] = types.FunctionType(value.__code__, new, value.__name__, value.__defaults__, value.__closure__)
+    exec(source, new)
+    new.update(replacements)
+    return new
+
+
+def mutate(source: str, old: str, new: str) -> str:
+    assert old in source, f"mutation target not found: {old!r}"
+    return source.replace(old, new)
+
+
+def visible(name: str) -> str:
+    return cell_source(PATH, name).split(BEGIN_HIDDEN)[0]
+
+
+# --- structure -------------------------------------------------------------------------------------
+
+def test_points_and_cells():
+    nb = tag_notebook(read_notebook(PATH))
+    points = grading_summary(nb)
+    assert sorted(points) == sorted(f"test-{name}" for name in TEST_NAMES)
+    assert sum(points.values()) == 30
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert not cell.outputs and cell.execution_count is None
+    first_code = next(c for c in nb.cells if c.cell_type == "code")
+    assert "utils.setup_notebook(seed=0)" in first_code.source
+
+
+# --- the reference solutions against torch -----------------------------------------------------------
+
+CONV_CONFIGS = [
+    ((1, 1, 5, 5), (1, 1, 3, 3), {}),
+    ((2, 3, 7, 6), (4, 3, 3, 3), {"stride": 1, "pad": 1}),
+    ((2, 3, 7, 6), (4, 3, 3, 3), {"stride": 2, "pad": 1}),
+    ((1, 2, 9, 8), (3, 2, 3, 2), {"stride": 1, "pad": 2, "dilation": 2}),
+    ((2, 1, 6, 7), (2, 1, 1, 4), {"stride": (1, 2), "pad": (0, 1)}),
+    ((1, 2, 5, 5), (2, 2, 5, 5), {}),
+    ((2, 2, 7, 7), (2, 2, 2, 2), {"stride": 3}),
+    ((3, 2, 11, 9), (2, 2, 3, 3), {"stride": (2, 3), "pad": (2, 1), "dilation": (1, 2)}),
+    ((1, 1, 4, 9), (1, 1, 4, 1), {"pad": (1, 3), "dilation": (1, 3)}),
+    ((2, 4, 8, 8), (5, 4, 1, 1), {"stride": 2}),
+    ((1, 3, 6, 6), (2, 3, 3, 3), {"stride": 4, "pad": 3}),
+    ((4, 1, 28, 28), (6, 1, 5, 5), {}),
+]
+
+
+def random_configs(count: int, seed: int):
+    rng = np.random.default_rng(seed)
+    configs = []
+    while len(configs) < count:
+        N, C, H, W, Fn, HH, WW = (int(v) for v in (rng.integers(1, 4), rng.integers(1, 4), rng.integers(3, 13),
+                                                  rng.integers(3, 13), rng.integers(1, 5), rng.integers(1, 5),
+                                                  rng.integers(1, 5)))
+        param = {"stride": tuple(int(v) for v in rng.integers(1, 4, 2)), "pad": tuple(int(v) for v in rng.integers(0, 3, 2)),
+                 "dilation": tuple(int(v) for v in rng.integers(1, 3, 2))}
+        if H + 2 * param["pad"][0] >= param["dilation"][0] * (HH - 1) + 1 and \
+                W + 2 * param["pad"][1] >= param["dilation"][1] * (WW - 1) + 1:
+            configs.append(((N, C, H, W), (Fn, C, HH, WW), param))
+    return configs
+
+
+ALL_CONFIGS = CONV_CONFIGS + random_configs(12, seed=3)
+
+
+def torch_conv_grads(x, w, b, param, dout):
+    tensors = [torch.tensor(a, requires_grad=True) for a in (x, w, b)]
+    out = F.conv2d(*tensors, stride=param.get("stride", 1), padding=param.get("pad", 0),
+                   dilation=param.get("dilation", 1))
+    out.backward(torch.from_numpy(dout))
+    return out.detach().numpy(), [t.grad.numpy() for t in tensors]
+
+
+@pytest.mark.parametrize("x_shape, w_shape, param", ALL_CONFIGS, ids=lambda v: str(v).replace(" ", ""))
+def test_reference_conv_matches_torch(ns, x_shape, w_shape, param):
+    rng = np.random.default_rng(0)
+    x, w, b = rng.standard_normal(x_shape), rng.standard_normal(w_shape), rng.standard_normal(w_shape[0])
+    out, cache = ns["conv_forward_im2col"](x, w, b, param)
+    dout = rng.standard_normal(out.shape)
+    out_ref, (dx_ref, dw_ref, db_ref) = torch_conv_grads(x, w, b, param, dout)
+    np.testing.assert_allclose(out, out_ref, rtol=1e-10, atol=1e-12)
+    dx, dw, db = ns["conv_backward"](dout, cache)
+    np.testing.assert_allclose(dx, dx_ref, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(dw, dw_ref, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(db, db_ref, rtol=1e-10, atol=1e-12)
+    kernel = w_shape[2:]
+    args = (param.get("stride", 1), param.get("pad", 0), param.get("dilation", 1))
+    cols_ref = F.unfold(torch.from_numpy(x), kernel, dilation=args[2], padding=args[1], stride=args[0]).numpy()
+    np.testing.assert_array_equal(ns["im2col"](x, kernel, *args), cols_ref)
+    np.testing.assert_array_equal(cache[4], cols_ref)
+    np.testing.assert_allclose(ns["col2im"](cols_ref, x.shape, kernel, *args),
+                               F.fold(torch.from_numpy(cols_ref), x.shape[2:], kernel, dilation=args[2],
+                                      padding=args[1], stride=args[0]).numpy(), rtol=1e-12, atol=1e-12)
+    if np.prod(out.shape) * np.prod(w_shape[1:]) < 20_000:
+        naive, _ = ns["conv_forward_naive"](x, w, b, param)
+        np.testing.assert_allclose(naive, out, rtol=1e-10, atol=1e-12)
+    for axis, (length, k) in enumerate(zip(x_shape[2:], kernel)):
+        pick = lambda v: v[axis] if isinstance(v, tuple) else v  # noqa: E731
+        assert ns["conv_output_size"](length, k, *(pick(a) for a in args)) == out.shape[2 + axis]
+
+
+def test_reference_conv_float32_and_default_param(ns):
+    rng = np.random.default_rng(1)
+    x, w, b = (rng.standard_normal(s).astype(np.float32) for s in ((2, 1, 12, 12), (3, 1, 5, 5), (3,)))
+    out, cache = ns["conv_forward_im2col"](x, w, b, {})
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out, F.conv2d(*(torch.from_numpy(a) for a in (x, w, b))).numpy(), rtol=1e-4, atol=1e-5)
+    dx, dw, db = ns["conv_backward"](np.ones_like(out), cache)
+    assert dx.dtype == dw.dtype == db.dtype == np.float32
+
+
+POOL_CONFIGS = [((2, 3, 4, 6), (2, 2, 2)), ((1, 2, 7, 7), (3, 3, 2)), ((2, 1, 5, 7), (2, 3, 2)),
+                ((1, 1, 8, 8), (2, 2, 1)), ((2, 2, 6, 5), (6, 5, 1)), ((3, 2, 9, 11), (3, 2, 3)),
+                ((1, 4, 10, 10), (1, 1, 2)), ((2, 2, 9, 9), (4, 4, 3))]
+
+
+@pytest.mark.parametrize("kind", ["max", "avg"])
+@pytest.mark.parametrize("x_shape, pool", POOL_CONFIGS, ids=str)
+@pytest.mark.parametrize("ties", [False, True], ids=["continuous", "ties"])
+def test_reference_pooling_matches_torch(ns, kind, x_shape, pool, ties):
+    rng = np.random.default_rng(2)
+    x = rng.integers(0, 3, x_shape).astype(float) if ties else rng.standard_normal(x_shape)
+    ph, pw, s = pool
+    param = {"pool_height": ph, "pool_width": pw, "stride": s}
+    out, cache = ns[f"{kind}_pool_forward"](x, param)
+    xt = torch.tensor(x, requires_grad=True)
+    ref = (F.max_pool2d if kind == "max" else F.avg_pool2d)(xt, (ph, pw), stride=s)
+    dout = rng.standard_normal(tuple(ref.shape))
+    ref.backward(torch.from_numpy(dout))
+    np.testing.assert_allclose(out, ref.detach().numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(ns[f"{kind}_pool_backward"](dout, cache), xt.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+# --- the test cells: the reference passes, a blank release fails every one --------------------------
+
+@pytest.mark.parametrize("name", TEST_NAMES)
+def test_reference_passes_test_cell(ns, name):
+    exec(cell_source(PATH, name), variant(ns))
+
+
+STUB = "def {name}(*args, **kwargs):\n    raise NotImplementedError()\n"
+
+
+@pytest.mark.parametrize("name", TEST_NAMES)
+def test_blank_release_fails_test_cell(ns, name):
+    functions = re.findall(r"^def (\w+)", "\n".join(SOLUTIONS.values()), re.M)
+    blank = variant(ns, "".join(STUB.format(name=f) for f in functions))
+    with pytest.raises(NotImplementedError):
+        exec(cell_source(PATH, name), blank)
+
+
+# --- the visible tests name the typical mistakes -------------------------------------------------------
+
+WRONG_SIZE = "def conv_output_size(L, k, stride=1, pad=0, dilation=1):\n    return {}\n"
+
+IM2COL_LOOP_OVER_N = '''
+def im2col(x, kernel_size, stride=1, pad=0, dilation=1):
+    return np.concatenate([IM2COL(x[n:n + 1], kernel_size, stride, pad, dilation) for n in range(x.shape[0])])
+'''
+
+FORWARD_WITH_LOOPS = '''
+def conv_forward_im2col(x, w, b, conv_param):
+    out, _ = conv_forward_naive(x, w, b, conv_param)
+    stride, pad, dilation = unpack_conv_param(conv_param)
+    return out, (x, w, b, conv_param, im2col(x, w.shape[2:], stride, pad, dilation))
+'''
+
+COL2IM_FANCY_INDEX = '''
+def col2im(dcols, x_shape, kernel_size, stride=1, pad=0, dilation=1):
+    (HH, WW), (sh, sw), (ph, pw), (dh, dw) = pair(kernel_size), pair(stride), pair(pad), pair(dilation)
+    N, C, H, W = x_shape
+    H_out, W_out = conv_output_size(H, HH, sh, ph, dh), conv_output_size(W, WW, sw, pw, dw)
+    rows = (np.arange(HH)[:, None, None, None] * dh + np.arange(H_out)[None, None, :, None] * sh)
+    cols = (np.arange(WW)[None, :, None, None] * dw + np.arange(W_out)[None, None, None, :] * sw)
+    rows, cols = np.broadcast_to(rows, (HH, WW, H_out, W_out)), np.broadcast_to(cols, (HH, WW, H_out, W_out))
+    dxp = np.zeros((N, C, H + 2 * ph, W + 2 * pw))
+    dxp[:, :, rows, cols] += dcols.reshape(N, C, HH, WW, H_out, W_out)   # repeated indices: no accumulation
+    return dxp[:, :, ph:ph + H, pw:pw + W]
+'''
+
+MAX_BACKWARD_LOOPS = '''
+def max_pool_backward(dout, cache):
+    x, p = cache
+    ph, pw, s = p["pool_height"], p["pool_width"], p["stride"]
+    dx = np.zeros_like(x)
+    for n, c, i, j in np.ndindex(*dout.shape):
+        window = x[n, c, i * s:i * s + ph, j * s:j * s + pw]
+        {body}
+    return dx
+'''
+
+AVG_BACKWARD_ASSIGN = '''
+def avg_pool_backward(dout, cache):
+    x, p = cache
+    ph, pw, s = p["pool_height"], p["pool_width"], p["stride"]
+    dx = np.zeros_like(x)
+    for n, c, i, j in np.ndindex(*dout.shape):
+        dx[n, c, i * s:i * s + ph, j * s:j * s + pw] = dout[n, c, i, j] / (ph * pw)
+    return dx
+'''
+
+
+def wrong_variants(solutions: dict[str, str]) -> list[tuple[str, str, str, str]]:
+    """(id, test cell, source of the wrong version, regex its failure message must match)."""
+    naive, im2col, fwd = solutions["conv_forward_naive"], solutions["im2col"], solutions["conv_forward_im2col"]
+    back, maxp, avgp = solutions["col2im"], solutions["max_pool_forward"], solutions["avg_pool_forward"]
+    floor = "(L + 2 * pad - dilation * (k - 1) - 1)"
+    return [
+        ("size-no-plus-one", "conv_output_size", WRONG_SIZE.format(f"{floor} // stride"), "final \\+1 is missing"),
+        ("size-no-minus-one", "conv_output_size", WRONG_SIZE.format("(L + 2 * pad - dilation * (k - 1)) // stride + 1"),
+         "off by one"),
+        ("size-no-dilation", "conv_output_size", WRONG_SIZE.format("(L + 2 * pad - (k - 1) - 1) // stride + 1"),
+         "dilation is ignored"),
+        ("size-ceil", "conv_output_size", WRONG_SIZE.format(f"-(-{floor} // stride) + 1"), "rounded up"),
+        ("size-pad-once", "conv_output_size", WRONG_SIZE.format("(L + pad - dilation * (k - 1) - 1) // stride + 1"),
+         "padding is counted once"),
+        ("size-float", "conv_output_size", WRONG_SIZE.format(f"{floor} / stride + 1"), "return an int"),
+        ("naive-off-by-one-size", "conv_forward_naive", WRONG_SIZE.format(f"{floor} // stride"),
+         "compute H_out and W_out with conv_output_size"),
+        ("naive-flipped", "conv_forward_naive", mutate(naive, "np.sum(window * w[f])", "np.sum(window * w[f, :, ::-1, ::-1])"),
+         "kernel is flipped"),
+        ("naive-no-bias", "conv_forward_naive", mutate(naive, " + b[f]", ""), "bias is missing"),
+        ("im2col-row-order", "im2col", mutate(im2col, "return cols.reshape(", "return cols.transpose(0, 2, 3, 1, 4, 5).reshape("),
+         r"\(kernel row, kernel column, channel\)"),
+        ("im2col-flipped", "im2col", mutate(im2col, "return cols.reshape(", "return cols[:, :, ::-1, ::-1].reshape("),
+         "kernel is flipped"),
+        ("im2col-transposed", "im2col", mutate(im2col, "return cols.reshape(N, C * HH * WW, H_out * W_out)",
+                                               "return cols.reshape(N, C * HH * WW, H_out * W_out).transpose(0, 2, 1)"),
+         "rows and columns are swapped"),
+        ("im2col-loop-over-batch", "im2col", im2col.replace("def im2col(", "def IM2COL(") + IM2COL_LOOP_OVER_N,
+         "not vectorised"),
+        ("fwd-flipped", "conv_forward_im2col",
+         mutate(fwd, "np.matmul(w.reshape(F, -1), cols)", "np.matmul(w[:, :, ::-1, ::-1].reshape(F, -1), cols)"),
+         "kernel is flipped"),
+        ("fwd-bias-per-channel", "conv_forward_im2col", mutate(fwd, "out += b.reshape(F, 1)", "out += C * b.reshape(F, 1)"),
+         "once per input channel"),
+        ("fwd-loops", "conv_forward_im2col", FORWARD_WITH_LOOPS, "not vectorised"),
+        ("fwd-cache-without-cols", "conv_forward_im2col", mutate(fwd, "return out, (x, w, b, conv_param, cols)",
+                                                                 "return out, (x, w, b, conv_param)"),
+         r"\(x, w, b, conv_param, cols\)"),
+        ("db-shape", "conv_backward_dw_db", mutate(back, "db = dout_mat.sum(axis=(0, 2))", "db = dout.sum(axis=0)"),
+         r"sums dout over axes \(0, 2, 3\)"),
+        ("db-mean", "conv_backward_dw_db", mutate(back, "db = dout_mat.sum(axis=(0, 2))", "db = dout_mat.mean(axis=(0, 2))"),
+         "db is the mean"),
+        ("dw-mean", "conv_backward_dw_db", mutate(back, ".reshape(w.shape)", ".reshape(w.shape) / N"), "averaged over the batch"),
+        ("col2im-assign", "conv_backward_dx", mutate(back, "+= dcols[:, :, u, v]", "= dcols[:, :, u, v]"),
+         "overwrite each other"),
+        ("col2im-fancy-index", "conv_backward_dx", COL2IM_FANCY_INDEX, "overwrite each other"),
+        ("col2im-no-crop", "conv_backward_dx", mutate(back, "return dxp[:, :, ph:ph + H, pw:pw + W]", "return dxp"),
+         "crop the padding"),
+        ("maxpool-mean", "max_pool_forward", avgp.replace("def avg_pool_forward(", "def max_pool_forward("),
+         "average pooling"),
+        ("maxpool-spread", "max_pool_backward",
+         MAX_BACKWARD_LOOPS.format(body="dx[n, c, i * s:i * s + ph, j * s:j * s + pw] += dout[n, c, i, j]"),
+         "spread over the whole window"),
+        ("maxpool-spread-averaged", "max_pool_backward",
+         MAX_BACKWARD_LOOPS.format(body="dx[n, c, i * s:i * s + ph, j * s:j * s + pw] += dout[n, c, i, j] / (ph * pw)"),
+         "as in average pooling"),
+        ("maxpool-assign", "max_pool_backward",
+         MAX_BACKWARD_LOOPS.format(body="r, q = np.unravel_index(window.argmax(), window.shape)\n"
+                                        "        dx[n, c, i * s + r, j * s + q] = dout[n, c, i, j]"),
+         "overwrite each other"),
+        ("maxpool-assign-mask", "max_pool_backward",
+         MAX_BACKWARD_LOOPS.format(body="r, q = np.unravel_index(window.argmax(), window.shape)\n"
+                                        "        mask = np.zeros_like(window); mask[r, q] = 1\n"
+                                        "        dx[n, c, i * s:i * s + ph, j * s:j * s + pw] = mask * dout[n, c, i, j]"),
+         "overwrite each other"),
+        ("maxpool-ties", "max_pool_backward",
+         MAX_BACKWARD_LOOPS.format(body="dx[n, c, i * s:i * s + ph, j * s:j * s + pw] += (window == window.max()) * dout[n, c, i, j]"),
+         "every tied maximum"),
+        ("avgpool-sum", "avg_pool_forward", mutate(avgp, "    out /= ph * pw\n", ""), "sum of each window"),
+        ("avgpool-max", "avg_pool_forward", maxp.replace("def max_pool_forward(", "def avg_pool_forward("), "maximum of each window"),
+        ("avgpool-no-division", "avg_pool_backward", mutate(avgp, "share = dout / (ph * pw)", "share = dout"),
+         "not divided by the window's area"),
+        ("avgpool-assign", "avg_pool_backward", AVG_BACKWARD_ASSIGN, "overwrite each other"),
+    ]
+
+
+VARIANTS = wrong_variants(SOLUTIONS)
+
+
+@pytest.mark.parametrize("cell, source, message", [v[1:] for v in VARIANTS], ids=[v[0] for v in VARIANTS])
+def test_visible_test_names_the_mistake(ns, cell, source, message):
+    with pytest.raises(AssertionError, match=message):
+        exec(visible(cell), variant(ns, source))
