@@ -29,7 +29,11 @@ def test_site_page_has_outputs_local_math_and_no_remote_resources(tmp_path):
     text = page.read_text()
     assert page == tmp_path / "site" / "lectures" / "99_page.html"
     assert 'src="../static/mathjax/MathJax.js' in text
-    assert (tmp_path / "site" / "static" / "mathjax" / "MathJax.js").is_file()
+    mathjax = tmp_path / "site" / "static" / "mathjax"
+    assert (mathjax / "MathJax.js").is_file()
+    configs = re.search(r'MathJax\.js\?config=([^"]+)"', text).group(1).split(",")
+    for name in configs:  # MathJax silently renders nothing when a requested config is missing
+        assert (mathjax / "config" / f"{name}.js").is_file() or (mathjax / "extensions" / f"{name}.js").is_file(), name
     assert len(re.findall(r'<img[^>]*src="data:image/png;base64', text)) == 2, "the plain plot and the widget's plot should both be there"
     assert "Interactive in JupyterLab" in text
     assert course_site.remote_resources(text) == []

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SECTIONS = {"lectures": "Lectures", "seminars": "Seminars"}
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
-MATHJAX_CONFIG = "MathJax.js?config=TeX-AMS_CHTML-full,Safe"
+MATHJAX_CONFIG = "MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,Safe"  # the configs jupyter-server-mathjax ships
 INTERACTIVE_NOTE = ("<p style='font-size:0.85em;color:#666'><em>Interactive in JupyterLab: "
                     "this is the output for the controls' default values.</em></p>")
 # A src/href that makes the browser fetch something from another host when the page loads.
