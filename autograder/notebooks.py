@@ -152,7 +152,7 @@ def exec_notebook(path: Path | str, namespace: dict | None = None,
     return namespace
 
 
-def test_cell_source(path: Path | str, name: str) -> str:
+def source_of_test_cell(path: Path | str, name: str) -> str:
     """The source of the test cell ``# Test: <name> (...)`` in a notebook (for testing the tests)."""
     for cell in read_notebook(path).cells:
         if cell_kind(cell) == "test" and TEST_HEADER.match(cell.source.lstrip().split("\n", 1)[0])["name"] == name:

@@ -18,12 +18,15 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from autograder import notebooks as notebook_tools  # not `import test_cell_source`: pytest would collect it
+from autograder import notebooks as notebook_tools
 from autograder.notebooks import (BEGIN_HIDDEN, BEGIN_SOLUTION, END_HIDDEN, END_SOLUTION, TEST_HEADER,
                                   cell_kind, exec_notebook, grading_summary, read_notebook, strip_magics,
                                   tag_file)
 from conftest import ROOT
 from utils import numeric_gradient, torch_reference
+
+# One worker loads the reference solutions once for the whole module.
+pytestmark = pytest.mark.xdist_group("test_assignment_01_backprop")
 
 matplotlib.use("Agg")
 
@@ -41,7 +44,7 @@ def _notebook():
 @lru_cache(maxsize=None)
 def cell_source(name: str) -> str:
     """The source of the test cell ``name`` (read once)."""
-    return notebook_tools.test_cell_source(NB, name)
+    return notebook_tools.source_of_test_cell(NB, name)
 
 
 def _definitions(cell) -> bool:

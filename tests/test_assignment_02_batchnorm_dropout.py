@@ -16,9 +16,12 @@ import torch
 import torch.nn.functional as F
 
 from autograder.notebooks import exec_notebook, grading_summary, read_notebook, tag_file
-from autograder.notebooks import test_cell_source as cell_source  # aliased: pytest would collect test_*
+from autograder.notebooks import source_of_test_cell as cell_source
 from conftest import ROOT
 from utils import assert_close
+
+# One worker loads the reference solutions once for the whole module.
+pytestmark = pytest.mark.xdist_group("test_assignment_02_batchnorm_dropout")
 
 NB = ROOT / "assignments" / "02_batchnorm_dropout" / "batchnorm_dropout.ipynb"
 STUDENT_FUNCTIONS = ["batchnorm_forward", "batchnorm_backward", "spatial_batchnorm_forward",

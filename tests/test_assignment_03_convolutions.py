@@ -11,8 +11,11 @@ import torch
 import torch.nn.functional as F
 
 from autograder.notebooks import BEGIN_HIDDEN, cell_kind, exec_notebook, grading_summary, read_notebook, tag_notebook
-from autograder.notebooks import test_cell_source as cell_source
+from autograder.notebooks import source_of_test_cell as cell_source
 from conftest import ASSIGNMENTS
+
+# One worker loads the reference solutions once for the whole module.
+pytestmark = pytest.mark.xdist_group("test_assignment_03_convolutions")
 
 PATH = ASSIGNMENTS / "03_convolutions" / "convolutions.ipynb"
 TEST_NAMES = ["conv_output_size", "conv_forward_naive", "im2col", "conv_forward_im2col", "conv_backward_dw_db",
