@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import nbformat
+from nbclient import NotebookClient
 from nbformat import NotebookNode
 
 TEST_HEADER = re.compile(r"^#\s*Test:\s*(?P<name>[A-Za-z0-9_.-]+)\s*\((?P<points>\d+(?:\.\d+)?)\s*points?\)\s*$")
@@ -150,6 +151,24 @@ def exec_notebook(path: Path | str, namespace: dict | None = None,
             code = compile(strip_magics(cell.source), f"{Path(path).name}[cell {index + 1}]", "exec")
             exec(code, namespace)
     return namespace
+
+
+# The kernel logs errors only (its "running over TCP without encryption" warning is noise in
+# every run) and keeps no history database. nbgrader_config.py passes the same arguments.
+KERNEL_ARGUMENTS = ["--HistoryManager.hist_file=:memory:", "--IPKernelApp.log_level=ERROR"]
+
+
+def run_notebook(path: Path | str, timeout: int = 300, **client_options: Any) -> NotebookNode:
+    """Execute a notebook top to bottom in a fresh python3 kernel, in the notebook's own folder.
+
+    Returns the notebook with its outputs; a cell that raises raises ``CellExecutionError``.
+    ``client_options`` go to ``nbclient.NotebookClient`` (e.g. ``store_widget_state=True``).
+    """
+    path = Path(path)
+    nb = nbformat.read(path, as_version=4)
+    NotebookClient(nb, timeout=timeout, kernel_name="python3", extra_arguments=KERNEL_ARGUMENTS,
+                   resources={"metadata": {"path": str(path.parent)}}, **client_options).execute()
+    return nb
 
 
 def source_of_test_cell(path: Path | str, name: str) -> str:

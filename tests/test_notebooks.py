@@ -9,28 +9,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import nbformat
 import pytest
-from nbclient import NotebookClient
 
-from autograder.notebooks import cell_kind
+from autograder.notebooks import cell_kind, run_notebook
 from conftest import ROOT, course_notebooks
 
 CELL_TIMEOUT = 300
 
 
-def execute(path: Path) -> nbformat.NotebookNode:
-    nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="python3",
-                            resources={"metadata": {"path": str(path.parent)}})
-    client.execute()
-    return nb
-
-
 @pytest.mark.notebook
 @pytest.mark.parametrize("path", course_notebooks(), ids=lambda p: str(p.relative_to(ROOT)))
 def test_notebook_executes(path: Path) -> None:
-    nb = execute(path)
+    nb = run_notebook(path, timeout=CELL_TIMEOUT)
     if path.parent.parent.name == "assignments":
         for index, cell in enumerate(nb.cells):
             if cell_kind(cell) != "test":

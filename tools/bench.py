@@ -18,22 +18,21 @@ import time
 from pathlib import Path
 
 import nbformat
-from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tools"))
 NOTEBOOK_LIMIT = 60.0
 
+from autograder.notebooks import run_notebook  # noqa: E402  (needs ROOT on sys.path)
+
 
 def notebook_rows() -> list[dict]:
     rows = []
     paths = sorted([*ROOT.glob("lectures/*.ipynb"), *ROOT.glob("seminars/*.ipynb"), *ROOT.glob("assignments/*/*.ipynb")])
     for path in paths:
-        nb = nbformat.read(path, as_version=4)
         start = time.perf_counter()
-        NotebookClient(nb, timeout=600, kernel_name="python3",
-                       resources={"metadata": {"path": str(path.parent)}}).execute()
+        run_notebook(path, timeout=600)
         seconds = time.perf_counter() - start
         verdict = "ok" if seconds < NOTEBOOK_LIMIT else f"OVER the {NOTEBOOK_LIMIT:.0f} s target"
         rows.append({"name": f"execute {path.relative_to(ROOT)}", "seconds": seconds, "note": verdict})
@@ -73,8 +72,6 @@ def grading_rows() -> list[dict]:
 
 
 def conv_rows() -> list[dict]:
-    if not (ROOT / "tools" / "bench_conv.py").exists():
-        return []
     import bench_conv
 
     return bench_conv.rows()

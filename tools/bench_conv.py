@@ -34,6 +34,7 @@ from autograder.notebooks import cell_kind, exec_notebook  # noqa: E402
 NOTEBOOK = ROOT / "assignments" / "03_convolutions" / "convolutions.ipynb"
 BATCH, CHANNELS, SIZE, FILTERS, KERNEL = 64, 1, 28, 6, 5
 NAIVE_BATCH = 4
+TARGET_RATIO = 10.0  # issue 4: the im2col forward+backward within 10x of torch
 
 
 def load_reference() -> dict:
@@ -65,10 +66,11 @@ def torch_fwd_bwd(x: np.ndarray, w: np.ndarray, b: np.ndarray, dout: np.ndarray)
 
 def rows(repeats: int = 15) -> list[dict]:
     """One dict per measurement: {"name", "seconds" (median of `repeats` runs), "note"}."""
+    threads = torch.get_num_threads()  # before the notebook's set-up cell pins torch to one thread
     ns = load_reference()
+    torch.set_num_threads(threads)
     forward, backward, naive = ns["conv_forward_im2col"], ns["conv_backward"], ns["conv_forward_naive"]
     shape = f"x ({BATCH},{CHANNELS},{SIZE},{SIZE}), w ({FILTERS},{CHANNELS},{KERNEL},{KERNEL})"
-    threads = torch.get_num_threads()
     out: list[dict] = []
     for dtype in (np.float32, np.float64):
         rng = np.random.default_rng(0)
@@ -93,12 +95,14 @@ def rows(repeats: int = 15) -> list[dict]:
         best = min(t_torch_1, t_torch_n)
         out += [
             {"name": f"conv numpy im2col fwd+bwd ({name})", "seconds": t_numpy,
-             "note": f"{t_numpy / best:.1f}x torch; {shape}; reference solution of assignment 3"},
+             "note": f"{t_numpy / best:.1f}x torch ({'within' if t_numpy / best <= TARGET_RATIO else 'OVER'} "
+                     f"the {TARGET_RATIO:.0f}x target); {shape}; reference solution of assignment 3"},
             {"name": f"conv torch conv2d fwd+bwd ({name}, 1 thread)", "seconds": t_torch_1,
              "note": f"{shape}; autograd, CPU"},
-            {"name": f"conv torch conv2d fwd+bwd ({name}, {threads} threads)", "seconds": t_torch_n,
-             "note": f"{shape}; autograd, CPU"},
         ]
+        if threads > 1:
+            out.append({"name": f"conv torch conv2d fwd+bwd ({name}, {threads} threads)", "seconds": t_torch_n,
+                        "note": f"{shape}; autograd, CPU"})
     x_few = x[:NAIVE_BATCH]  # float64: the last dtype of the loop above
     t_naive = median_seconds(lambda: naive(x_few, w, b, {}), repeats=3, warmup=0) * (BATCH / NAIVE_BATCH)
     t_fast = median_seconds(lambda: forward(x, w, b, {}), repeats)

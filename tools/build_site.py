@@ -18,8 +18,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
-from nbclient import NotebookClient
 from nbconvert import HTMLExporter
+
+from autograder.notebooks import run_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 SECTIONS = {"lectures": "Lectures", "seminars": "Seminars"}
@@ -34,10 +35,7 @@ REMOTE_RESOURCE = re.compile(r"""(?:<script[^>]*\bsrc|<link[^>]*\bhref|<img[^>]*
 
 def execute(path: Path, timeout: int = 300) -> nbformat.NotebookNode:
     """Run a notebook in its own folder, keeping ipywidgets' state."""
-    nb = nbformat.read(path, as_version=4)
-    NotebookClient(nb, timeout=timeout, kernel_name="python3", store_widget_state=True,
-                   resources={"metadata": {"path": str(path.parent)}}).execute()
-    return nb
+    return run_notebook(path, timeout=timeout, store_widget_state=True)
 
 
 def flatten_widgets(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
