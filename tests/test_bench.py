@@ -2,10 +2,12 @@
 reported, never asserted: a timed test on a shared 2-core machine would flake)."""
 from __future__ import annotations
 
+import os
 import sys
 
 from conftest import ROOT
 
+MPLBACKEND_BEFORE = os.environ.get("MPLBACKEND")
 sys.path.insert(0, str(ROOT / "tools"))
 
 import bench  # noqa: E402
@@ -23,3 +25,8 @@ def test_conv_rows_measure_every_implementation_and_print_as_a_table():
     printed = bench.table(rows).splitlines()
     assert printed[0].split() == ["benchmark", "seconds", "note"]
     assert len(printed) == len(rows) + 2
+
+
+def test_the_bench_leaves_the_environment_of_later_kernels_alone():
+    bench_conv.load_reference()
+    assert os.environ.get("MPLBACKEND") == MPLBACKEND_BEFORE, "kernels started later would inherit it and lose inline plots"
