@@ -83,7 +83,14 @@ class GradeReport:
 
 
 def find_source_notebooks(source: Path = DEFAULT_SOURCE) -> list[Path]:
+    """Assignment source notebooks: ``source/<assignment>/<notebook>.ipynb``."""
     return sorted(Path(source).glob("*/*.ipynb"))
+
+
+def course_notebooks(root: Path = ROOT) -> list[Path]:
+    """Every notebook the course ships: lectures, seminars and assignment sources."""
+    return sorted([*root.glob("lectures/*.ipynb"), *root.glob("seminars/*.ipynb"),
+                   *find_source_notebooks(root / "assignments")])
 
 
 def assignment_names(source: Path = DEFAULT_SOURCE) -> list[str]:

@@ -16,6 +16,8 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 c.Execute.timeout = 120
 c.Execute.interrupt_on_timeout = True
 
-# Keep nbgrader's history off disk (its default) and the kernel's own start-up log quiet, so the
-# instructor's terminal shows grading progress rather than transport warnings.
-c.Execute.extra_arguments = ["--HistoryManager.hist_file=:memory:", "--IPKernelApp.log_level=ERROR"]
+# Keep the kernel's history off disk and its start-up log quiet, so the instructor's terminal shows
+# grading progress rather than transport warnings (the same arguments as every other notebook run).
+from autograder.notebooks import KERNEL_ARGUMENTS  # noqa: E402
+
+c.Execute.extra_arguments = list(KERNEL_ARGUMENTS)

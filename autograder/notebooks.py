@@ -22,6 +22,7 @@ from nbformat import NotebookNode
 TEST_HEADER = re.compile(r"^#\s*Test:\s*(?P<name>[A-Za-z0-9_.-]+)\s*\((?P<points>\d+(?:\.\d+)?)\s*points?\)\s*$")
 BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
 BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
+_HIDDEN_REGION = re.compile(r"[ \t]*" + re.escape(BEGIN_HIDDEN) + r".*?" + re.escape(END_HIDDEN) + r"[^\n]*\n?", re.S)
 DEF_NAME = re.compile(r"^\s*(?:def|class)\s+([A-Za-z_]\w*)", re.M)
 
 
@@ -154,7 +155,7 @@ def exec_notebook(path: Path | str, namespace: dict | None = None,
 
 
 # The kernel logs errors only (its "running over TCP without encryption" warning is noise in
-# every run) and keeps no history database. nbgrader_config.py passes the same arguments.
+# every run) and keeps no history database. nbgrader_config.py passes them to nbgrader too.
 KERNEL_ARGUMENTS = ["--HistoryManager.hist_file=:memory:", "--IPKernelApp.log_level=ERROR"]
 
 
@@ -169,6 +170,11 @@ def run_notebook(path: Path | str, timeout: int = 300, **client_options: Any) ->
     NotebookClient(nb, timeout=timeout, kernel_name="python3", extra_arguments=KERNEL_ARGUMENTS,
                    resources={"metadata": {"path": str(path.parent)}}, **client_options).execute()
     return nb
+
+
+def visible_source(source: str) -> str:
+    """A test cell's source as students see it after release: hidden-test regions removed."""
+    return _HIDDEN_REGION.sub("", source)
 
 
 def source_of_test_cell(path: Path | str, name: str) -> str:

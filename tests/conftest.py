@@ -1,24 +1,4 @@
-"""Shared paths and helpers for the suite."""
-from __future__ import annotations
-
-from pathlib import Path
-
-import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
-ASSIGNMENTS = ROOT / "assignments"
-
-
-def course_notebooks() -> list[Path]:
-    """Every notebook the course ships: lectures, seminars and assignment sources."""
-    return sorted([*ROOT.glob("lectures/*.ipynb"), *ROOT.glob("seminars/*.ipynb"),
-                   *ROOT.glob("assignments/*/*.ipynb")])
-
-
-def assignment_notebooks() -> list[Path]:
-    return sorted(ASSIGNMENTS.glob("*/*.ipynb"))
-
-
-@pytest.fixture(scope="session")
-def root() -> Path:
-    return ROOT
+"""Shared paths for the suite: the course's own, re-exported so tests import them from one place."""
+from autograder.course import DEFAULT_SOURCE as ASSIGNMENTS  # noqa: F401
+from autograder.course import ROOT, course_notebooks  # noqa: F401
+from autograder.course import find_source_notebooks as assignment_notebooks  # noqa: F401

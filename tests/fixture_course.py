@@ -6,6 +6,8 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
+from autograder.course import KERNELSPEC
+
 ASSIGNMENT, NOTEBOOK = "00_fixture", "fixture.ipynb"
 SETUP = "import numpy as np\nimport utils\nutils.setup_notebook(seed=0)"
 ADD = "def add(a, b):\n    ### BEGIN SOLUTION\n    return a + b\n    ### END SOLUTION"
@@ -24,7 +26,7 @@ def build(source: Path, setup: str = SETUP) -> Path:
         new_code_cell(ADD), new_code_cell(TEST_ADD),
         new_code_cell(SQUARE), new_code_cell(TEST_SQUARE),
     ])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = dict(KERNELSPEC)
     path = source / ASSIGNMENT / NOTEBOOK
     path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, path)

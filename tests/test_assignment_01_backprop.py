@@ -19,9 +19,8 @@ import torch
 import torch.nn.functional as F
 
 from autograder import notebooks as notebook_tools
-from autograder.notebooks import (BEGIN_HIDDEN, BEGIN_SOLUTION, END_HIDDEN, END_SOLUTION, TEST_HEADER,
-                                  cell_kind, exec_notebook, grading_summary, read_notebook, strip_magics,
-                                  tag_file)
+from autograder.notebooks import (BEGIN_SOLUTION, END_SOLUTION, TEST_HEADER, cell_kind, exec_notebook,
+                                  grading_summary, read_notebook, strip_magics, visible_source)
 from conftest import ROOT
 from utils import numeric_gradient, torch_reference
 
@@ -59,11 +58,6 @@ def _training_cell() -> str:
     return cells[0]
 
 
-def _visible(source: str) -> str:
-    """A test cell as the student sees it: hidden tests removed."""
-    return re.sub(re.escape(BEGIN_HIDDEN) + r".*?" + re.escape(END_HIDDEN), "", source, flags=re.S)
-
-
 def _run(source: str, namespace: dict, name: str = "cell") -> dict:
     exec(compile(strip_magics(source), name, "exec"), namespace)
     return namespace
@@ -97,16 +91,11 @@ def _mlp_torch(params: dict, X: np.ndarray, y: np.ndarray, activation: str):
     return loss.item(), {k: t.grad.numpy() for k, t in tensors.items()}
 
 
-# -- the notebook itself ------------------------------------------------------------------------
-def test_notebook_is_tagged_clean_and_worth_30_points() -> None:
-    assert not tag_file(NB, check=True), "run: python -m autograder tag assignments/01_backprop/backprop.ipynb"
-    nb = read_notebook(NB)
-    assert all(not c.get("outputs") and c.get("execution_count") is None for c in nb.cells if c.cell_type == "code")
-    points = grading_summary(nb)
+# -- the notebook itself (tags, clean outputs, set-up cell: tests/test_notebook_format.py) ---------
+def test_notebook_is_worth_30_points() -> None:
+    points = grading_summary(read_notebook(NB))
     assert sorted(points) == sorted(f"test-{name}" for name in ALL_TESTS)
-    assert all(p > 0 for p in points.values()) and sum(points.values()) == 30
-    first_code = next(c for c in nb.cells if c.cell_type == "code")
-    assert "utils.setup_notebook(seed=0)" in first_code.source
+    assert sum(points.values()) == 30
 
 
 # -- reference solutions against torch ----------------------------------------------------------
@@ -451,13 +440,13 @@ def test_visible_tests_name_the_mistake(ns, test, mistake, overrides, fragment) 
     env = dict(ns)
     env.update(overrides(ns))
     with pytest.raises(AssertionError) as info:
-        _run(_visible(cell_source(test)), env, test)
+        _run(visible_source(cell_source(test)), env, test)
     assert fragment in str(info.value), f"message does not name the mistake:\n{info.value}"
 
 
 def test_training_test_asks_for_the_training_cell(ns) -> None:
     with pytest.raises(AssertionError, match="run the training cell"):
-        _run(_visible(cell_source("mlp_training")), dict(ns), "mlp_training")
+        _run(visible_source(cell_source("mlp_training")), dict(ns), "mlp_training")
 
 
 def test_every_test_cell_header_is_well_formed() -> None:

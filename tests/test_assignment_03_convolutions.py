@@ -10,7 +10,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from autograder.notebooks import BEGIN_HIDDEN, cell_kind, exec_notebook, grading_summary, read_notebook, tag_notebook
+from autograder.notebooks import (cell_kind, exec_notebook, grading_summary, read_notebook, tag_notebook,
+                                  visible_source)
 from autograder.notebooks import source_of_test_cell as cell_source
 from conftest import ASSIGNMENTS
 
@@ -58,21 +59,16 @@ def mutate(source: str, old: str, new: str) -> str:
 
 
 def visible(name: str) -> str:
-    return cell_source(PATH, name).split(BEGIN_HIDDEN)[0]
+    return visible_source(cell_source(PATH, name))
 
 
 # --- structure -------------------------------------------------------------------------------------
 
-def test_points_and_cells():
+def test_points():
     nb = tag_notebook(read_notebook(PATH))
     points = grading_summary(nb)
     assert sorted(points) == sorted(f"test-{name}" for name in TEST_NAMES)
-    assert sum(points.values()) == 30
-    for cell in nb.cells:
-        if cell.cell_type == "code":
-            assert not cell.outputs and cell.execution_count is None
-    first_code = next(c for c in nb.cells if c.cell_type == "code")
-    assert "utils.setup_notebook(seed=0)" in first_code.source
+    assert sum(points.values()) == 30  # tags, clean outputs, set-up cell: tests/test_notebook_format.py
 
 
 # --- the reference solutions against torch -----------------------------------------------------------

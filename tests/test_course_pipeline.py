@@ -10,7 +10,8 @@ import csv
 import pytest
 
 from autograder import demo
-from autograder.notebooks import BEGIN_HIDDEN, BEGIN_SOLUTION, END_HIDDEN, END_SOLUTION, read_notebook, tag_notebook
+from autograder.notebooks import (BEGIN_HIDDEN, BEGIN_SOLUTION, END_HIDDEN, END_SOLUTION, read_notebook, tag_notebook,
+                                  visible_source)
 from conftest import ASSIGNMENTS, assignment_notebooks
 
 pytestmark = [pytest.mark.pipeline, pytest.mark.xdist_group("course-demo")]
@@ -39,6 +40,10 @@ def test_grades_csv_and_feedback(demo_run):
         for path in assignment_notebooks():
             html = tmp / "graded" / "feedback" / student / path.parent.name / path.with_suffix(".html").name
             assert html.stat().st_size > 1000, html
+
+
+def _code_lines(source: str) -> list[str]:
+    return [line.rstrip() for line in source.splitlines() if line.strip()]
 
 
 def _between(source: str, begin: str, end: str) -> list[str]:
@@ -71,7 +76,9 @@ def test_release_carries_no_solution_and_no_hidden_test(demo_run, path):
             assert not leaked, f"{meta['grade_id']} leaks solution lines: {leaked}"
         if meta["grade"]:
             hidden = set(_between(cell.source, BEGIN_HIDDEN, END_HIDDEN))
-            visible = set(map(str.strip, cell.source.split(BEGIN_HIDDEN)[0].splitlines()))
-            leaked = (hidden - visible) & set(map(str.strip, rel.source.splitlines()))
+            visible = visible_source(cell.source)
+            leaked = (hidden - set(map(str.strip, visible.splitlines()))) & set(map(str.strip, rel.source.splitlines()))
             assert not leaked, f"{meta['grade_id']} leaks hidden tests: {leaked}"
+            # What the tests run as "the visible test" is what nbgrader really releases.
+            assert _code_lines(rel.source) == _code_lines(visible), meta["grade_id"]
     assert (ASSIGNMENTS / path.parent.name).is_dir()

@@ -32,7 +32,7 @@ def test_assignment_has_graded_tests_for_its_solutions(path):
     assert all(p > 0 for p in points.values()), points
     assert kinds.index("solution") < kinds.index("test"), "a test comes before anything to test"
     first_code = next(c for c in nb.cells if c.cell_type == "code")
-    assert "setup_notebook" in first_code.source, "the first code cell must call utils.setup_notebook()"
+    assert "utils.setup_notebook(" in first_code.source, "the first code cell must call utils.setup_notebook()"
 
 
 @pytest.mark.parametrize("path", assignment_notebooks(), ids=lambda p: str(p.relative_to(ROOT)))

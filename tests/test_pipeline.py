@@ -3,7 +3,6 @@ submissions in which most things that can go wrong do, and check that each costs
 from __future__ import annotations
 
 import csv
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -65,15 +64,9 @@ def graded(tmp_path_factory):
     put(subs, "unknown_assignment", released, assignment="99_nope")
     (subs / "stray_file.txt").write_text("not a student")
 
-    saved = os.environ.get("PYTHONWARNINGS")
-    os.environ["PYTHONWARNINGS"] = "always"  # kernels inherit it: warnings are on unless the notebook silences them
-    try:
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("PYTHONWARNINGS", "always")  # kernels inherit it: warnings are on unless the notebook silences them
         report = grade(subs, tmp / "graded", source, timeout=30, progress=False)
-    finally:
-        if saved is None:
-            os.environ.pop("PYTHONWARNINGS")
-        else:
-            os.environ["PYTHONWARNINGS"] = saved
     return report, tmp / "graded", released
 
 
@@ -153,18 +146,14 @@ def test_table_lists_every_student(graded):
         assert student in table
 
 
-def test_without_silencing_warnings_cost_points(tmp_path):
+def test_without_silencing_warnings_cost_points(tmp_path, monkeypatch):
     """The trap the setup cell guards against is real: same answer, no silencing, lost points."""
     source = fx.build(tmp_path / "source", setup="import numpy as np")
     [released_path] = release(tmp_path / "release", source)
     released = nbformat.read(released_path, as_version=4)
     put(tmp_path / "subs", "warnings", fx.answer(released, WARNING_ADD, fx.SQUARE))
-    saved = os.environ.get("PYTHONWARNINGS")
-    os.environ["PYTHONWARNINGS"] = "always"
-    try:
-        report = grade(tmp_path / "subs", tmp_path / "graded", source, progress=False)
-    finally:
-        os.environ.pop("PYTHONWARNINGS") if saved is None else os.environ.__setitem__("PYTHONWARNINGS", saved)
+    monkeypatch.setenv("PYTHONWARNINGS", "always")
+    report = grade(tmp_path / "subs", tmp_path / "graded", source, progress=False)
     assert score(report, "warnings") == 3, "a warning on stderr in a test cell should have scored it 0"
 
 

@@ -7,6 +7,7 @@ import sys
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
+from autograder.course import KERNELSPEC
 from conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "tools"))
@@ -20,7 +21,7 @@ WIDGET = ("from ipywidgets import interact\nimport matplotlib.pyplot as plt\n"
 def test_site_page_has_outputs_local_math_and_no_remote_resources(tmp_path):
     nb = new_notebook(cells=[new_markdown_cell("# A page title\nEuler: $e^{i\\pi} + 1 = 0$"),
                              new_code_cell(PLOT), new_code_cell(WIDGET)])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = dict(KERNELSPEC)
     path = tmp_path / "lectures" / "99_page.ipynb"
     path.parent.mkdir()
     nbformat.write(nb, path)

@@ -225,3 +225,13 @@ def test_setup_notebook_silences_warnings_and_sets_threads():
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(threads)
+
+
+def test_expect_failure_prints_the_message_and_refuses_a_passing_check(capsys):
+    message = utils.expect_failure(utils.assert_close, np.array([1.0, 2.0]), np.array([1.0, 3.0]), "wrong")
+    assert "wrong is wrong at index (1,)" in message
+    assert "fails, as it should" in capsys.readouterr().out
+    with pytest.raises(RuntimeError, match="should have failed"):
+        utils.expect_failure(utils.assert_close, np.ones(3), np.ones(3), "right")
+    with pytest.raises(RuntimeError):
+        utils.expect_failure(lambda: None)

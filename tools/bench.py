@@ -24,13 +24,13 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tools"))
 NOTEBOOK_LIMIT = 60.0
 
-from autograder.notebooks import run_notebook  # noqa: E402  (needs ROOT on sys.path)
+from autograder.course import course_notebooks  # noqa: E402  (needs ROOT on sys.path)
+from autograder.notebooks import run_notebook  # noqa: E402
 
 
 def notebook_rows() -> list[dict]:
     rows = []
-    paths = sorted([*ROOT.glob("lectures/*.ipynb"), *ROOT.glob("seminars/*.ipynb"), *ROOT.glob("assignments/*/*.ipynb")])
-    for path in paths:
+    for path in course_notebooks():
         start = time.perf_counter()
         run_notebook(path, timeout=600)
         seconds = time.perf_counter() - start

@@ -153,3 +153,19 @@ def assert_shapes(arrays: Sequence[Any], shapes: Sequence[tuple[int, ...]], name
         got = np.shape(arr)
         if tuple(got) != tuple(shape):
             raise AssertionError(f"{name} has shape {tuple(got)}, expected {tuple(shape)}.")
+
+
+def expect_failure(check: Callable[..., Any], *args: Any, **kwargs: Any) -> str:
+    """Run ``check(*args, **kwargs)`` on a known-wrong formula and print how it fails.
+
+    A check that cannot fail proves nothing, so the lectures show each torch check rejecting the
+    wrong version (a slide's typo, ``m-1`` for ``m``). Returns the failure message; raises
+    ``RuntimeError`` if the check passes, so a notebook cannot silently show a wrong formula agreeing.
+    """
+    try:
+        check(*args, **kwargs)
+    except AssertionError as err:
+        message = str(err)
+        print("The check fails, as it should:\n  " + message.replace("\n", "\n  "))
+        return message
+    raise RuntimeError("the check passed on a formula that should have failed it")
