@@ -97,12 +97,15 @@ def assignment_names(source: Path = DEFAULT_SOURCE) -> list[str]:
     return sorted({p.parent.name for p in find_source_notebooks(source)})
 
 
-def _load_config(root: Path, db_url: str, timeout: int | None):
+def load_config(root: Path | None = None, db_url: str | None = None, timeout: int | None = None):
+    """The course's nbgrader configuration (``nbgrader_config.py``), with the run's own settings."""
     from traitlets.config.loader import PyFileConfigLoader
 
     config = PyFileConfigLoader(CONFIG_FILE.name, path=str(CONFIG_FILE.parent)).load_config()
-    config.CourseDirectory.root = str(root)
-    config.CourseDirectory.db_url = db_url
+    if root is not None:
+        config.CourseDirectory.root = str(root)
+    if db_url is not None:
+        config.CourseDirectory.db_url = db_url
     if timeout is not None:
         config.Execute.timeout = timeout
     return config
@@ -125,7 +128,7 @@ class Course:
             raise PipelineError(f"no assignment notebooks under {self.source}")
         self.root.mkdir(parents=True, exist_ok=True)
         self.db_url = db_url or f"sqlite:///{self.root / 'gradebook.db'}"
-        self.config = _load_config(self.root, self.db_url, timeout)
+        self.config = load_config(self.root, self.db_url, timeout)
         coursedir = CourseDirectory(config=self.config)
         self.api = NbGraderAPI(coursedir=coursedir, config=self.config)
         self.api.log.setLevel(logging.ERROR)
