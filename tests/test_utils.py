@@ -214,17 +214,37 @@ def test_seeding_makes_runs_repeatable():
     assert utils.device().type in {"cpu", "cuda"}
 
 
-def test_setup_notebook_silences_warnings_and_sets_threads():
-    threads = torch.get_num_threads()
+def test_setup_notebook_shows_warnings_on_stdout_and_sets_threads(capsys):
+    """Students see their warnings; nbgrader, which fails a test cell with stderr output, does not."""
+    threads, showwarning = torch.get_num_threads(), warnings.showwarning
     try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
+        with warnings.catch_warnings():
             utils.setup_notebook(seed=0, torch_threads=1)
-            warnings.warn("should be silenced")
-        assert caught == []
+            with np.errstate(divide="warn"):
+                np.log(np.zeros(1))
+            captured = capsys.readouterr()
+            assert "RuntimeWarning" in captured.out and "divide by zero" in captured.out
+            assert captured.err == ""
+            utils.setup_notebook(seed=0, quiet=True)
+            warnings.warn("silenced")
+            assert capsys.readouterr() == ("", "")
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(threads)
+        warnings.showwarning = showwarning
+
+
+def test_float32_perturbation_changes_float32_products_only():
+    from utils import core
+
+    a, b = torch.randn(20, 30), torch.randn(30, 10)
+    exact, exact64 = a @ b, a.double() @ b.double()
+    mode = core._Float32Perturbation(1e-3)
+    with mode:
+        noisy, noisy64 = a @ b, a.double() @ b.double()
+    relative = ((noisy - exact) / exact).abs()
+    assert 1e-4 < float(relative.median()) < 1e-2, "about 1e-3 relative noise on float32 products"
+    assert torch.equal(noisy64, exact64), "float64 is left alone"
 
 
 def test_expect_failure_prints_the_message_and_refuses_a_passing_check(capsys):
