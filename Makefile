@@ -33,7 +33,7 @@ release: $(STAMP)
 	$(PY) -m autograder release
 
 bench: $(STAMP)
-	$(PY) tools/bench.py
+	$(PY) -m tools.bench
 
 clean:
 	rm -rf release graded site .pytest_cache

@@ -16,34 +16,16 @@ from pathlib import Path
 from typing import Any, Callable
 
 import nbformat
-from nbclient import NotebookClient
 from nbformat import NotebookNode
+
+from tools.notebooks import (  # noqa: F401  (re-exported: the grader's callers import them from here)
+    KERNEL_ARGUMENTS, NOTEBOOK_CELL_TIMEOUT, NotebookFormatError, read_notebook, run_notebook, strip_magics)
 
 TEST_HEADER = re.compile(r"^#\s*Test:\s*(?P<name>[A-Za-z0-9_.-]+)\s*\((?P<points>\d+(?:\.\d+)?)\s*points?\)\s*$")
 BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
 BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 _HIDDEN_REGION = re.compile(r"[ \t]*" + re.escape(BEGIN_HIDDEN) + r".*?" + re.escape(END_HIDDEN) + r"[^\n]*\n?", re.S)
 DEF_NAME = re.compile(r"^\s*(?:def|class)\s+([A-Za-z_]\w*)", re.M)
-
-
-class NotebookFormatError(ValueError):
-    """A notebook that cannot be used as it is, with a message that says where and why."""
-
-
-def read_notebook(path: Path | str) -> NotebookNode:
-    """Read and validate a notebook; raise :class:`NotebookFormatError` with a clear reason."""
-    path = Path(path)
-    if not path.is_file():
-        raise NotebookFormatError(f"{path}: no such file")
-    try:
-        nb = nbformat.read(path, as_version=4)
-    except Exception as exc:  # nbformat raises several types for bad JSON or structure
-        raise NotebookFormatError(f"{path}: not a readable Jupyter notebook ({type(exc).__name__}: {exc})") from None
-    try:
-        nbformat.validate(nb)
-    except nbformat.ValidationError as exc:
-        raise NotebookFormatError(f"{path}: not a valid notebook ({exc.message})") from None
-    return nb
 
 
 def cell_kind(cell: NotebookNode) -> str:
@@ -132,11 +114,6 @@ def grading_summary(nb: NotebookNode) -> dict[str, float]:
             for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")}
 
 
-def strip_magics(source: str) -> str:
-    """Drop IPython-only lines (``%magic``, ``!shell``) so a cell runs as plain Python."""
-    return "\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!")))
-
-
 def exec_notebook(path: Path | str, namespace: dict | None = None,
                   include: Callable[[NotebookNode], bool] | None = None) -> dict:
     """Execute a notebook's code cells into ``namespace`` and return it.
@@ -152,24 +129,6 @@ def exec_notebook(path: Path | str, namespace: dict | None = None,
             code = compile(strip_magics(cell.source), f"{Path(path).name}[cell {index + 1}]", "exec")
             exec(code, namespace)
     return namespace
-
-
-# The kernel logs errors only (its "running over TCP without encryption" warning is noise in
-# every run) and keeps no history database. nbgrader_config.py passes them to nbgrader too.
-KERNEL_ARGUMENTS = ["--HistoryManager.hist_file=:memory:", "--IPKernelApp.log_level=ERROR"]
-
-
-def run_notebook(path: Path | str, timeout: int = 300, **client_options: Any) -> NotebookNode:
-    """Execute a notebook top to bottom in a fresh python3 kernel, in the notebook's own folder.
-
-    Returns the notebook with its outputs; a cell that raises raises ``CellExecutionError``.
-    ``client_options`` go to ``nbclient.NotebookClient`` (e.g. ``store_widget_state=True``).
-    """
-    path = Path(path)
-    nb = nbformat.read(path, as_version=4)
-    NotebookClient(nb, timeout=timeout, kernel_name="python3", extra_arguments=KERNEL_ARGUMENTS,
-                   resources={"metadata": {"path": str(path.parent)}}, **client_options).execute()
-    return nb
 
 
 def visible_source(source: str) -> str:

@@ -3,15 +3,10 @@ reported, never asserted: a timed test on a shared 2-core machine would flake)."
 from __future__ import annotations
 
 import os
-import sys
-
-from conftest import ROOT
 
 MPLBACKEND_BEFORE = os.environ.get("MPLBACKEND")
-sys.path.insert(0, str(ROOT / "tools"))
 
-import bench  # noqa: E402
-import bench_conv  # noqa: E402
+from tools import bench, bench_conv  # noqa: E402
 
 
 def test_conv_rows_measure_every_implementation_and_print_as_a_table():

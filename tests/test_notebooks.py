@@ -11,16 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from autograder.notebooks import cell_kind, run_notebook
+from autograder.notebooks import cell_kind
+from tools.notebooks import NOTEBOOK_CELL_TIMEOUT, run_notebook
 from conftest import ROOT, course_notebooks
-
-CELL_TIMEOUT = 300
 
 
 @pytest.mark.notebook
 @pytest.mark.parametrize("path", course_notebooks(), ids=lambda p: str(p.relative_to(ROOT)))
 def test_notebook_executes(path: Path) -> None:
-    nb = run_notebook(path, timeout=CELL_TIMEOUT)
+    nb = run_notebook(path, timeout=NOTEBOOK_CELL_TIMEOUT)
     if path.parent.parent.name == "assignments":
         for index, cell in enumerate(nb.cells):
             if cell_kind(cell) != "test":

@@ -1,6 +1,6 @@
 """`make bench`: the course's speed targets, measured and printed as a table.
 
-    python tools/bench.py [--only notebooks,grading,conv]
+    python -m tools.bench [--only notebooks,grading,conv]
 
 - seconds to execute each notebook top to bottom (target: under 60 s on 2 cores), run one at a
   time so that the numbers are not inflated by each other;
@@ -19,13 +19,11 @@ from pathlib import Path
 
 import nbformat
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tools"))
-NOTEBOOK_LIMIT = 60.0
+from autograder.course import course_notebooks
+from tools.notebooks import run_notebook
 
-from autograder.course import course_notebooks  # noqa: E402  (needs ROOT on sys.path)
-from autograder.notebooks import run_notebook  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK_LIMIT = 60.0
 
 
 def notebook_rows() -> list[dict]:
@@ -72,7 +70,7 @@ def grading_rows() -> list[dict]:
 
 
 def conv_rows() -> list[dict]:
-    import bench_conv
+    from tools import bench_conv
 
     return bench_conv.rows()
 

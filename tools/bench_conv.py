@@ -7,8 +7,8 @@ timed both on one thread (like for like: numpy does this work essentially single
 and with its default thread count; the ratio quoted is against the faster of the two. The naive
 loop forward runs on 4 of the 64 images and its time is scaled by 16.
 
-    python tools/bench_conv.py        prints the rows
-    from bench_conv import rows       what tools/bench.py calls
+    python -m tools.bench_conv        prints the rows
+    from tools.bench_conv import rows what tools/bench.py calls
 """
 from __future__ import annotations
 
@@ -23,11 +23,9 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
 from autograder.notebooks import cell_kind, exec_notebook  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
 
 NOTEBOOK = ROOT / "assignments" / "03_convolutions" / "convolutions.ipynb"
 BATCH, CHANNELS, SIZE, FILTERS, KERNEL = 64, 1, 28, 6, 5
