@@ -6,6 +6,7 @@ broken submission into a message instead of a failed run.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import shutil
@@ -13,6 +14,7 @@ import sys
 import warnings
 import tempfile
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 
 import nbformat
@@ -24,13 +26,31 @@ from .notebooks import NotebookFormatError, read_notebook, tag_notebook
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SOURCE = ROOT / "assignments"
 CONFIG_FILE = Path(__file__).with_name("nbgrader_config.py")
-# nbgrader runs the `alembic` executable to version its gradebook; when the interpreter is called
-# by path (as `make` does, without activating the venv) its bin folder is not on PATH.
-_BIN = str(Path(sys.executable).parent)
-if _BIN not in os.environ.get("PATH", "").split(os.pathsep):
-    os.environ["PATH"] = _BIN + os.pathsep + os.environ.get("PATH", "")
 
 KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
+
+
+def _put_interpreter_on_path() -> None:
+    """nbgrader runs the ``alembic`` executable to version its gradebook; when the interpreter is
+    called by path (as ``make`` does, without activating the venv) its bin folder is not on PATH.
+    Called when a course is opened, not at import."""
+    bin_dir = str(Path(sys.executable).parent)
+    if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+
+
+class Reason(str, Enum):
+    """Why a submission (or part of one) could not be graded as handed in."""
+    NOT_A_FOLDER = "not-a-folder"
+    UNKNOWN_ASSIGNMENT = "unknown-assignment"
+    UNEXPECTED_NOTEBOOK = "unexpected-notebook"
+    MALFORMED_NOTEBOOK = "malformed-notebook"
+    MISSING_NOTEBOOK = "missing-notebook"
+    FLAGGED = "flagged"
+    KERNEL_DIED = "kernel-died"
+    TIMEOUT = "timeout"
+    AUTOGRADE_FAILED = "autograde-failed"
+    FEEDBACK_FAILED = "feedback-failed"
 
 
 class PipelineError(RuntimeError):
@@ -43,6 +63,7 @@ class Problem:
     student: str
     assignment: str | None
     message: str
+    reason: Reason = Reason.AUTOGRADE_FAILED
 
     def __str__(self) -> str:
         where = self.student + (f"/{self.assignment}" if self.assignment else "")
@@ -119,6 +140,7 @@ class Course:
         from nbgrader.apps import NbGraderAPI
         from nbgrader.coursedir import CourseDirectory
 
+        _put_interpreter_on_path()
         self.root = Path(root).resolve()
         self.source = Path(source)
         if not self.source.is_dir():
@@ -132,8 +154,6 @@ class Course:
         coursedir = CourseDirectory(config=self.config)
         self.api = NbGraderAPI(coursedir=coursedir, config=self.config)
         self.api.log.setLevel(logging.ERROR)
-        # nbgrader's gradebook trips SQLAlchemy's autoflush warnings; they are nbgrader-internal.
-        warnings.filterwarnings("ignore", message=".*not in session.*")
 
     # -- sources ---------------------------------------------------------------------------
     def notebooks(self, assignment: str) -> list[str]:
@@ -191,34 +211,37 @@ class Course:
                 continue
             if path.name not in expected:
                 problems.append(Problem(student, assignment,
-                                        f"unexpected notebook {path.name} (expected {', '.join(expected)}); not graded"))
+                                        f"unexpected notebook {path.name} (expected {', '.join(expected)}); not graded",
+                                        Reason.UNEXPECTED_NOTEBOOK))
                 continue
             try:
                 nb = read_notebook(path)
             except NotebookFormatError as exc:
-                problems.append(Problem(student, assignment, f"{exc}; scored 0"))
+                problems.append(Problem(student, assignment, f"{exc}; scored 0", Reason.MALFORMED_NOTEBOOK))
                 continue
             nb.metadata["kernelspec"] = dict(KERNELSPEC)
             nbformat.write(nb, dst / path.name)
             flags = flag_notebook(nb, self.locked_ids(assignment, path.name))
             if flags:
                 problems.append(Problem(student, assignment, "flagged for review (score unchanged): "
-                                        + "; ".join(flags[:5]) + (" ..." if len(flags) > 5 else "")))
+                                        + "; ".join(flags[:5]) + (" ..." if len(flags) > 5 else ""),
+                                        Reason.FLAGGED))
         for name in expected:
             if not (folder / name).exists():
-                problems.append(Problem(student, assignment, f"{name} is missing; scored 0"))
+                problems.append(Problem(student, assignment, f"{name} is missing; scored 0", Reason.MISSING_NOTEBOOK))
         return problems
 
     def autograde(self, student: str, assignment: str) -> Problem | None:
         result = self.api.autograde(assignment, student, force=True, create=True)
         if result["success"]:
             return None
-        return Problem(student, assignment, "autograding failed: " + _reason(result))
+        message, reason = _reason(result)
+        return Problem(student, assignment, "autograding failed: " + message, reason)
 
     def feedback(self, student: str, assignment: str, out: Path) -> Problem | None:
         result = self.api.generate_feedback(assignment, student, force=True)
         if not result["success"]:
-            return Problem(student, assignment, "feedback failed: " + _reason(result))
+            return Problem(student, assignment, "feedback failed: " + _reason(result)[0], Reason.FEEDBACK_FAILED)
         src = self.root / "feedback" / student / assignment
         dst = out / student / assignment
         shutil.rmtree(dst, ignore_errors=True)
@@ -249,17 +272,32 @@ class Course:
             plugin.export(gb)
 
 
-def _reason(result: dict) -> str:
-    """The most telling line of a failed nbgrader call's traceback or log."""
+def _reason(result: dict) -> tuple[str, Reason]:
+    """The most telling line of a failed nbgrader call's traceback or log, and what it means."""
     text = "\n".join(filter(None, [result.get("error"), result.get("log")]))
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    for marker in ("DeadKernelError", "Kernel died", "CellTimeoutError", "TimeoutError", "Error:", "Exception"):
+    markers = [("DeadKernelError", Reason.KERNEL_DIED), ("Kernel died", Reason.KERNEL_DIED),
+               ("CellTimeoutError", Reason.TIMEOUT), ("TimeoutError", Reason.TIMEOUT),
+               ("Error:", Reason.AUTOGRADE_FAILED), ("Exception", Reason.AUTOGRADE_FAILED)]
+    for marker, reason in markers:
         hits = [ln for ln in lines if marker in ln]
         if hits:
-            return hits[-1][:300]
-    return lines[-1][:300] if lines else "no details from nbgrader"
+            return hits[-1][:300], reason
+    return (lines[-1][:300] if lines else "no details from nbgrader"), Reason.AUTOGRADE_FAILED
 
 
+def _quiet_gradebook(fn):
+    """Run ``fn`` with nbgrader's SQLAlchemy autoflush warnings (nbgrader-internal) hidden, and the
+    global warning filters as they were afterwards."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*not in session.*")
+            return fn(*args, **kwargs)
+    return wrapper
+
+
+@_quiet_gradebook
 def release(out: Path, source: Path = DEFAULT_SOURCE) -> list[Path]:
     """Write the student version of every assignment to ``out/<assignment>/``; return the notebooks."""
     out = Path(out)
@@ -275,6 +313,7 @@ def release(out: Path, source: Path = DEFAULT_SOURCE) -> list[Path]:
     return written
 
 
+@_quiet_gradebook
 def grade(submissions: Path, out: Path, source: Path = DEFAULT_SOURCE, db_url: str | None = None,
           timeout: int | None = None, progress: bool = True) -> GradeReport:
     """Autograde ``submissions/<student_id>/<assignment>/<notebook>.ipynb`` into ``out``.
@@ -300,7 +339,8 @@ def grade(submissions: Path, out: Path, source: Path = DEFAULT_SOURCE, db_url: s
         if entry.name.startswith("."):
             continue
         if not entry.is_dir():
-            problems.append(Problem(entry.name, None, "a file where a student folder was expected; ignored"))
+            problems.append(Problem(entry.name, None, "a file where a student folder was expected; ignored",
+                                    Reason.NOT_A_FOLDER))
             continue
         students.append(entry.name)
         course.add_student(entry.name)
@@ -309,7 +349,7 @@ def grade(submissions: Path, out: Path, source: Path = DEFAULT_SOURCE, db_url: s
                 continue
             if not sub.is_dir() or sub.name not in course.assignments:
                 problems.append(Problem(entry.name, None, f"unknown assignment {sub.name!r} (known: "
-                                        f"{', '.join(course.assignments)}); ignored"))
+                                        f"{', '.join(course.assignments)}); ignored", Reason.UNKNOWN_ASSIGNMENT))
                 continue
             jobs.append((entry.name, sub.name, sub))
 

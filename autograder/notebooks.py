@@ -79,11 +79,13 @@ def tag_notebook(nb: NotebookNode, name: str = "notebook") -> NotebookNode:
             points = float(match["points"])
             meta.update(grade=True, points=int(points) if points.is_integer() else points)
         else:
-            digest = hashlib.sha1(f"{cell.cell_type}\n{cell.source}".encode()).hexdigest()[:8]
-            grade_id = f"cell-{digest}"
+            # The cell's own id (nbformat 4.5) survives edits of its text, so correcting a locked
+            # cell after release does not orphan the students' copies of it.
+            stable = cell.get("id") or hashlib.sha1(f"{cell.cell_type}\n{cell.source}".encode()).hexdigest()[:8]
+            grade_id = f"cell-{stable}"
             suffix = 2
-            while grade_id in seen:  # identical cells: keep ids unique
-                grade_id = f"cell-{digest}-{suffix}"
+            while grade_id in seen:  # duplicated ids (a copied cell): keep grade ids unique
+                grade_id = f"cell-{stable}-{suffix}"
                 suffix += 1
         if grade_id in seen:
             raise NotebookFormatError(f"{where}: duplicate name '{grade_id}'")

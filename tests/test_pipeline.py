@@ -11,7 +11,7 @@ import nbformat
 import pytest
 
 import fixture_course as fx
-from autograder.course import PipelineError, grade, release
+from autograder.course import PipelineError, Reason, grade, release
 from conftest import ROOT
 
 pytestmark = [pytest.mark.pipeline, pytest.mark.xdist_group("pipeline-fixture")]
@@ -95,17 +95,18 @@ def test_scores(graded, student, expected):
     assert score(report, student) == expected, problems_of(report, student)
 
 
-@pytest.mark.parametrize("student, message", [
-    ("kernel_killer", "Kernel died"),
-    ("not_json", "not a readable Jupyter notebook"),
-    ("missing", "fixture.ipynb is missing"),
-    ("renamed", "unexpected notebook my_fixture.ipynb"),
-    ("unknown_assignment", "unknown assignment '99_nope'"),
-    ("stray_file.txt", "a file where a student folder was expected"),
+@pytest.mark.parametrize("student, message, reason", [
+    ("kernel_killer", "Kernel died", Reason.KERNEL_DIED),
+    ("not_json", "not a readable Jupyter notebook", Reason.MALFORMED_NOTEBOOK),
+    ("missing", "fixture.ipynb is missing", Reason.MISSING_NOTEBOOK),
+    ("renamed", "unexpected notebook my_fixture.ipynb", Reason.UNEXPECTED_NOTEBOOK),
+    ("unknown_assignment", "unknown assignment '99_nope'", Reason.UNKNOWN_ASSIGNMENT),
+    ("stray_file.txt", "a file where a student folder was expected", Reason.NOT_A_FOLDER),
 ])
-def test_bad_input_gets_a_clear_message_and_zero(graded, student, message):
+def test_bad_input_gets_a_clear_message_and_zero(graded, student, message, reason):
     report, _, _ = graded
     assert message in problems_of(report, student)
+    assert reason in {p.reason for p in report.problems if p.student == student}
     assert score(report, student) == 0
 
 
