@@ -1,15 +1,15 @@
 # Thin wrappers. Every target creates (or reuses) .venv and installs the project into it,
-# so a fresh machine needs only Python 3.11 and make.
+# so a fresh machine needs only Python (3.11 or newer; 3.11 is the tested one) and make.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 JOBS   ?= auto
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lab site release bench env clean
+.PHONY: demo test lint format lab site release bench env clean
 
 $(STAMP): pyproject.toml
-	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version.split()[0]'
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is required, found " + sys.version.split()[0]'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip
 	$(PY) -m pip install -e '.[test]'
@@ -22,6 +22,14 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -n $(JOBS) --dist loadgroup
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab --notebook-dir=.
