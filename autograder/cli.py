@@ -4,6 +4,8 @@
   python -m autograder grade SUBMISSIONS [--out DIR]  autograde SUBMISSIONS/<student>/<assignment>/*.ipynb
   python -m autograder demo                           release, grade example submissions, check the grades
   python -m autograder tag [NOTEBOOK ...]             write nbgrader metadata from the cells' markers
+  python -m autograder new NN_topic [--title T]       scaffold a topic: notebooks and tests, wired up
+  python -m autograder topics                         print the README's topic table from the notebooks
 """
 from __future__ import annotations
 
@@ -71,6 +73,27 @@ def _cmd_tag(args: argparse.Namespace) -> int:
     return 1 if (args.check and changed) else 0
 
 
+def _cmd_new(args: argparse.Namespace) -> int:
+    from .scaffold import ScaffoldError, new_topic
+
+    try:
+        written = new_topic(args.name, args.title, Path(args.root))
+    except ScaffoldError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for path in written:
+        print(f"created {path}")
+    print("next: write the content, keep `make test` green, and run `python -m autograder topics` for the README")
+    return 0
+
+
+def _cmd_topics(args: argparse.Namespace) -> int:
+    from .scaffold import topic_table
+
+    print(topic_table(Path(args.root)))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -101,6 +124,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--source", default=str(DEFAULT_SOURCE), help=source_help)
     p.add_argument("--check", action="store_true", help="change nothing; exit 1 if a notebook needs tagging")
     p.set_defaults(func=_cmd_tag)
+
+    from .course import ROOT
+
+    p = sub.add_parser("new", help="scaffold a topic: lecture, seminar, assignment and tests")
+    p.add_argument("name", help="NN_topic, e.g. 06_attention")
+    p.add_argument("--title", default=None, help="the topic's title (default: from the name)")
+    p.add_argument("--root", default=str(ROOT), help="the course folder (default: %(default)s)")
+    p.set_defaults(func=_cmd_new)
+
+    p = sub.add_parser("topics", help="print the README's topic table, made from the notebooks")
+    p.add_argument("--root", default=str(ROOT), help="the course folder (default: %(default)s)")
+    p.set_defaults(func=_cmd_topics)
     return parser
 
 

@@ -1,7 +1,22 @@
-"""Shared paths for the suite: the course's own, re-exported so tests import them from one place."""
-from autograder.course import DEFAULT_SOURCE as ASSIGNMENTS  # noqa: F401
-from autograder.course import ROOT, course_notebooks  # noqa: F401
-from autograder.course import find_source_notebooks as assignment_notebooks  # noqa: F401
+"""Shared paths for the suite, taken from where this file lies (so a scratch copy of the course
+tests itself), and one pytest marker per assignment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from autograder import course
+
+ROOT = Path(__file__).resolve().parents[1]
+ASSIGNMENTS = ROOT / "assignments"
+
+
+def course_notebooks() -> list[Path]:
+    return course.course_notebooks(ROOT)
+
+
+def assignment_notebooks() -> list[Path]:
+    return course.find_source_notebooks(ASSIGNMENTS)
 
 
 def pytest_configure(config):
