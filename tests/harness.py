@@ -225,21 +225,17 @@ class Assignment:
             raise FileNotFoundError(f"expected one tests/independent/a{self.number}_*.py, found {matches}")
         return matches[0]
 
-    def independent(self) -> dict:
-        """The released namespace with the independently written solution run into it.
+    @cached_property
+    def _independent(self) -> dict:
+        return self._namespace(self.independent_notebook(), self.independent_path().name)
 
-        The file is executed in the notebook's namespace, as if pasted into the solution cells, so
-        its functions look up each other (and the tests' torch stand-ins) by name, as a student's do.
+    def independent(self) -> dict:
+        """The namespace of the released notebook handed in with the independent solution.
+
+        Every cell runs as in a student's kernel (a training cell uses the independent functions),
+        and the functions look up each other, and the tests' torch stand-ins, by name.
         """
-        path = self.independent_path()
-        namespace = self.blank()
-        _exec(path.read_text(), namespace, str(path))
-        missing = [name for name in self.graded_functions()
-                   if getattr(namespace.get(name), "__code__", None) is not None
-                   and namespace[name].__code__.co_filename != str(path)]
-        if missing:
-            raise AssertionError(f"{path.name} does not define {missing}")
-        return namespace
+        return dict(self._independent)
 
     def independent_notebook(self) -> NotebookNode:
         """The released notebook as a student who wrote the independent solution would hand it in.
