@@ -42,6 +42,7 @@ import importlib.util
 import io
 import re
 import traceback
+import types
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -260,7 +261,7 @@ class Assignment:
         ``replace`` swaps functions in first (see :class:`Misconception`). ``hidden=False`` runs
         only what students see. Returns the outcome; never raises for a failing test.
         """
-        scope = dict(self._reference if namespace is None else namespace)
+        scope = fork(self._reference if namespace is None else namespace)
         if callable(replace):
             replace = replace(scope)
         scope.update(replace or {})
@@ -304,6 +305,32 @@ class Assignment:
             if names and all(n in functions for n in names):
                 cell.source = "\n\n\n".join(functions[n] for n in names)
         return nb
+
+
+def fork(namespace: dict) -> dict:
+    """A copy of a notebook namespace whose functions and classes look names up in the copy.
+
+    A function keeps the dict it was defined in as its globals, so in a plain ``dict(namespace)``
+    replacing ``conv_output_size`` would not change what ``conv_forward_naive`` calls, and a test
+    cell that swaps in a torch stand-in for an upstream function would not reach the function
+    under test. In the fork it does, exactly as in the student's kernel.
+    """
+    new = dict(namespace)
+
+    def rebind(obj):
+        if isinstance(obj, types.FunctionType) and obj.__globals__ is namespace:
+            fn = types.FunctionType(obj.__code__, new, obj.__name__, obj.__defaults__, obj.__closure__)
+            fn.__kwdefaults__, fn.__doc__, fn.__qualname__ = obj.__kwdefaults__, obj.__doc__, obj.__qualname__
+            return fn
+        return obj
+
+    for name, value in namespace.items():
+        if isinstance(value, types.FunctionType):
+            new[name] = rebind(value)
+        elif isinstance(value, type) and any(rebind(v) is not v for v in vars(value).values()):
+            attrs = {k: rebind(v) for k, v in vars(value).items() if k not in ("__dict__", "__weakref__")}
+            new[name] = type(value.__name__, value.__bases__, attrs)
+    return new
 
 
 def _source_of_text(source: str) -> str:
@@ -388,3 +415,27 @@ def points_table(nb: NotebookNode) -> tuple[dict[str, float], float | None]:
             table.update(zip(names, numbers))
         return table, total
     raise AssertionError("no points table (a markdown table whose header ends in '| test cell | points |')")
+
+
+def from_source(source: str) -> Callable[[dict], dict]:
+    """A ``replace`` for :class:`Misconception` that runs ``source`` (wrong definitions) in the
+    notebook's namespace, as a student's cell would."""
+    def replace(scope: dict) -> dict:
+        exec(compile(source, "<wrong version>", "exec"), scope)
+        return {}
+    return replace
+
+
+def solution_sources(assignment: Assignment) -> dict[str, str]:
+    """Source of each solution cell of the reference, keyed by the first function it defines."""
+    cells = {}
+    for cell in assignment.source.cells:
+        if cell_kind(cell) == "solution":
+            cells[re.search(r"^(?:def|class) (\w+)", cell.source, re.M).group(1)] = cell.source
+    return cells
+
+
+def mutate(source: str, old: str, new: str) -> str:
+    """``source`` with ``old`` replaced by ``new``; fails loudly if ``old`` is not there."""
+    assert old in source, f"mutation target not found: {old!r}"
+    return source.replace(old, new)

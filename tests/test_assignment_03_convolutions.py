@@ -1,75 +1,29 @@
-"""Assignment 3 (convolutions and pooling): the reference solutions agree with torch, and the
-visible tests catch the typical mistakes with a message that names them."""
-from __future__ import annotations
+"""Assignment 3 (convolutions and pooling): the reference against torch, and the misconceptions.
 
-import re
-import types
+The generic checks (reference passes, blank scores zero, points add up, the independent solution
+earns full marks) run in tests/test_assignments.py. Here: the reference solutions against conv2d,
+unfold/fold and pooling in float64 on many shapes, the table of mistakes a teacher expects with the
+test cell whose visible message must name each, and the isolation of the test cells (a wrong
+upstream function costs only its own points).
+"""
+
+from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
-from autograder.notebooks import (cell_kind, exec_notebook, grading_summary, read_notebook, tag_notebook,
-                                  visible_source)
-from autograder.notebooks import source_of_test_cell as cell_source
-from conftest import ASSIGNMENTS
+from harness import Assignment, Misconception, from_source, mutate, solution_sources
 
-# One worker loads the reference solutions once for the whole module.
-pytestmark = pytest.mark.xdist_group("test_assignment_03_convolutions")
-
-PATH = ASSIGNMENTS / "03_convolutions" / "convolutions.ipynb"
-TEST_NAMES = ["conv_output_size", "conv_forward_naive", "im2col", "conv_forward_im2col", "conv_backward_dw_db",
-              "conv_backward_dx", "max_pool_forward", "max_pool_backward", "avg_pool_forward", "avg_pool_backward"]
+A = Assignment("03_convolutions")
+pytestmark = A.marks
+SOLUTIONS = solution_sources(A)
 
 
 @pytest.fixture(scope="module")
 def ns() -> dict:
-    return exec_notebook(PATH)
-
-
-def solution_sources() -> dict[str, str]:
-    """Source of each solution cell, keyed by the first function it defines."""
-    cells = {}
-    for cell in read_notebook(PATH).cells:
-        if cell_kind(cell) == "solution":
-            cells[re.search(r"^def (\w+)", cell.source, re.M).group(1)] = cell.source
-    return cells
-
-
-SOLUTIONS = solution_sources()
-
-
-def variant(ns: dict, source: str = "", **replacements) -> dict:
-    """A copy of the notebook namespace in which every notebook function looks names up in the
-    copy, so that replacing one function (by exec'ing ``source`` or by ``replacements``) also
-    changes what the other functions call."""
-    new = dict(ns)
-    for name, value in ns.items():
-        if isinstance(value, types.FunctionType) and value.__globals__ is ns:
-            new[name] = types.FunctionType(value.__code__, new, value.__name__, value.__defaults__, value.__closure__)
-    exec(source, new)
-    new.update(replacements)
-    return new
-
-
-def mutate(source: str, old: str, new: str) -> str:
-    assert old in source, f"mutation target not found: {old!r}"
-    return source.replace(old, new)
-
-
-def visible(name: str) -> str:
-    return visible_source(cell_source(PATH, name))
-
-
-# --- structure -------------------------------------------------------------------------------------
-
-def test_points():
-    nb = tag_notebook(read_notebook(PATH))
-    points = grading_summary(nb)
-    assert sorted(points) == sorted(f"test-{name}" for name in TEST_NAMES)
-    assert sum(points.values()) == 30  # tags, clean outputs, set-up cell: tests/test_notebook_format.py
-
+    return A.reference()
 
 # --- the reference solutions against torch -----------------------------------------------------------
 
@@ -175,24 +129,6 @@ def test_reference_pooling_matches_torch(ns, kind, x_shape, pool, ties):
     np.testing.assert_allclose(ns[f"{kind}_pool_backward"](dout, cache), xt.grad.numpy(), rtol=1e-12, atol=1e-12)
 
 
-# --- the test cells: the reference passes, a blank release fails every one --------------------------
-
-@pytest.mark.parametrize("name", TEST_NAMES)
-def test_reference_passes_test_cell(ns, name):
-    exec(cell_source(PATH, name), variant(ns))
-
-
-STUB = "def {name}(*args, **kwargs):\n    raise NotImplementedError()\n"
-
-
-@pytest.mark.parametrize("name", TEST_NAMES)
-def test_blank_release_fails_test_cell(ns, name):
-    functions = re.findall(r"^def (\w+)", "\n".join(SOLUTIONS.values()), re.M)
-    blank = variant(ns, "".join(STUB.format(name=f) for f in functions))
-    with pytest.raises(NotImplementedError):
-        exec(cell_source(PATH, name), blank)
-
-
 # --- the visible tests name the typical mistakes -------------------------------------------------------
 
 WRONG_SIZE = "def conv_output_size(L, k, stride=1, pad=0, dilation=1):\n    return {}\n"
@@ -245,12 +181,12 @@ def avg_pool_backward(dout, cache):
 
 
 def wrong_variants(solutions: dict[str, str]) -> list[tuple[str, str, str, str]]:
-    """(id, test cell, source of the wrong version, regex its failure message must match)."""
+    """(id, test cell, source of the wrong version, the phrase its visible message must contain)."""
     naive, im2col, fwd = solutions["conv_forward_naive"], solutions["im2col"], solutions["conv_forward_im2col"]
     back, maxp, avgp = solutions["col2im"], solutions["max_pool_forward"], solutions["avg_pool_forward"]
     floor = "(L + 2 * pad - dilation * (k - 1) - 1)"
     return [
-        ("size-no-plus-one", "conv_output_size", WRONG_SIZE.format(f"{floor} // stride"), "final \\+1 is missing"),
+        ("size-no-plus-one", "conv_output_size", WRONG_SIZE.format(f"{floor} // stride"), "final +1 is missing"),
         ("size-no-minus-one", "conv_output_size", WRONG_SIZE.format("(L + 2 * pad - dilation * (k - 1)) // stride + 1"),
          "off by one"),
         ("size-no-dilation", "conv_output_size", WRONG_SIZE.format("(L + 2 * pad - (k - 1) - 1) // stride + 1"),
@@ -259,13 +195,11 @@ def wrong_variants(solutions: dict[str, str]) -> list[tuple[str, str, str, str]]
         ("size-pad-once", "conv_output_size", WRONG_SIZE.format("(L + pad - dilation * (k - 1) - 1) // stride + 1"),
          "padding is counted once"),
         ("size-float", "conv_output_size", WRONG_SIZE.format(f"{floor} / stride + 1"), "return an int"),
-        ("naive-off-by-one-size", "conv_forward_naive", WRONG_SIZE.format(f"{floor} // stride"),
-         "compute H_out and W_out with conv_output_size"),
         ("naive-flipped", "conv_forward_naive", mutate(naive, "np.sum(window * w[f])", "np.sum(window * w[f, :, ::-1, ::-1])"),
          "kernel is flipped"),
         ("naive-no-bias", "conv_forward_naive", mutate(naive, " + b[f]", ""), "bias is missing"),
         ("im2col-row-order", "im2col", mutate(im2col, "return cols.reshape(", "return cols.transpose(0, 2, 3, 1, 4, 5).reshape("),
-         r"\(kernel row, kernel column, channel\)"),
+         "(kernel row, kernel column, channel)"),
         ("im2col-flipped", "im2col", mutate(im2col, "return cols.reshape(", "return cols[:, :, ::-1, ::-1].reshape("),
          "kernel is flipped"),
         ("im2col-transposed", "im2col", mutate(im2col, "return cols.reshape(N, C * HH * WW, H_out * W_out)",
@@ -281,16 +215,16 @@ def wrong_variants(solutions: dict[str, str]) -> list[tuple[str, str, str, str]]
         ("fwd-loops", "conv_forward_im2col", FORWARD_WITH_LOOPS, "not vectorised"),
         ("fwd-cache-without-cols", "conv_forward_im2col", mutate(fwd, "return out, (x, w, b, conv_param, cols)",
                                                                  "return out, (x, w, b, conv_param)"),
-         r"\(x, w, b, conv_param, cols\)"),
-        ("db-shape", "conv_backward_dw_db", mutate(back, "db = dout_mat.sum(axis=(0, 2))", "db = dout.sum(axis=0)"),
-         r"sums dout over axes \(0, 2, 3\)"),
-        ("db-mean", "conv_backward_dw_db", mutate(back, "db = dout_mat.sum(axis=(0, 2))", "db = dout_mat.mean(axis=(0, 2))"),
+         "(x, w, b, conv_param, cols)"),
+        ("db-shape", "conv_backward", mutate(back, "db = dout_mat.sum(axis=(0, 2))", "db = dout.sum(axis=0)"),
+         "sums dout over axes (0, 2, 3)"),
+        ("db-mean", "conv_backward", mutate(back, "db = dout_mat.sum(axis=(0, 2))", "db = dout_mat.mean(axis=(0, 2))"),
          "db is the mean"),
-        ("dw-mean", "conv_backward_dw_db", mutate(back, ".reshape(w.shape)", ".reshape(w.shape) / N"), "averaged over the batch"),
-        ("col2im-assign", "conv_backward_dx", mutate(back, "+= dcols[:, :, u, v]", "= dcols[:, :, u, v]"),
+        ("dw-mean", "conv_backward", mutate(back, ".reshape(w.shape)", ".reshape(w.shape) / N"), "averaged over the batch"),
+        ("col2im-assign", "col2im", mutate(back, "+= dcols[:, :, u, v]", "= dcols[:, :, u, v]"),
          "overwrite each other"),
-        ("col2im-fancy-index", "conv_backward_dx", COL2IM_FANCY_INDEX, "overwrite each other"),
-        ("col2im-no-crop", "conv_backward_dx", mutate(back, "return dxp[:, :, ph:ph + H, pw:pw + W]", "return dxp"),
+        ("col2im-fancy-index", "col2im", COL2IM_FANCY_INDEX, "overwrite each other"),
+        ("col2im-no-crop", "col2im", mutate(back, "return dxp[:, :, ph:ph + H, pw:pw + W]", "return dxp"),
          "crop the padding"),
         ("maxpool-mean", "max_pool_forward", avgp.replace("def avg_pool_forward(", "def max_pool_forward("),
          "average pooling"),
@@ -320,10 +254,25 @@ def wrong_variants(solutions: dict[str, str]) -> list[tuple[str, str, str, str]]
     ]
 
 
-VARIANTS = wrong_variants(SOLUTIONS)
+MISCONCEPTIONS = [Misconception(name, test, from_source(source), phrase)
+                  for name, test, source, phrase in wrong_variants(SOLUTIONS)]
 
 
-@pytest.mark.parametrize("cell, source, message", [v[1:] for v in VARIANTS], ids=[v[0] for v in VARIANTS])
-def test_visible_test_names_the_mistake(ns, cell, source, message):
-    with pytest.raises(AssertionError, match=message):
-        exec(visible(cell), variant(ns, source))
+@pytest.mark.parametrize("mistake", MISCONCEPTIONS, ids=str)
+def test_misconception_is_caught_and_named(mistake):
+    A.check_misconception(mistake)
+
+
+WRONG_UPSTREAM = {
+    "conv_output_size": WRONG_SIZE.format("(L + 2 * pad - dilation * (k - 1) - 1) // stride"),
+    "im2col": mutate(SOLUTIONS["im2col"], "return cols.reshape(", "return cols[:, :, ::-1, ::-1].reshape("),
+    "col2im": mutate(SOLUTIONS["col2im"], "+= dcols[:, :, u, v]", "= dcols[:, :, u, v]"),
+}
+
+
+@pytest.mark.parametrize("upstream", list(WRONG_UPSTREAM))
+def test_a_wrong_upstream_function_costs_only_its_own_points(upstream):
+    """Later test cells run the function they grade with torch stand-ins for what it calls."""
+    failing = [name for name in A.test_names()
+               if not A.run_test(name, replace=from_source(WRONG_UPSTREAM[upstream]))]
+    assert failing == [upstream], f"a wrong {upstream} fails the test cells {failing}"

@@ -1,0 +1,120 @@
+"""Torch references for assignment 3 (convolutions and pooling), imported by its locked test cells.
+
+Every function takes and returns float64 numpy arrays in the assignment's layouts:
+``x`` (N, C, H, W), ``w`` (F, C, HH, WW), ``b`` (F,), ``conv_param`` a dict with optional
+``"stride"``, ``"pad"``, ``"dilation"`` (int or pair each), ``pool_param`` a dict with
+``"pool_height"``, ``"pool_width"``, ``"stride"``. The stand-ins (``conv_output_size``, ``im2col``,
+``col2im``) have the signatures of the functions students write, computed by torch.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..checks import assert_close, torch_reference
+
+
+def _conv_kwargs(conv_param: dict) -> dict:
+    return {"stride": conv_param.get("stride", 1), "padding": conv_param.get("pad", 0),
+            "dilation": conv_param.get("dilation", 1)}
+
+
+# -- stand-ins for upstream student functions ------------------------------------------------------
+def conv_output_size(L, k, stride=1, pad=0, dilation=1):
+    """Output length along one axis, read off the shape torch's conv2d produces (an int).
+
+    Raises ValueError, as torch does, when the dilated kernel does not fit the padded input."""
+    try:
+        out = F.conv2d(torch.zeros(1, 1, L, 1), torch.zeros(1, 1, k, 1), stride=(stride, 1),
+                       padding=(pad, 0), dilation=(dilation, 1))
+    except RuntimeError as error:
+        raise ValueError(f"a kernel of size {k} with dilation {dilation} does not fit an input of length "
+                         f"{L} padded by {pad}") from error
+    return int(out.shape[2])
+
+
+def im2col(x, kernel_size, stride=1, pad=0, dilation=1):
+    """torch's unfold: (N, C, H, W) -> (N, C*HH*WW, H_out*W_out)."""
+    return F.unfold(torch.from_numpy(np.asarray(x, dtype=np.float64)), kernel_size, dilation=dilation,
+                    padding=pad, stride=stride).numpy()
+
+
+def col2im(dcols, x_shape, kernel_size, stride=1, pad=0, dilation=1):
+    """torch's fold, the adjoint of unfold: (N, C*HH*WW, H_out*W_out) -> x_shape."""
+    return F.fold(torch.from_numpy(np.asarray(dcols, dtype=np.float64)), tuple(x_shape[2:]), kernel_size,
+                  dilation=dilation, padding=pad, stride=stride).numpy()
+
+
+# -- references ------------------------------------------------------------------------------------
+def torch_conv(x, w, b, conv_param):
+    """torch's conv2d on float64 copies: the reference output, shape (N, F, H_out, W_out)."""
+    return F.conv2d(torch.from_numpy(x), torch.from_numpy(np.ascontiguousarray(w)), torch.from_numpy(b),
+                    **_conv_kwargs(conv_param)).numpy()
+
+
+def conv_grads(x, w, b, conv_param, dout):
+    """[dx, dw, db] from torch's autograd through conv2d, in float64."""
+    _, grads = torch_reference(lambda x, w, b: F.conv2d(x, w, b, **_conv_kwargs(conv_param)), x, w, b, dout=dout)
+    return grads
+
+
+def conv_cache(x, w, b, conv_param):
+    """The cache conv_forward_im2col stores, ``(x, w, b, conv_param, cols)``, built by torch so that a
+    backward test does not depend on the student's forward pass."""
+    cols = im2col(x, w.shape[2:], conv_param.get("stride", 1), conv_param.get("pad", 0), conv_param.get("dilation", 1))
+    return (x, w, b, conv_param, cols)
+
+
+def conv_case(rng, x_shape, w_shape, conv_param):
+    """Random ``x``, ``w``, ``b`` of the given shapes and a ``dout`` of the output's shape."""
+    x = rng.standard_normal(x_shape)
+    w = rng.standard_normal(w_shape)
+    b = rng.standard_normal(w_shape[0])
+    return x, w, b, rng.standard_normal(torch_conv(x, w, b, conv_param).shape)
+
+
+def forward_check(forward, x, w, b, conv_param, name, rtol=1e-6):
+    """Check a convolution forward pass against conv2d; return its ``(out, cache)``."""
+    result = forward(x, w, b, conv_param)
+    assert isinstance(result, tuple) and len(result) == 2, (
+        f"{name} must return a pair (out, cache), got {type(result).__name__}.")
+    out, cache = result
+    expected = torch_conv(x, w, b, conv_param)
+    what = f"{name} with x {x.shape}, w {w.shape}, conv_param={conv_param}"
+    assert np.shape(out) == expected.shape, (
+        f"out from {what} has shape {np.shape(out)}, expected {expected.shape}: compute H_out and "
+        "W_out with conv_output_size (stride, padding and dilation all change them).")
+    assert_close(out, expected, f"out from {what}", rtol=rtol, mistakes={
+        "the kernel is flipped, which is a true convolution; conv2d computes cross-correlation: "
+        "multiply w[f, c, u, v] with the pixel at offset (u*dilation_h, v*dilation_w) in the window, no flip.":
+            torch_conv(x, w[:, :, ::-1, ::-1], b, conv_param),
+        "the bias is missing: add b[f] once to every output of filter f.":
+            torch_conv(x, w, np.zeros_like(b), conv_param),
+        "the bias is added once per input channel (C times) instead of once per output.":
+            torch_conv(x, w, x.shape[1] * b, conv_param),
+    })
+    return out, cache
+
+
+# -- pooling ---------------------------------------------------------------------------------------
+def pool_param_of(pool_h, pool_w, stride):
+    return {"pool_height": pool_h, "pool_width": pool_w, "stride": stride}
+
+
+def torch_pool(kind, x, pool_param, dout=None):
+    """(out, dx) from torch's max_pool2d (``kind="max"``) or avg_pool2d and autograd, in float64;
+    dx is None without ``dout``."""
+    pool = F.max_pool2d if kind == "max" else F.avg_pool2d
+    size, stride = (pool_param["pool_height"], pool_param["pool_width"]), pool_param["stride"]
+    if dout is None:
+        return pool(torch.from_numpy(x), size, stride=stride).numpy(), None
+    out, (dx,) = torch_reference(lambda x: pool(x, size, stride=stride), x, dout=dout)
+    return out, dx
+
+
+def check_pool_shape(value, expected, what):
+    assert np.shape(value) == expected.shape, (
+        f"{what} has shape {np.shape(value)}, expected {expected.shape}: the output size is "
+        "(H - pool_height) // stride + 1 by (W - pool_width) // stride + 1.")
