@@ -1,80 +1,43 @@
-"""Assignment 1 (backpropagation): the reference solutions agree with torch, and the tests are honest.
+"""Assignment 1 (backpropagation): the reference against torch, and the misconceptions.
 
-* The reference layers, loss and MLP match torch autograd on random float64 inputs of several
-  shapes, including a batch of one and extreme magnitudes.
-* Every test cell passes with the reference solutions and fails on a blank release.
-* Visible tests are honest: a typical wrong implementation makes the visible part of its test cell
-  raise ``AssertionError`` whose message names the mistake.
-* Test cells are independent: a missing layer costs only that layer's test.
+The generic checks (the reference passes every test cell, the blank release scores zero, the points
+add up, the independent solution earns full marks) run in tests/test_assignments.py. Here:
+
+* the reference layers, loss and MLP match torch autograd on random float64 inputs of several
+  shapes, including a batch of one and extreme magnitudes;
+* test cells are independent: a missing layer costs only that layer's test;
+* the table of mistakes a teacher expects, each with the test whose visible message names it.
 """
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 
-import matplotlib
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
-from autograder import notebooks as notebook_tools
-from autograder.notebooks import (BEGIN_SOLUTION, END_SOLUTION, TEST_HEADER, cell_kind, exec_notebook,
-                                  grading_summary, read_notebook, strip_magics, visible_source)
-from conftest import ROOT
+from autograder.notebooks import TEST_HEADER
+from harness import Assignment, Misconception
 from utils import numeric_gradient, torch_reference
 
-# One worker loads the reference solutions once for the whole module.
-pytestmark = pytest.mark.xdist_group("test_assignment_01_backprop")
+A = Assignment("01_backprop")
+pytestmark = A.marks
 
-matplotlib.use("Agg")
-
-NB = ROOT / "assignments" / "01_backprop" / "backprop.ipynb"
 LAYER_TESTS = ["linear", "relu", "leaky_relu", "sigmoid", "tanh", "softmax_cross_entropy"]
 ALL_TESTS = [*LAYER_TESTS, "mlp_init_predict", "mlp_gradients", "mlp_training"]
 TORCH_ACT = {"relu": F.relu, "leaky_relu": F.leaky_relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh}
 
 
-@lru_cache(maxsize=None)
-def _notebook():
-    return read_notebook(NB)
-
-
-@lru_cache(maxsize=None)
-def cell_source(name: str) -> str:
-    """The source of the test cell ``name`` (read once)."""
-    return notebook_tools.source_of_test_cell(NB, name)
-
-
-def _definitions(cell) -> bool:
-    """The setup cell and the solution cells: everything but the tests and the training."""
-    return cell_kind(cell) == "solution" or "setup_notebook" in cell.source
-
-
-def _training_cell() -> str:
-    cells = [c.source for c in _notebook().cells if c.cell_type == "code" and "utils.fit(" in c.source
-             and cell_kind(c) != "test"]
-    assert len(cells) == 1, "expected exactly one training cell"
-    return cells[0]
-
-
-def _run(source: str, namespace: dict, name: str = "cell") -> dict:
-    exec(compile(strip_magics(source), name, "exec"), namespace)
-    return namespace
-
-
 @pytest.fixture(scope="module")
 def ns() -> dict:
-    return exec_notebook(NB, include=_definitions)
+    """The reference namespace, with the notebook's training cell run (``test_accuracy``, ``history``)."""
+    return A.reference()
 
 
 @pytest.fixture(scope="module")
 def trained(ns) -> dict:
-    import matplotlib.pyplot as plt
-
-    env = _run(_training_cell(), dict(ns), "training cell")
-    plt.close("all")
-    return env
+    return ns
 
 
 def _mlp_torch(params: dict, X: np.ndarray, y: np.ndarray, activation: str):
@@ -91,14 +54,7 @@ def _mlp_torch(params: dict, X: np.ndarray, y: np.ndarray, activation: str):
     return loss.item(), {k: t.grad.numpy() for k, t in tensors.items()}
 
 
-# -- the notebook itself (tags, clean outputs, set-up cell: tests/test_notebook_format.py) ---------
-def test_notebook_is_worth_30_points() -> None:
-    points = grading_summary(read_notebook(NB))
-    assert sorted(points) == sorted(f"test-{name}" for name in ALL_TESTS)
-    assert sum(points.values()) == 30
-
-
-# -- reference solutions against torch ----------------------------------------------------------
+# -- the reference against torch ---------------------------------------------------------------
 @pytest.mark.parametrize("N,D,M", [(1, 1, 1), (1, 7, 3), (5, 1, 4), (6, 4, 1), (32, 64, 10)])
 def test_linear_matches_torch(ns, N, D, M) -> None:
     rng = np.random.default_rng(N * 100 + D * 10 + M)
@@ -200,61 +156,7 @@ def test_reference_training_reaches_the_threshold(trained) -> None:
     assert trained["history"]["train_loss"][-1] < 0.1
 
 
-# -- the test cells -----------------------------------------------------------------------------
-@pytest.mark.parametrize("name", ALL_TESTS)
-def test_reference_passes_every_test_cell(ns, trained, name) -> None:
-    env = dict(trained if name == "mlp_training" else ns)
-    _run(cell_source(name), env, name)
-
-
-def _release_source(source: str) -> str:
-    """A solution cell as nbgrader releases it (the same replacement as ClearSolutions)."""
-    lines, out, inside = source.split("\n"), [], False
-    for line in lines:
-        if BEGIN_SOLUTION in line:
-            indent = re.match(r"\s*", line).group(0)
-            out += [indent + "# YOUR CODE HERE", indent + "raise NotImplementedError()"]
-            inside = True
-        elif END_SOLUTION in line:
-            inside = False
-        elif not inside:
-            out.append(line)
-    return "\n".join(out)
-
-
-def _namespace_with_blanks(blank, definitions_only: bool = False) -> dict:
-    """Run the notebook's non-test cells (or only the definitions), releasing the solution cells
-    for which ``blank(cell)`` is true. A cell that raises is skipped, as when nbgrader grades."""
-    env: dict = {"__name__": "__notebook__"}
-    for cell in _notebook().cells:
-        if cell.cell_type != "code" or cell_kind(cell) == "test" or (definitions_only and not _definitions(cell)):
-            continue
-        source = _release_source(cell.source) if cell_kind(cell) == "solution" and blank(cell) else cell.source
-        try:
-            _run(source, env)
-        except Exception:  # noqa: BLE001 - nbgrader runs on after an error
-            pass
-    return env
-
-
-def _failing(env: dict, names) -> set[str]:
-    failed = set()
-    for name in names:
-        try:
-            _run(cell_source(name), dict(env), name)
-        except Exception:  # noqa: BLE001 - any error scores zero
-            failed.add(name)
-    return failed
-
-
-def test_blank_release_scores_zero() -> None:
-    import matplotlib.pyplot as plt
-
-    env = _namespace_with_blanks(lambda cell: True)
-    plt.close("all")
-    assert _failing(env, ALL_TESTS) == set(ALL_TESTS)
-
-
+# -- the test cells are independent ------------------------------------------------------------
 LAYER_FUNCTIONS = {"linear": {"linear_forward", "linear_backward"}, "relu": {"relu_forward", "relu_backward"},
                    "leaky_relu": {"leaky_relu_forward", "leaky_relu_backward"},
                    "sigmoid": {"sigmoid_forward", "sigmoid_backward"}, "tanh": {"tanh_forward", "tanh_backward"},
@@ -263,18 +165,21 @@ LAYER_FUNCTIONS = {"linear": {"linear_forward", "linear_backward"}, "relu": {"re
 
 @pytest.mark.parametrize("test", ALL_TESTS)
 def test_each_test_cell_calls_only_its_own_solutions(test) -> None:
-    solution_names = {name for c in _notebook().cells if cell_kind(c) == "solution"
-                      for name in re.findall(r"^(?:def|class) (\w+)", c.source, re.M)}
+    solution_names = set(A.graded_functions())
     assert solution_names == {*set().union(*LAYER_FUNCTIONS.values()), "MLP"}
-    used = {name for name in solution_names if re.search(rf"\b{name}\b", cell_source(test))}
+    used = {name for name in solution_names if re.search(rf"\b{name}\b", A.test_source(test))}
     # The MLP cells call the layers only through MLP, as its docstring says they must.
     expected = LAYER_FUNCTIONS.get(test, {"MLP"})
     assert used == expected, f"test cell {test} uses {sorted(used)}, expected {sorted(expected)}"
 
 
 def test_a_missing_layer_costs_only_its_own_test() -> None:
-    env = _namespace_with_blanks(lambda cell: "def sigmoid_forward(" in cell.source, definitions_only=True)
-    assert _failing(env, LAYER_TESTS) == {"sigmoid"}
+    def stub(*args, **kwargs):
+        raise NotImplementedError()
+
+    failing = [name for name in LAYER_TESTS
+               if not A.run_test(name, replace={"sigmoid_forward": stub, "sigmoid_backward": stub})]
+    assert failing == ["sigmoid"]
 
 
 # -- honest visible tests: typical mistakes, and the message that must name them ----------------
@@ -396,8 +301,9 @@ MISTAKES = [
      lambda ns: {"sigmoid_forward": lambda x: (1 / (1 + np.exp(x)), 1 / (1 + np.exp(x)))}, "sign of the exponent"),
     ("sigmoid", "derivative written as s", lambda ns: {"sigmoid_backward": lambda dout, s: dout * s},
      "written as s; it is s * (1 - s)"),
-    ("sigmoid", "derivative at x", lambda ns: {"sigmoid_forward": lambda x: (ns["sigmoid_forward"](x)[0], x),
-                                               "sigmoid_backward": lambda dout, x: dout * x * (1 - x)},
+    ("sigmoid", "derivative at x", lambda ns: (lambda sigmoid: {
+        "sigmoid_forward": lambda x: (sigmoid(x)[0], x),
+        "sigmoid_backward": lambda dout, x: dout * x * (1 - x)})(ns["sigmoid_forward"]),
      "uses x * (1 - x)"),
     ("tanh", "derivative 1 - x^2", lambda ns: {"tanh_forward": lambda x: (np.tanh(x), x),
                                                "tanh_backward": lambda dout, x: dout * (1 - x**2)}, "uses 1 - x**2"),
@@ -434,22 +340,21 @@ MISTAKES = [
 ]
 
 
-@pytest.mark.parametrize("test,mistake,overrides,fragment", MISTAKES,
-                         ids=[f"{t}: {m}" for t, m, _, _ in MISTAKES])
-def test_visible_tests_name_the_mistake(ns, test, mistake, overrides, fragment) -> None:
-    env = dict(ns)
-    env.update(overrides(ns))
-    with pytest.raises(AssertionError) as info:
-        _run(visible_source(cell_source(test)), env, test)
-    assert fragment in str(info.value), f"message does not name the mistake:\n{info.value}"
+MISCONCEPTIONS = [Misconception(f"{test}: {mistake}", test, overrides, fragment)
+                  for test, mistake, overrides, fragment in MISTAKES]
 
 
-def test_training_test_asks_for_the_training_cell(ns) -> None:
-    with pytest.raises(AssertionError, match="run the training cell"):
-        _run(visible_source(cell_source("mlp_training")), dict(ns), "mlp_training")
+@pytest.mark.parametrize("mistake", MISCONCEPTIONS, ids=str)
+def test_misconception_is_caught_and_named(mistake) -> None:
+    A.check_misconception(mistake)
+
+
+def test_training_test_asks_for_the_training_cell() -> None:
+    outcome = A.run_test("mlp_training", namespace=A.blank(), hidden=False)
+    assert not outcome and "run the training cell" in outcome.message
 
 
 def test_every_test_cell_header_is_well_formed() -> None:
+    assert A.test_names() == ALL_TESTS
     for name in ALL_TESTS:
-        first = cell_source(name).split("\n", 1)[0]
-        assert TEST_HEADER.match(first)
+        assert TEST_HEADER.match(A.test_source(name).split("\n", 1)[0])

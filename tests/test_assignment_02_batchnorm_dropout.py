@@ -7,32 +7,22 @@ fail with a message that names the mistake: a check that cannot fail is a defect
 """
 from __future__ import annotations
 
-from typing import Callable
-
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
-from autograder.notebooks import exec_notebook, grading_summary, read_notebook, visible_source
-from autograder.notebooks import source_of_test_cell as cell_source
-from conftest import ROOT
+from harness import Assignment, Misconception
 from utils import assert_close
 
-# One worker loads the reference solutions once for the whole module.
-pytestmark = pytest.mark.xdist_group("test_assignment_02_batchnorm_dropout")
-
-NB = ROOT / "assignments" / "02_batchnorm_dropout" / "batchnorm_dropout.ipynb"
-STUDENT_FUNCTIONS = ["batchnorm_forward", "batchnorm_backward", "spatial_batchnorm_forward",
-                     "spatial_batchnorm_backward", "dropout_forward", "dropout_backward"]
-TEST_CELLS = ["batchnorm_forward", "batchnorm_running_stats", "batchnorm_backward",
-              "spatial_batchnorm_forward", "spatial_batchnorm_backward", "dropout_forward", "dropout_backward"]
+A = Assignment("02_batchnorm_dropout")
+pytestmark = A.marks
 TIGHT = dict(rtol=1e-9, atol=1e-11)
 
 
 @pytest.fixture(scope="module")
 def ns():
-    return exec_notebook(NB)
+    return A.reference()
 
 
 def bn1d(gamma, beta, momentum=0.1, eps=1e-5):
@@ -183,35 +173,7 @@ def test_dropout_edge_probabilities(ns, p):
     assert np.array_equal(out, x * (1 - p)) and np.array_equal(dx, dout * (1 - p))
 
 
-def test_notebook_is_worth_30_points():  # tags and clean outputs: tests/test_notebook_format.py
-    points = grading_summary(read_notebook(NB))
-    assert sorted(points) == sorted(f"test-{name}" for name in TEST_CELLS)
-    assert sum(points.values()) == 30
-
-
-# --- the test cells: reference passes, blanks fail, mistakes are named ---------------------------
-
-def run_cell(ns: dict, name: str, replace: Callable[[dict], dict] | None = None, hidden: bool = True) -> None:
-    """Execute a test cell in a copy of the notebook namespace, with some functions replaced."""
-    scope = dict(ns)
-    if replace is not None:
-        scope.update(replace(scope))
-    source = cell_source(NB, name)
-    exec(compile(source if hidden else visible_source(source), f"<test cell {name}>", "exec"), scope)
-
-
-@pytest.mark.parametrize("name", TEST_CELLS)
-def test_reference_passes_test_cell(ns, name):
-    run_cell(ns, name)
-
-
-@pytest.mark.parametrize("name", TEST_CELLS)
-def test_blank_release_fails_test_cell(ns, name):
-    def stub(*args, **kwargs):
-        raise NotImplementedError()
-    with pytest.raises(NotImplementedError):
-        run_cell(ns, name, lambda scope: {f: stub for f in STUDENT_FUNCTIONS})
-
+# --- the misconceptions: each is caught, and the visible test names it -------------------------------
 
 def bn_forward_variant(*, swap=False, biased_running=False, reversed_momentum=False,
                        not_stored=False, eval_batch_stats=False):
@@ -330,13 +292,13 @@ MISTAKES = {
 }
 
 
-@pytest.mark.parametrize("mistake", list(MISTAKES))
-def test_visible_check_names_the_mistake(ns, mistake):
-    cell, replace, phrase = MISTAKES[mistake]
-    with pytest.raises(AssertionError) as failure:
-        run_cell(ns, cell, replace, hidden=False)
-    message = str(failure.value)
-    assert "Likely mistake" in message and phrase in message, message
+MISCONCEPTIONS = [Misconception(name, test, replace, phrase) for name, (test, replace, phrase) in MISTAKES.items()]
+
+
+@pytest.mark.parametrize("mistake", MISCONCEPTIONS, ids=str)
+def test_misconception_is_caught_and_named(mistake):
+    A.check_misconception(mistake)
+    assert "Likely mistake" in A.run_test(mistake.test, replace=mistake.replace, hidden=False).message
 
 
 def test_slide_formulas_really_differ_from_torch(ns):
