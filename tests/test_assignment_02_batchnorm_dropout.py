@@ -14,6 +14,7 @@ import torch.nn.functional as F
 
 from harness import Assignment, Misconception
 from utils import assert_close
+from utils.references.batchnorm import torch_batchnorm_layer
 
 A = Assignment("02_batchnorm_dropout")
 pytestmark = A.marks
@@ -26,19 +27,11 @@ def ns():
 
 
 def bn1d(gamma, beta, momentum=0.1, eps=1e-5):
-    layer = torch.nn.BatchNorm1d(len(gamma), eps=eps, momentum=momentum, dtype=torch.float64)
-    with torch.no_grad():
-        layer.weight.copy_(torch.tensor(gamma))
-        layer.bias.copy_(torch.tensor(beta))
-    return layer
+    return torch_batchnorm_layer(gamma, beta, momentum, eps=eps)
 
 
 def bn2d(gamma, beta, momentum=0.1, eps=1e-5):
-    layer = torch.nn.BatchNorm2d(len(gamma), eps=eps, momentum=momentum, dtype=torch.float64)
-    with torch.no_grad():
-        layer.weight.copy_(torch.tensor(gamma))
-        layer.bias.copy_(torch.tensor(beta))
-    return layer
+    return torch_batchnorm_layer(gamma, beta, momentum, eps=eps, spatial=True)
 
 
 def check_layer_against_torch(forward, backward, layer, shape, momentum, rng, steps=3):
