@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from harness import Assignment, Misconception, from_source, mutate, solution_sources
+from utils.references.conv import random_conv_configs
 
 A = Assignment("03_convolutions")
 pytestmark = A.marks
@@ -43,22 +44,8 @@ CONV_CONFIGS = [
 ]
 
 
-def random_configs(count: int, seed: int):
-    rng = np.random.default_rng(seed)
-    configs = []
-    while len(configs) < count:
-        N, C, H, W, Fn, HH, WW = (int(v) for v in (rng.integers(1, 4), rng.integers(1, 4), rng.integers(3, 13),
-                                                  rng.integers(3, 13), rng.integers(1, 5), rng.integers(1, 5),
-                                                  rng.integers(1, 5)))
-        param = {"stride": tuple(int(v) for v in rng.integers(1, 4, 2)), "pad": tuple(int(v) for v in rng.integers(0, 3, 2)),
-                 "dilation": tuple(int(v) for v in rng.integers(1, 3, 2))}
-        if H + 2 * param["pad"][0] >= param["dilation"][0] * (HH - 1) + 1 and \
-                W + 2 * param["pad"][1] >= param["dilation"][1] * (WW - 1) + 1:
-            configs.append(((N, C, H, W), (Fn, C, HH, WW), param))
-    return configs
-
-
-ALL_CONFIGS = CONV_CONFIGS + random_configs(12, seed=3)
+ALL_CONFIGS = CONV_CONFIGS + random_conv_configs(np.random.default_rng(3), 12, max_batch=4, sizes=(3, 13),
+                                                 max_filters=5, max_kernel=5, max_stride=4)
 
 
 def torch_conv_grads(x, w, b, param, dout):

@@ -118,3 +118,23 @@ def check_pool_shape(value, expected, what):
     assert np.shape(value) == expected.shape, (
         f"{what} has shape {np.shape(value)}, expected {expected.shape}: the output size is "
         "(H - pool_height) // stride + 1 by (W - pool_width) // stride + 1.")
+
+
+def random_conv_configs(rng, count, max_batch=3, max_channels=4, sizes=(4, 9), max_filters=4, max_kernel=4,
+                        max_stride=3):
+    """``count`` random ``(x_shape, w_shape, conv_param)`` cases with pairs for stride, padding and
+    dilation; the sizes are drawn from half-open ranges and the kernel always fits."""
+    configs = []
+    while len(configs) < count:
+        x_shape = (int(rng.integers(1, max_batch)), int(rng.integers(1, max_channels)),
+                   int(rng.integers(*sizes)), int(rng.integers(*sizes)))
+        w_shape = (int(rng.integers(1, max_filters)), x_shape[1], int(rng.integers(1, max_kernel)),
+                   int(rng.integers(1, max_kernel)))
+        conv_param = {"stride": (int(rng.integers(1, max_stride)), int(rng.integers(1, max_stride))),
+                      "pad": (int(rng.integers(0, 3)), int(rng.integers(0, 3))),
+                      "dilation": (int(rng.integers(1, 3)), int(rng.integers(1, 3)))}
+        fits = all(x_shape[2 + a] + 2 * conv_param["pad"][a] >= conv_param["dilation"][a] * (w_shape[2 + a] - 1) + 1
+                   for a in (0, 1))
+        if fits:
+            configs.append((x_shape, w_shape, conv_param))
+    return configs
