@@ -221,6 +221,17 @@ def _ce(scale_loss=1.0, divide=True, subtract=True, shift=True, log_of_probs=Fal
     return ce
 
 
+def _ce_global_max(scores, y):
+    """Log-sum-exp shifted by one maximum for the whole batch instead of each row's."""
+    shifted = scores - scores.max()
+    with np.errstate(all="ignore"):
+        log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        probs = np.exp(log_probs)
+    n = len(y)
+    onehot = np.eye(scores.shape[1])[y]
+    return -log_probs[np.arange(n), y].mean(), (probs - onehot) / n
+
+
 def _mlp_variant(ns, kind: str):
     base = ns["MLP"]
 
@@ -231,6 +242,12 @@ def _mlp_variant(ns, kind: str):
                 gen = np.random.default_rng(seed)
                 for l in range(1, len(sizes)):
                     self.params[f"W{l}"] = gen.normal(size=(sizes[l - 1], sizes[l]))
+            elif kind in ("lecun", "xavier_everywhere") and weight_scale is None:
+                gen = np.random.default_rng(seed)
+                for l in range(1, len(sizes)):
+                    fan_in, fan_out = sizes[l - 1], sizes[l]
+                    std = np.sqrt(1 / fan_in) if kind == "lecun" else np.sqrt(2 / (fan_in + fan_out))
+                    self.params[f"W{l}"] = std * gen.normal(size=(fan_in, fan_out))
             elif kind == "global_rng":
                 for l in range(1, len(sizes)):
                     self.params[f"W{l}"] = np.random.normal(0, weight_scale or 0.1, size=(sizes[l - 1], sizes[l]))
@@ -324,11 +341,17 @@ MISTAKES = [
      "one-hot of y is not subtracted"),
     ("softmax_cross_entropy", "no max shift", lambda ns: {"softmax_cross_entropy": _ce(shift=False)},
      "does not subtract each row's maximum"),
+    ("softmax_cross_entropy", "max over the whole batch", lambda ns: {"softmax_cross_entropy": _ce_global_max},
+     "maximum is taken over the whole batch"),
     ("softmax_cross_entropy", "log of probabilities", lambda ns: {"softmax_cross_entropy": _ce(log_of_probs=True)},
      "log is taken of the probabilities"),
     ("softmax_cross_entropy", "loss not reduced", lambda ns: {"softmax_cross_entropy": _ce(reduce=False)},
      "must be a single number"),
     ("mlp_init_predict", "weights not scaled", lambda ns: {"MLP": _mlp_variant(ns, "unscaled")}, "no scaling at all (std 1) was used"),
+    ("mlp_init_predict", "LeCun initialisation", lambda ns: {"MLP": _mlp_variant(ns, "lecun")},
+     "LeCun, sqrt(1 / fan_in) was used"),
+    ("mlp_init_predict", "Xavier for ReLU too", lambda ns: {"MLP": _mlp_variant(ns, "xavier_everywhere")},
+     "Xavier, sqrt(2 / (fan_in + fan_out)) was used"),
     ("mlp_init_predict", "global numpy generator", lambda ns: {"MLP": _mlp_variant(ns, "global_rng")},
      "np.random.default_rng(seed)"),
     ("mlp_init_predict", "weights transposed", lambda ns: {"MLP": _mlp_variant(ns, "transposed_W")},
