@@ -169,7 +169,7 @@ def test_dropout_edge_probabilities(ns, p):
 # --- the misconceptions: each is caught, and the visible test names it -------------------------------
 
 def bn_forward_variant(*, swap=False, biased_running=False, reversed_momentum=False,
-                       not_stored=False, eval_batch_stats=False):
+                       not_stored=False, eval_batch_stats=False, eps_outside=False):
     """batchnorm_forward with one typical mistake switched on."""
     def forward(x, gamma, beta, bn_param):
         mode, eps, momentum = bn_param["mode"], bn_param.get("eps", 1e-5), bn_param.get("momentum", 0.1)
@@ -187,7 +187,7 @@ def bn_forward_variant(*, swap=False, biased_running=False, reversed_momentum=Fa
             new_var = (1 - weight) * running_var + weight * sample_var
             if not not_stored:
                 running_mean[...], running_var[...] = new_mean, new_var
-        inv_std = 1 / np.sqrt(var + eps)
+        inv_std = 1 / (np.sqrt(var) + eps) if eps_outside else 1 / np.sqrt(var + eps)
         x_hat = (x - mean) * inv_std
         out = beta * x_hat + gamma if swap else gamma * x_hat + beta
         return out, (x_hat, gamma, inv_std)
@@ -233,12 +233,20 @@ def spatial_backward_no_transpose(scope, undo_transpose=True):
     return backward
 
 
-def dropout_variant(*, keep_probability=False, eval_scale=False):
+def dropout_variant(*, keep_probability=False, eval_scale=False, shared_mask=False, global_rng=False):
     def forward(x, p, mode, seed=None):
         if mode == "eval":
             return (x * (1 - p) if eval_scale else x.copy()), None
-        u = np.random.default_rng(seed).random(x.shape)
-        mask = (u < p) / p if keep_probability else (u >= p) / (1 - p)
+        shape = x.shape[1:] if shared_mask else x.shape
+        if global_rng:
+            np.random.seed(seed)
+            u = np.random.random_sample(shape)
+        else:
+            u = np.random.default_rng(seed).random(shape)
+        if keep_probability:
+            mask = (u < p) / p
+        else:
+            mask = (u >= p) / (1 - p) if p < 1 else np.zeros(shape)
         return x * mask, mask
     return forward
 
@@ -280,6 +288,12 @@ MISTAKES = {
                             "eval mode scaled x by (1 - p)"),
     "dropout-p-is-keep": ("dropout_forward", lambda s: {"dropout_forward": dropout_variant(keep_probability=True)},
                           "p was read as the probability of KEEPING a unit"),
+    "dropout-shared-mask": ("dropout_forward", lambda s: {"dropout_forward": dropout_variant(shared_mask=True)},
+                            "one mask shared by the whole batch"),
+    "dropout-global-rng": ("dropout_forward", lambda s: {"dropout_forward": dropout_variant(global_rng=True)},
+                           "global random state"),
+    "eps-outside-sqrt": ("batchnorm_forward", lambda s: {"batchnorm_forward": bn_forward_variant(eps_outside=True)},
+                         "eps was added outside the square root"),
     "dropout-backward-unscaled": ("dropout_backward", lambda s: {"dropout_backward": dropout_backward_unscaled},
                                   "the 1 / (1 - p) scale is missing from dx"),
 }
