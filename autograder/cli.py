@@ -1,12 +1,13 @@
 """The course's grading command line.
 
-  python -m autograder release [--out DIR]            student versions of every assignment
-  python -m autograder grade SUBMISSIONS [--out DIR]  autograde SUBMISSIONS/<student>/<assignment>/*.ipynb
-  python -m autograder demo                           release, grade example submissions, check the grades
-  python -m autograder tag [NOTEBOOK ...]             write nbgrader metadata from the cells' markers
-  python -m autograder new NN_topic [--title T]       scaffold a topic: notebooks and tests, wired up
-  python -m autograder topics                         print the README's topic table from the notebooks
+python -m autograder release [--out DIR]            student versions of every assignment
+python -m autograder grade SUBMISSIONS [--out DIR]  autograde SUBMISSIONS/<student>/<assignment>/*.ipynb
+python -m autograder demo                           release, grade example submissions, check the grades
+python -m autograder tag [NOTEBOOK ...]             write nbgrader metadata from the cells' markers
+python -m autograder new NN_topic [--title T]       scaffold a topic: notebooks and tests, wired up
+python -m autograder topics                         print the README's topic table from the notebooks
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,8 +41,7 @@ def _cmd_release(args: argparse.Namespace) -> int:
 def _cmd_grade(args: argparse.Namespace) -> int:
     from .course import grade
 
-    report = grade(Path(args.submissions), Path(args.out), Path(args.source), db_url=args.db,
-                   timeout=args.timeout)
+    report = grade(Path(args.submissions), Path(args.out), Path(args.source), db_url=args.db, timeout=args.timeout)
     _print_report(report)
     return 0
 
@@ -95,8 +95,9 @@ def _cmd_topics(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m autograder", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     source_help = "folder of assignment source notebooks (default: %(default)s)"
 
@@ -108,8 +109,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("grade", help="autograde a folder of submissions")
     p.add_argument("submissions", help="folder laid out as SUBMISSIONS/<student_id>/<assignment>/<notebook>.ipynb")
     p.add_argument("--out", default="graded", help="output folder for grades.csv and feedback/ (default: %(default)s)")
-    p.add_argument("--db", default=None, help="SQLAlchemy URL of the gradebook (default: a fresh SQLite file in OUT/course)")
-    p.add_argument("--timeout", type=int, default=None, help="seconds a cell may run before it is interrupted (default: 120)")
+    p.add_argument(
+        "--db", default=None, help="SQLAlchemy URL of the gradebook (default: a fresh SQLite file in OUT/course)"
+    )
+    p.add_argument(
+        "--timeout", type=int, default=None, help="seconds a cell may run before it is interrupted (default: 120)"
+    )
     p.add_argument("--source", default=str(DEFAULT_SOURCE), help=source_help)
     p.set_defaults(func=_cmd_grade)
 

@@ -4,6 +4,7 @@ nbgrader does the work (generate_assignment, autograde, generate_feedback, CSV e
 stages the course's sources, checks submissions before nbgrader sees them, and turns one student's
 broken submission into a message instead of a failed run.
 """
+
 from __future__ import annotations
 
 import functools
@@ -11,10 +12,10 @@ import logging
 import os
 import shutil
 import sys
-import warnings
 import tempfile
+import warnings
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 import nbformat
@@ -39,8 +40,9 @@ def _put_interpreter_on_path() -> None:
         os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
 
 
-class Reason(str, Enum):
+class Reason(StrEnum):
     """Why a submission (or part of one) could not be graded as handed in."""
+
     NOT_A_FOLDER = "not-a-folder"
     UNKNOWN_ASSIGNMENT = "unknown-assignment"
     UNEXPECTED_NOTEBOOK = "unexpected-notebook"
@@ -60,6 +62,7 @@ class PipelineError(RuntimeError):
 @dataclass
 class Problem:
     """Something wrong with one student's submission; it costs only that student."""
+
     student: str
     assignment: str | None
     message: str
@@ -73,6 +76,7 @@ class Problem:
 @dataclass
 class GradeReport:
     """Scores by ``(student, assignment)`` as ``(score, max_score)``, and the problems met."""
+
     assignments: list[str]
     students: list[str]
     scores: dict[tuple[str, str], tuple[float, float]] = field(default_factory=dict)
@@ -110,8 +114,9 @@ def find_source_notebooks(source: Path = DEFAULT_SOURCE) -> list[Path]:
 
 def course_notebooks(root: Path = ROOT) -> list[Path]:
     """Every notebook the course ships: lectures, seminars and assignment sources."""
-    return sorted([*root.glob("lectures/*.ipynb"), *root.glob("seminars/*.ipynb"),
-                   *find_source_notebooks(root / "assignments")])
+    return sorted(
+        [*root.glob("lectures/*.ipynb"), *root.glob("seminars/*.ipynb"), *find_source_notebooks(root / "assignments")]
+    )
 
 
 def assignment_names(source: Path = DEFAULT_SOURCE) -> list[str]:
@@ -135,8 +140,9 @@ def load_config(root: Path | None = None, db_url: str | None = None, timeout: in
 class Course:
     """One nbgrader course directory under ``root``, built from the assignment sources."""
 
-    def __init__(self, root: Path, source: Path = DEFAULT_SOURCE, db_url: str | None = None,
-                 timeout: int | None = None):
+    def __init__(
+        self, root: Path, source: Path = DEFAULT_SOURCE, db_url: str | None = None, timeout: int | None = None
+    ):
         from nbgrader.apps import NbGraderAPI
         from nbgrader.coursedir import CourseDirectory
 
@@ -166,8 +172,9 @@ class Course:
         for assignment in self.assignments:
             dst = self.root / "source" / assignment
             shutil.rmtree(dst, ignore_errors=True)
-            shutil.copytree(self.source / assignment, dst,
-                            ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+            shutil.copytree(
+                self.source / assignment, dst, ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__")
+            )
             for path in dst.glob("*.ipynb"):
                 try:
                     nb = tag_notebook(read_notebook(path), f"{assignment}/{path.name}")
@@ -176,8 +183,9 @@ class Course:
                 nbformat.write(nb, path)
             result = self.api.generate_assignment(assignment, force=True, create=True)
             if not result["success"]:
-                raise PipelineError(f"nbgrader could not generate {assignment}:\n"
-                                    f"{result.get('error') or result.get('log')}")
+                raise PipelineError(
+                    f"nbgrader could not generate {assignment}:\n{result.get('error') or result.get('log')}"
+                )
 
     def locked_ids(self, assignment: str, notebook: str) -> set[str]:
         """Grade ids of the locked cells of a staged source notebook."""
@@ -210,9 +218,14 @@ class Course:
             if path.suffix != ".ipynb" or path.name.startswith("."):
                 continue
             if path.name not in expected:
-                problems.append(Problem(student, assignment,
-                                        f"unexpected notebook {path.name} (expected {', '.join(expected)}); not graded",
-                                        Reason.UNEXPECTED_NOTEBOOK))
+                problems.append(
+                    Problem(
+                        student,
+                        assignment,
+                        f"unexpected notebook {path.name} (expected {', '.join(expected)}); not graded",
+                        Reason.UNEXPECTED_NOTEBOOK,
+                    )
+                )
                 continue
             try:
                 nb = read_notebook(path)
@@ -223,9 +236,16 @@ class Course:
             nbformat.write(nb, dst / path.name)
             flags = flag_notebook(nb, self.locked_ids(assignment, path.name))
             if flags:
-                problems.append(Problem(student, assignment, "flagged for review (score unchanged): "
-                                        + "; ".join(flags[:5]) + (" ..." if len(flags) > 5 else ""),
-                                        Reason.FLAGGED))
+                problems.append(
+                    Problem(
+                        student,
+                        assignment,
+                        "flagged for review (score unchanged): "
+                        + "; ".join(flags[:5])
+                        + (" ..." if len(flags) > 5 else ""),
+                        Reason.FLAGGED,
+                    )
+                )
         for name in expected:
             if not (folder / name).exists():
                 problems.append(Problem(student, assignment, f"{name} is missing; scored 0", Reason.MISSING_NOTEBOOK))
@@ -276,9 +296,14 @@ def _reason(result: dict) -> tuple[str, Reason]:
     """The most telling line of a failed nbgrader call's traceback or log, and what it means."""
     text = "\n".join(filter(None, [result.get("error"), result.get("log")]))
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    markers = [("DeadKernelError", Reason.KERNEL_DIED), ("Kernel died", Reason.KERNEL_DIED),
-               ("CellTimeoutError", Reason.TIMEOUT), ("TimeoutError", Reason.TIMEOUT),
-               ("Error:", Reason.AUTOGRADE_FAILED), ("Exception", Reason.AUTOGRADE_FAILED)]
+    markers = [
+        ("DeadKernelError", Reason.KERNEL_DIED),
+        ("Kernel died", Reason.KERNEL_DIED),
+        ("CellTimeoutError", Reason.TIMEOUT),
+        ("TimeoutError", Reason.TIMEOUT),
+        ("Error:", Reason.AUTOGRADE_FAILED),
+        ("Exception", Reason.AUTOGRADE_FAILED),
+    ]
     for marker, reason in markers:
         hits = [ln for ln in lines if marker in ln]
         if hits:
@@ -289,11 +314,13 @@ def _reason(result: dict) -> tuple[str, Reason]:
 def _quiet_gradebook(fn):
     """Run ``fn`` with nbgrader's SQLAlchemy autoflush warnings (nbgrader-internal) hidden, and the
     global warning filters as they were afterwards."""
+
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*not in session.*")
             return fn(*args, **kwargs)
+
     return wrapper
 
 
@@ -314,8 +341,14 @@ def release(out: Path, source: Path = DEFAULT_SOURCE) -> list[Path]:
 
 
 @_quiet_gradebook
-def grade(submissions: Path, out: Path, source: Path = DEFAULT_SOURCE, db_url: str | None = None,
-          timeout: int | None = None, progress: bool = True) -> GradeReport:
+def grade(
+    submissions: Path,
+    out: Path,
+    source: Path = DEFAULT_SOURCE,
+    db_url: str | None = None,
+    timeout: int | None = None,
+    progress: bool = True,
+) -> GradeReport:
     """Autograde ``submissions/<student_id>/<assignment>/<notebook>.ipynb`` into ``out``.
 
     Writes ``out/grades.csv`` (nbgrader's export columns) and
@@ -325,8 +358,10 @@ def grade(submissions: Path, out: Path, source: Path = DEFAULT_SOURCE, db_url: s
     """
     submissions, out = Path(submissions), Path(out)
     if not submissions.is_dir():
-        raise PipelineError(f"submissions folder {submissions} does not exist (expected "
-                            f"{submissions}/<student_id>/<assignment>/<notebook>.ipynb)")
+        raise PipelineError(
+            f"submissions folder {submissions} does not exist (expected "
+            f"{submissions}/<student_id>/<assignment>/<notebook>.ipynb)"
+        )
     out.mkdir(parents=True, exist_ok=True)
     course_root = out / "course"
     shutil.rmtree(course_root, ignore_errors=True)
@@ -339,8 +374,9 @@ def grade(submissions: Path, out: Path, source: Path = DEFAULT_SOURCE, db_url: s
         if entry.name.startswith("."):
             continue
         if not entry.is_dir():
-            problems.append(Problem(entry.name, None, "a file where a student folder was expected; ignored",
-                                    Reason.NOT_A_FOLDER))
+            problems.append(
+                Problem(entry.name, None, "a file where a student folder was expected; ignored", Reason.NOT_A_FOLDER)
+            )
             continue
         students.append(entry.name)
         course.add_student(entry.name)
@@ -348,8 +384,14 @@ def grade(submissions: Path, out: Path, source: Path = DEFAULT_SOURCE, db_url: s
             if sub.name.startswith("."):
                 continue
             if not sub.is_dir() or sub.name not in course.assignments:
-                problems.append(Problem(entry.name, None, f"unknown assignment {sub.name!r} (known: "
-                                        f"{', '.join(course.assignments)}); ignored", Reason.UNKNOWN_ASSIGNMENT))
+                problems.append(
+                    Problem(
+                        entry.name,
+                        None,
+                        f"unknown assignment {sub.name!r} (known: {', '.join(course.assignments)}); ignored",
+                        Reason.UNKNOWN_ASSIGNMENT,
+                    )
+                )
                 continue
             jobs.append((entry.name, sub.name, sub))
 

@@ -1,9 +1,10 @@
 """``python -m autograder demo``: release, build three example submissions, grade them, check."""
+
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import nbformat
 from nbformat import NotebookNode
@@ -19,15 +20,17 @@ EXAMPLE_STUDENTS: dict[str, Callable[[int, int], bool]] = {
 }
 
 
-def fill_solutions(released: NotebookNode, source: NotebookNode,
-                   fill: Callable[[int, int], bool]) -> NotebookNode:
+def fill_solutions(released: NotebookNode, source: NotebookNode, fill: Callable[[int, int], bool]) -> NotebookNode:
     """A copy of the released notebook with some solution cells replaced by the source's.
 
     Cells are matched by nbgrader ``grade_id``, so this is what a student who solved those
     cells exactly as the reference does would hand in.
     """
-    answers = {c.metadata["nbgrader"]["grade_id"]: c.source for c in source.cells
-               if c.metadata.get("nbgrader", {}).get("solution")}
+    answers = {
+        c.metadata["nbgrader"]["grade_id"]: c.source
+        for c in source.cells
+        if c.metadata.get("nbgrader", {}).get("solution")
+    }
     nb = nbformat.from_dict(released)
     solution_cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution")]
     for index, cell in enumerate(solution_cells):
@@ -66,8 +69,12 @@ def check(report: GradeReport) -> list[str]:
     return failures
 
 
-def run(out: Path = Path("graded"), release_dir: Path = Path("release"), source: Path = DEFAULT_SOURCE,
-        progress: bool = True) -> tuple[GradeReport, list[str]]:
+def run(
+    out: Path = Path("graded"),
+    release_dir: Path = Path("release"),
+    source: Path = DEFAULT_SOURCE,
+    progress: bool = True,
+) -> tuple[GradeReport, list[str]]:
     notebooks = release(release_dir, source)
     print(f"released {len(notebooks)} notebook(s) to {release_dir}/")
     submissions = build_submissions(notebooks, Path(out) / "demo_submissions", source)

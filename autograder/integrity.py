@@ -4,6 +4,7 @@ Tests run in the same Python process as the student's code, so a student can, sa
 ``utils.assert_close`` or ``numpy.allclose`` with a function that never fails. That cannot be
 prevented from inside the kernel, but it is easy to spot in the source. Flags never change a score.
 """
+
 from __future__ import annotations
 
 import ast
@@ -33,8 +34,7 @@ def flags_in_source(source: str, modules: set[str] | None = None) -> list[str]:
     modules = set(KNOWN_MODULES if modules is None else modules)
     for node in ast.walk(tree):
         if isinstance(node, ast.Import | ast.ImportFrom):
-            modules |= {(a.asname or a.name).split(".")[0] for a in node.names
-                        if isinstance(node, ast.Import)}
+            modules |= {(a.asname or a.name).split(".")[0] for a in node.names if isinstance(node, ast.Import)}
     found = []
     for node in ast.walk(tree):
         targets = []

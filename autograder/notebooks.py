@@ -8,18 +8,26 @@ so the metadata can never drift from what a cell says it is:
   (``### BEGIN HIDDEN TESTS`` ... ``### END HIDDEN TESTS`` inside it are removed on release);
 * every other cell, markdown or code, is locked: nbgrader restores it from the source when grading.
 """
+
 from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import nbformat
 from nbformat import NotebookNode
 
 from tools.notebooks import (  # noqa: F401  (re-exported: the grader's callers import them from here)
-    KERNEL_ARGUMENTS, NOTEBOOK_CELL_TIMEOUT, NotebookFormatError, read_notebook, run_notebook, strip_magics)
+    KERNEL_ARGUMENTS,
+    NOTEBOOK_CELL_TIMEOUT,
+    NotebookFormatError,
+    read_notebook,
+    run_notebook,
+    strip_magics,
+)
 
 TEST_HEADER = re.compile(r"^#\s*Test:\s*(?P<name>[A-Za-z0-9_.-]+)\s*\((?P<points>\d+(?:\.\d+)?)\s*points?\)\s*$")
 BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
@@ -51,8 +59,7 @@ def _check_markers(cell: NotebookNode, where: str) -> None:
     if kind != "test" and BEGIN_HIDDEN in text:
         raise NotebookFormatError(f"{where}: hidden tests belong in a '# Test: name (N points)' cell")
     if cell.cell_type == "code" and kind == "locked" and re.search(r"^#\s*test\b", text.lstrip(), re.I):
-        raise NotebookFormatError(
-            f"{where}: looks like a test header but does not match '# Test: <name> (<N> points)'")
+        raise NotebookFormatError(f"{where}: looks like a test header but does not match '# Test: <name> (<N> points)'")
 
 
 def tag_notebook(nb: NotebookNode, name: str = "notebook") -> NotebookNode:
@@ -112,12 +119,16 @@ def tag_file(path: Path | str, check: bool = False) -> bool:
 
 def grading_summary(nb: NotebookNode) -> dict[str, float]:
     """Points per test cell: ``{grade_id: points}``."""
-    return {c.metadata["nbgrader"]["grade_id"]: float(c.metadata["nbgrader"]["points"])
-            for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")}
+    return {
+        c.metadata["nbgrader"]["grade_id"]: float(c.metadata["nbgrader"]["points"])
+        for c in nb.cells
+        if c.metadata.get("nbgrader", {}).get("grade")
+    }
 
 
-def exec_notebook(path: Path | str, namespace: dict | None = None,
-                  include: Callable[[NotebookNode], bool] | None = None) -> dict:
+def exec_notebook(
+    path: Path | str, namespace: dict | None = None, include: Callable[[NotebookNode], bool] | None = None
+) -> dict:
     """Execute a notebook's code cells into ``namespace`` and return it.
 
     ``include`` chooses cells (default: every code cell that is not a test cell), so a test can

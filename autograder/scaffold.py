@@ -38,8 +38,7 @@ LECTURE = [
 
 SEMINAR = [
     "# Seminar {n}: {title}\n\nCells titled **Your turn** are exercises: replace `None` with your answer.",
-    SETUP
-    + "\n\n\ndef check(name, answer, expected, **kwargs):\n"
+    SETUP + "\n\n\ndef check(name, answer, expected, **kwargs):\n"
     '    """Check a "your turn" answer: say so while it is still None, name the mistake if it is wrong."""\n'
     "    if answer is None:\n"
     '        print(f"{{name}}: not attempted yet")\n'
@@ -79,7 +78,8 @@ ASSIGNMENT = [
     "### BEGIN HIDDEN TESTS\n"
     "for shape in [(1,), (7, 3), (2, 3, 4)]:\n"
     "    x = np.random.default_rng(len(shape)).normal(scale=5.0, size=shape)\n"
-    "    assert_close(relu6_forward(x), torch.nn.functional.relu6(torch.tensor(x)), f'relu6_forward on shape {{shape}}')\n"
+    "    expected = torch.nn.functional.relu6(torch.tensor(x))\n"
+    "    assert_close(relu6_forward(x), expected, f'relu6_forward on shape {{shape}}')\n"
     "### END HIDDEN TESTS",
     "## Before you submit\n\nRestart the kernel and run every cell from the top.",
 ]
@@ -139,8 +139,9 @@ def _notebook(cells: list[str], **fields: str) -> nbformat.NotebookNode:
     made = []
     for text in cells:
         text = text.format(**fields)
-        made.append(new_markdown_cell(text) if text.startswith("#") and not text.startswith("# Test:")
-                    else new_code_cell(text))
+        made.append(
+            new_markdown_cell(text) if text.startswith("#") and not text.startswith("# Test:") else new_code_cell(text)
+        )
     nb = new_notebook(cells=made)
     nb.metadata["kernelspec"] = dict(KERNELSPEC)
     return nb
@@ -176,8 +177,16 @@ def new_topic(name: str, title: str | None = None, root: Path = ROOT) -> list[Pa
 def _title(path: Path, kind: str) -> str:
     """The title of a lecture or seminar from its first heading, without the ``Lecture N:`` prefix."""
     nb = nbformat.read(path, as_version=4)
-    heading = next((line for c in nb.cells if c.cell_type == "markdown" for line in c.source.splitlines()
-                    if line.startswith("# ")), path.stem)
+    heading = next(
+        (
+            line
+            for c in nb.cells
+            if c.cell_type == "markdown"
+            for line in c.source.splitlines()
+            if line.startswith("# ")
+        ),
+        path.stem,
+    )
     return re.sub(rf"^#\s*{kind}\s*\d+\s*[.:\u2014\u2013-]?\s*", "", heading).strip()
 
 
@@ -188,7 +197,11 @@ def topic_table(root: Path = ROOT) -> str:
         name = lecture.stem
         seminar = root / "seminars" / lecture.name
         assignment = root / "assignments" / name
-        rows.append(f"| {int(name[:2])}. {_title(lecture, 'Lecture')} | `lectures/{lecture.name}` | "
-                    + (f"`seminars/{seminar.name}`" if seminar.exists() else "-") + " | "
-                    + (f"`assignments/{name}/`" if assignment.is_dir() else "-") + " |")
+        rows.append(
+            f"| {int(name[:2])}. {_title(lecture, 'Lecture')} | `lectures/{lecture.name}` | "
+            + (f"`seminars/{seminar.name}`" if seminar.exists() else "-")
+            + " | "
+            + (f"`assignments/{name}/`" if assignment.is_dir() else "-")
+            + " |"
+        )
     return "\n".join(rows)

@@ -1,4 +1,5 @@
 """A tiny assignment built at test time, to exercise the grading pipeline quickly and in isolation."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,20 +13,26 @@ ASSIGNMENT, NOTEBOOK = "00_fixture", "fixture.ipynb"
 SETUP = "import numpy as np\nimport utils\nutils.setup_notebook(seed=0)"
 ADD = "def add(a, b):\n    ### BEGIN SOLUTION\n    return a + b\n    ### END SOLUTION"
 SQUARE = "def square(x):\n    ### BEGIN SOLUTION\n    return x * x\n    ### END SOLUTION"
-TEST_ADD = ("# Test: add (2 points)\nassert add(1, 2) == 3, 'add(1, 2) should be 3'\n"
-            "### BEGIN HIDDEN TESTS\nassert add(-5, 5) == 0, 'hidden: add(-5, 5) should be 0'\n### END HIDDEN TESTS")
+TEST_ADD = (
+    "# Test: add (2 points)\nassert add(1, 2) == 3, 'add(1, 2) should be 3'\n"
+    "### BEGIN HIDDEN TESTS\nassert add(-5, 5) == 0, 'hidden: add(-5, 5) should be 0'\n### END HIDDEN TESTS"
+)
 TEST_SQUARE = "# Test: square (3 points)\nassert square(3) == 9, 'square(3) should be 9'"
 MAX_SCORE = 5.0
 
 
 def build(source: Path, setup: str = SETUP) -> Path:
     """Write ``source/00_fixture/fixture.ipynb`` and return ``source``."""
-    nb = new_notebook(cells=[
-        new_markdown_cell("# A fixture assignment"),
-        new_code_cell(setup),
-        new_code_cell(ADD), new_code_cell(TEST_ADD),
-        new_code_cell(SQUARE), new_code_cell(TEST_SQUARE),
-    ])
+    nb = new_notebook(
+        cells=[
+            new_markdown_cell("# A fixture assignment"),
+            new_code_cell(setup),
+            new_code_cell(ADD),
+            new_code_cell(TEST_ADD),
+            new_code_cell(SQUARE),
+            new_code_cell(TEST_SQUARE),
+        ]
+    )
     nb.metadata["kernelspec"] = dict(KERNELSPEC)
     path = source / ASSIGNMENT / NOTEBOOK
     path.parent.mkdir(parents=True, exist_ok=True)

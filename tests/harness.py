@@ -34,19 +34,20 @@ What every assignment notebook must have for the generic checks (tests/test_assi
 The released (student) notebook is built with nbgrader's own ``ClearSolutions`` and
 ``ClearHiddenTests`` preprocessors, so "the visible test" here is exactly what students get.
 """
+
 from __future__ import annotations
 
 import contextlib
 import copy
-import importlib.util
 import io
 import re
 import traceback
 import types
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Callable, Mapping, Union
+from typing import Any
 
 import matplotlib
 import nbformat
@@ -59,12 +60,13 @@ from conftest import ASSIGNMENTS, ROOT
 matplotlib.use("Agg")
 
 INDEPENDENT = ROOT / "tests" / "independent"
-Replacement = Union[Mapping[str, Any], Callable[[dict], Mapping[str, Any]], None]
+Replacement = Mapping[str, Any] | Callable[[dict], Mapping[str, Any]] | None
 
 
 @dataclass(frozen=True)
 class Outcome:
     """What running one test cell gave: whether it passed, and the message a student would read."""
+
     passed: bool
     message: str = ""
     error: BaseException | None = None
@@ -90,6 +92,7 @@ class Misconception:
         phrase: a piece of text the *visible* test's message must contain to name the mistake;
             ``None`` when only the hidden part is expected to catch it.
     """
+
     name: str
     test: str
     replace: Replacement
@@ -155,8 +158,9 @@ class Assignment:
         return [_test_name(c) for c in self.source.cells if cell_kind(c) == "test"]
 
     def points(self) -> dict[str, float]:
-        return {_test_name(c): float(c.metadata["nbgrader"]["points"])
-                for c in self.source.cells if cell_kind(c) == "test"}
+        return {
+            _test_name(c): float(c.metadata["nbgrader"]["points"]) for c in self.source.cells if cell_kind(c) == "test"
+        }
 
     def graded_functions(self) -> list[str]:
         """Names the solution cells define (``def``/``class`` at the top level of the cell)."""
@@ -254,8 +258,9 @@ class Assignment:
         return nb
 
     # -- running test cells ------------------------------------------------------------------
-    def run_test(self, name: str, *, namespace: dict | None = None, replace: Replacement = None,
-                 hidden: bool = True) -> Outcome:
+    def run_test(
+        self, name: str, *, namespace: dict | None = None, replace: Replacement = None, hidden: bool = True
+    ) -> Outcome:
         """Execute test cell ``name`` in a copy of ``namespace`` (default: the reference).
 
         ``replace`` swaps functions in first (see :class:`Misconception`). ``hidden=False`` runs
@@ -280,15 +285,18 @@ class Assignment:
         assert not full, f"{mistake}: the test cell {mistake.test!r} passes with this mistake (hidden part included)"
         assert full.kind == "AssertionError", (
             f"{mistake}: test {mistake.test!r} fails with a raw {full.kind}, not a message for the student:\n"
-            f"{full.message}")
+            f"{full.message}"
+        )
         if mistake.phrase is None:
             return
         assert not visible, f"{mistake}: the visible part of {mistake.test!r} lets it through"
         assert visible.kind == "AssertionError", (
-            f"{mistake}: the visible test fails with a raw {visible.kind}:\n{visible.message}")
+            f"{mistake}: the visible test fails with a raw {visible.kind}:\n{visible.message}"
+        )
         assert mistake.phrase.lower() in visible.message.lower(), (
             f"{mistake}: the visible message does not name the mistake (expected {mistake.phrase!r}):\n"
-            f"{visible.message}")
+            f"{visible.message}"
+        )
 
     def student_notebook(self, functions: Mapping[str, str]) -> NotebookNode:
         """The released notebook with solution cells filled from ``{function_name: source}``.
@@ -299,8 +307,11 @@ class Assignment:
         for cell in nb.cells:
             if not cell.metadata.get("nbgrader", {}).get("solution"):
                 continue
-            source_cell = next(c for c in self.source.cells
-                               if c.metadata["nbgrader"]["grade_id"] == cell.metadata["nbgrader"]["grade_id"])
+            source_cell = next(
+                c
+                for c in self.source.cells
+                if c.metadata["nbgrader"]["grade_id"] == cell.metadata["nbgrader"]["grade_id"]
+            )
             names = re.findall(r"^(?:def|class)\s+([A-Za-z_]\w*)", source_cell.source, re.M)
             if names and all(n in functions for n in names):
                 cell.source = "\n\n\n".join(functions[n] for n in names)
@@ -348,8 +359,11 @@ def _imports(path: Path) -> str:
     import ast
 
     text = path.read_text()
-    return "\n".join(ast.get_source_segment(text, node) for node in ast.parse(text).body
-                     if isinstance(node, (ast.Import, ast.ImportFrom)))
+    return "\n".join(
+        ast.get_source_segment(text, node)
+        for node in ast.parse(text).body
+        if isinstance(node, (ast.Import, ast.ImportFrom))
+    )
 
 
 def function_sources(path: Path, with_imports: bool = True) -> dict[str, str]:
@@ -363,8 +377,9 @@ def function_sources(path: Path, with_imports: bool = True) -> dict[str, str]:
     text = path.read_text()
     tree = ast.parse(text)
     prefix = _imports(path) + "\n\n\n" if with_imports and _imports(path) else ""
-    constants = "\n".join(ast.get_source_segment(text, node) for node in tree.body
-                          if isinstance(node, (ast.Assign, ast.AnnAssign)))
+    constants = "\n".join(
+        ast.get_source_segment(text, node) for node in tree.body if isinstance(node, (ast.Assign, ast.AnnAssign))
+    )
     result = {}
     for node in tree.body:
         if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
@@ -376,8 +391,7 @@ def function_sources(path: Path, with_imports: bool = True) -> dict[str, str]:
 
 
 def all_assignments() -> list[Assignment]:
-    return [Assignment(p.name) for p in sorted(ASSIGNMENTS.iterdir())
-            if p.is_dir() and any(p.glob("*.ipynb"))]
+    return [Assignment(p.name) for p in sorted(ASSIGNMENTS.iterdir()) if p.is_dir() and any(p.glob("*.ipynb"))]
 
 
 def write_notebook(nb: NotebookNode, path: Path) -> Path:
@@ -401,7 +415,7 @@ def points_table(nb: NotebookNode) -> tuple[dict[str, float], float | None]:
         if header is None:
             continue
         table, total = {}, None
-        for row in rows[header + 2:]:
+        for row in rows[header + 2 :]:
             columns = [c.strip() for c in row.strip("|").split("|")]
             if len(columns) < 3:
                 break
@@ -420,9 +434,11 @@ def points_table(nb: NotebookNode) -> tuple[dict[str, float], float | None]:
 def from_source(source: str) -> Callable[[dict], dict]:
     """A ``replace`` for :class:`Misconception` that runs ``source`` (wrong definitions) in the
     notebook's namespace, as a student's cell would."""
+
     def replace(scope: dict) -> dict:
         exec(compile(source, "<wrong version>", "exec"), scope)
         return {}
+
     return replace
 
 

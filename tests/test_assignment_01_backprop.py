@@ -8,6 +8,7 @@ add up, the independent solution earns full marks) run in tests/test_assignments
 * test cells are independent: a missing layer costs only that layer's test;
 * the table of mistakes a teacher expects, each with the test whose visible message names it.
 """
+
 from __future__ import annotations
 
 import re
@@ -67,9 +68,13 @@ def test_linear_matches_torch(ns, N, D, M) -> None:
         np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
 
 
-ACTIVATION_CASES = [("relu", {}, F.relu), ("leaky_relu", {}, F.leaky_relu),
-                    ("leaky_relu", {"negative_slope": 0.3}, lambda t: F.leaky_relu(t, 0.3)),
-                    ("sigmoid", {}, torch.sigmoid), ("tanh", {}, torch.tanh)]
+ACTIVATION_CASES = [
+    ("relu", {}, F.relu),
+    ("leaky_relu", {}, F.leaky_relu),
+    ("leaky_relu", {"negative_slope": 0.3}, lambda t: F.leaky_relu(t, 0.3)),
+    ("sigmoid", {}, torch.sigmoid),
+    ("tanh", {}, torch.tanh),
+]
 
 
 @pytest.mark.parametrize("name,kwargs,torch_fn", ACTIVATION_CASES, ids=lambda v: v if isinstance(v, str) else "")
@@ -109,8 +114,14 @@ def test_softmax_cross_entropy_matches_torch(ns, N, C, scale) -> None:
     np.testing.assert_allclose(dscores, dscores_t, rtol=1e-8, atol=1e-14)
 
 
-MLP_CASES = [([3, 4, 2], "relu", 1), ([5, 3], "tanh", 4), ([7, 5, 4, 6], "leaky_relu", 5),
-             ([4, 8, 3], "sigmoid", 6), ([6, 3, 5, 4, 3], "tanh", 2), ([64, 32, 10], "relu", 16)]
+MLP_CASES = [
+    ([3, 4, 2], "relu", 1),
+    ([5, 3], "tanh", 4),
+    ([7, 5, 4, 6], "leaky_relu", 5),
+    ([4, 8, 3], "sigmoid", 6),
+    ([6, 3, 5, 4, 3], "tanh", 2),
+    ([64, 32, 10], "relu", 16),
+]
 
 
 @pytest.mark.parametrize("sizes,activation,N", MLP_CASES)
@@ -138,9 +149,15 @@ def test_mlp_gradients_match_numeric(ns, activation) -> None:
         np.testing.assert_allclose(grads[key], numeric, rtol=1e-5, atol=1e-8, err_msg=key)
 
 
-@pytest.mark.parametrize("activation,rule", [("relu", lambda i, o: np.sqrt(2 / i)), ("leaky_relu", lambda i, o: np.sqrt(2 / i)),
-                                             ("sigmoid", lambda i, o: np.sqrt(2 / (i + o))),
-                                             ("tanh", lambda i, o: np.sqrt(2 / (i + o)))])
+@pytest.mark.parametrize(
+    "activation,rule",
+    [
+        ("relu", lambda i, o: np.sqrt(2 / i)),
+        ("leaky_relu", lambda i, o: np.sqrt(2 / i)),
+        ("sigmoid", lambda i, o: np.sqrt(2 / (i + o))),
+        ("tanh", lambda i, o: np.sqrt(2 / (i + o))),
+    ],
+)
 def test_mlp_default_initialisation(ns, activation, rule) -> None:
     sizes = [500, 400, 300]
     model = ns["MLP"](sizes, activation=activation, seed=0)
@@ -157,10 +174,14 @@ def test_reference_training_reaches_the_threshold(trained) -> None:
 
 
 # -- the test cells are independent ------------------------------------------------------------
-LAYER_FUNCTIONS = {"linear": {"linear_forward", "linear_backward"}, "relu": {"relu_forward", "relu_backward"},
-                   "leaky_relu": {"leaky_relu_forward", "leaky_relu_backward"},
-                   "sigmoid": {"sigmoid_forward", "sigmoid_backward"}, "tanh": {"tanh_forward", "tanh_backward"},
-                   "softmax_cross_entropy": {"softmax_cross_entropy"}}
+LAYER_FUNCTIONS = {
+    "linear": {"linear_forward", "linear_backward"},
+    "relu": {"relu_forward", "relu_backward"},
+    "leaky_relu": {"leaky_relu_forward", "leaky_relu_backward"},
+    "sigmoid": {"sigmoid_forward", "sigmoid_backward"},
+    "tanh": {"tanh_forward", "tanh_backward"},
+    "softmax_cross_entropy": {"softmax_cross_entropy"},
+}
 
 
 @pytest.mark.parametrize("test", ALL_TESTS)
@@ -177,8 +198,11 @@ def test_a_missing_layer_costs_only_its_own_test() -> None:
     def stub(*args, **kwargs):
         raise NotImplementedError()
 
-    failing = [name for name in LAYER_TESTS
-               if not A.run_test(name, replace={"sigmoid_forward": stub, "sigmoid_backward": stub})]
+    failing = [
+        name
+        for name in LAYER_TESTS
+        if not A.run_test(name, replace={"sigmoid_forward": stub, "sigmoid_backward": stub})
+    ]
     assert failing == ["sigmoid"]
 
 
@@ -191,6 +215,7 @@ def _linear_backward(dx=None, dW=None, db=None):
             if fn is not None:
                 grads[key] = fn(x, W, dout)
         return grads["dx"], grads["dW"], grads["db"]
+
     return backward
 
 
@@ -218,6 +243,7 @@ def _ce(scale_loss=1.0, divide=True, subtract=True, shift=True, log_of_probs=Fal
             d[rows, y] -= 1
         d = d / N if divide else d
         return loss, d * scale_loss
+
     return ce
 
 
@@ -287,89 +313,238 @@ def _mlp_variant(ns, kind: str):
 
 MISTAKES = [
     # (test cell, id, overrides built from the reference namespace, fragment the message must contain)
-    ("linear", "forward without bias",
-     lambda ns: {"linear_forward": lambda x, W, b: (x @ W, (x, W))}, "bias b is not added"),
-    ("linear", "db not summed", lambda ns: {"linear_backward": _linear_backward(db=lambda x, W, d: d)},
-     "db is not summed over the batch"),
-    ("linear", "db averaged", lambda ns: {"linear_backward": _linear_backward(db=lambda x, W, d: d.mean(axis=0))},
-     "db is averaged over the batch"),
-    ("linear", "dW transposed", lambda ns: {"linear_backward": _linear_backward(dW=lambda x, W, d: d.T @ x)},
-     "dW is transposed"),
-    ("linear", "dW averaged", lambda ns: {"linear_backward": _linear_backward(dW=lambda x, W, d: x.T @ d / len(x))},
-     "dW is averaged over the batch"),
-    ("relu", "gradient passed where x < 0", lambda ns: {"relu_backward": lambda dout, cache: dout},
-     "passed through where x < 0"),
-    ("relu", "mask without dout", lambda ns: {"relu_backward": lambda dout, cache: (cache > 0).astype(float)},
-     "ignores the upstream gradient"),
-    ("relu", "dout times output", lambda ns: {"relu_backward": lambda dout, cache: dout * np.maximum(cache, 0)},
-     "not the output"),
-    ("relu", "gradient passed at x = 0", lambda ns: {"relu_backward": lambda dout, x: dout * (x >= 0)},
-     "derivative at 0 to be 0"),
-    ("leaky_relu", "slope 1 at x = 0",
-     lambda ns: {"leaky_relu_backward": lambda dout, cache: np.where(cache[0] >= 0, dout, cache[1] * dout)},
-     "the slope at x = 0 is 1"),
+    (
+        "linear",
+        "forward without bias",
+        lambda ns: {"linear_forward": lambda x, W, b: (x @ W, (x, W))},
+        "bias b is not added",
+    ),
+    (
+        "linear",
+        "db not summed",
+        lambda ns: {"linear_backward": _linear_backward(db=lambda x, W, d: d)},
+        "db is not summed over the batch",
+    ),
+    (
+        "linear",
+        "db averaged",
+        lambda ns: {"linear_backward": _linear_backward(db=lambda x, W, d: d.mean(axis=0))},
+        "db is averaged over the batch",
+    ),
+    (
+        "linear",
+        "dW transposed",
+        lambda ns: {"linear_backward": _linear_backward(dW=lambda x, W, d: d.T @ x)},
+        "dW is transposed",
+    ),
+    (
+        "linear",
+        "dW averaged",
+        lambda ns: {"linear_backward": _linear_backward(dW=lambda x, W, d: x.T @ d / len(x))},
+        "dW is averaged over the batch",
+    ),
+    (
+        "relu",
+        "gradient passed where x < 0",
+        lambda ns: {"relu_backward": lambda dout, cache: dout},
+        "passed through where x < 0",
+    ),
+    (
+        "relu",
+        "mask without dout",
+        lambda ns: {"relu_backward": lambda dout, cache: (cache > 0).astype(float)},
+        "ignores the upstream gradient",
+    ),
+    (
+        "relu",
+        "dout times output",
+        lambda ns: {"relu_backward": lambda dout, cache: dout * np.maximum(cache, 0)},
+        "not the output",
+    ),
+    (
+        "relu",
+        "gradient passed at x = 0",
+        lambda ns: {"relu_backward": lambda dout, x: dout * (x >= 0)},
+        "derivative at 0 to be 0",
+    ),
+    (
+        "leaky_relu",
+        "slope 1 at x = 0",
+        lambda ns: {"leaky_relu_backward": lambda dout, cache: np.where(cache[0] >= 0, dout, cache[1] * dout)},
+        "the slope at x = 0 is 1",
+    ),
     ("relu", "flipped mask", lambda ns: {"relu_forward": lambda x: (np.minimum(x, 0), x)}, "mask is flipped"),
-    ("leaky_relu", "slope hard-coded in forward",
-     lambda ns: {"leaky_relu_forward": lambda x, negative_slope=0.01: (np.where(x > 0, x, 0.01 * x), (x, negative_slope))},
-     "negative_slope argument is ignored"),
-    ("leaky_relu", "slope hard-coded in backward",
-     lambda ns: {"leaky_relu_backward": lambda dout, cache: np.where(cache[0] > 0, dout, 0.01 * dout)},
-     "keep negative_slope in the cache"),
-    ("leaky_relu", "backward as relu",
-     lambda ns: {"leaky_relu_backward": lambda dout, cache: dout * (cache[0] > 0)}, "as in ReLU"),
+    (
+        "leaky_relu",
+        "slope hard-coded in forward",
+        lambda ns: {
+            "leaky_relu_forward": lambda x, negative_slope=0.01: (np.where(x > 0, x, 0.01 * x), (x, negative_slope))
+        },
+        "negative_slope argument is ignored",
+    ),
+    (
+        "leaky_relu",
+        "slope hard-coded in backward",
+        lambda ns: {"leaky_relu_backward": lambda dout, cache: np.where(cache[0] > 0, dout, 0.01 * dout)},
+        "keep negative_slope in the cache",
+    ),
+    (
+        "leaky_relu",
+        "backward as relu",
+        lambda ns: {"leaky_relu_backward": lambda dout, cache: dout * (cache[0] > 0)},
+        "as in ReLU",
+    ),
     ("sigmoid", "naive formula overflows", lambda ns: {"sigmoid_forward": _sigmoid_naive}, "sigmoid overflowed"),
-    ("sigmoid", "np.where with both branches", lambda ns: {"sigmoid_forward": _sigmoid_where}, "it evaluates both of its branches"),
-    ("sigmoid", "exponent sign flipped",
-     lambda ns: {"sigmoid_forward": lambda x: (1 / (1 + np.exp(x)), 1 / (1 + np.exp(x)))}, "sign of the exponent"),
-    ("sigmoid", "derivative written as s", lambda ns: {"sigmoid_backward": lambda dout, s: dout * s},
-     "written as s; it is s * (1 - s)"),
-    ("sigmoid", "derivative at x", lambda ns: (lambda sigmoid: {
-        "sigmoid_forward": lambda x: (sigmoid(x)[0], x),
-        "sigmoid_backward": lambda dout, x: dout * x * (1 - x)})(ns["sigmoid_forward"]),
-     "uses x * (1 - x)"),
-    ("tanh", "derivative 1 - x^2", lambda ns: {"tanh_forward": lambda x: (np.tanh(x), x),
-                                               "tanh_backward": lambda dout, x: dout * (1 - x**2)}, "uses 1 - x**2"),
-    ("tanh", "derivative 1 - t", lambda ns: {"tanh_backward": lambda dout, t: dout * (1 - t)},
-     "written as 1 - tanh(x);"),
-    ("tanh", "sigmoid instead of tanh",
-     lambda ns: {"tanh_forward": lambda x: ns["sigmoid_forward"](x)}, "this is the sigmoid"),
-    ("softmax_cross_entropy", "loss and gradient summed", lambda ns: {"softmax_cross_entropy": _ce(scale_loss=4.0)},
-     "summed over the batch; it must be the mean"),
-    ("softmax_cross_entropy", "dscores not divided by N", lambda ns: {"softmax_cross_entropy": _ce(divide=False)},
-     "not divided by N"),
-    ("softmax_cross_entropy", "one-hot not subtracted", lambda ns: {"softmax_cross_entropy": _ce(subtract=False)},
-     "one-hot of y is not subtracted"),
-    ("softmax_cross_entropy", "no max shift", lambda ns: {"softmax_cross_entropy": _ce(shift=False)},
-     "does not subtract each row's maximum"),
-    ("softmax_cross_entropy", "max over the whole batch", lambda ns: {"softmax_cross_entropy": _ce_global_max},
-     "maximum is taken over the whole batch"),
-    ("softmax_cross_entropy", "log of probabilities", lambda ns: {"softmax_cross_entropy": _ce(log_of_probs=True)},
-     "log is taken of the probabilities"),
-    ("softmax_cross_entropy", "loss not reduced", lambda ns: {"softmax_cross_entropy": _ce(reduce=False)},
-     "must be a single number"),
-    ("mlp_init_predict", "weights not scaled", lambda ns: {"MLP": _mlp_variant(ns, "unscaled")}, "no scaling at all (std 1) was used"),
-    ("mlp_init_predict", "LeCun initialisation", lambda ns: {"MLP": _mlp_variant(ns, "lecun")},
-     "LeCun, sqrt(1 / fan_in) was used"),
-    ("mlp_init_predict", "Xavier for ReLU too", lambda ns: {"MLP": _mlp_variant(ns, "xavier_everywhere")},
-     "Xavier, sqrt(2 / (fan_in + fan_out)) was used"),
-    ("mlp_init_predict", "global numpy generator", lambda ns: {"MLP": _mlp_variant(ns, "global_rng")},
-     "np.random.default_rng(seed)"),
-    ("mlp_init_predict", "weights transposed", lambda ns: {"MLP": _mlp_variant(ns, "transposed_W")},
-     "so it is (sizes[l-1], sizes[l])"),
-    ("mlp_init_predict", "float labels", lambda ns: {"MLP": _mlp_variant(ns, "float_labels")},
-     "class labels are integers"),
-    ("mlp_gradients", "activation after the last layer", lambda ns: {"MLP": _mlp_variant(ns, "act_on_last")},
-     "activation is applied after the last layer"),
-    ("mlp_gradients", "activation skipped in backward", lambda ns: {"MLP": _mlp_variant(ns, "skip_act_backward")},
-     "grads['W1']"),
-    ("mlp_gradients", "keys numbered from 0", lambda ns: {"MLP": _mlp_variant(ns, "zero_indexed")},
-     "expected the keys of params"),
+    (
+        "sigmoid",
+        "np.where with both branches",
+        lambda ns: {"sigmoid_forward": _sigmoid_where},
+        "it evaluates both of its branches",
+    ),
+    (
+        "sigmoid",
+        "exponent sign flipped",
+        lambda ns: {"sigmoid_forward": lambda x: (1 / (1 + np.exp(x)), 1 / (1 + np.exp(x)))},
+        "sign of the exponent",
+    ),
+    (
+        "sigmoid",
+        "derivative written as s",
+        lambda ns: {"sigmoid_backward": lambda dout, s: dout * s},
+        "written as s; it is s * (1 - s)",
+    ),
+    (
+        "sigmoid",
+        "derivative at x",
+        lambda ns: (
+            lambda sigmoid: {
+                "sigmoid_forward": lambda x: (sigmoid(x)[0], x),
+                "sigmoid_backward": lambda dout, x: dout * x * (1 - x),
+            }
+        )(ns["sigmoid_forward"]),
+        "uses x * (1 - x)",
+    ),
+    (
+        "tanh",
+        "derivative 1 - x^2",
+        lambda ns: {"tanh_forward": lambda x: (np.tanh(x), x), "tanh_backward": lambda dout, x: dout * (1 - x**2)},
+        "uses 1 - x**2",
+    ),
+    (
+        "tanh",
+        "derivative 1 - t",
+        lambda ns: {"tanh_backward": lambda dout, t: dout * (1 - t)},
+        "written as 1 - tanh(x);",
+    ),
+    (
+        "tanh",
+        "sigmoid instead of tanh",
+        lambda ns: {"tanh_forward": lambda x: ns["sigmoid_forward"](x)},
+        "this is the sigmoid",
+    ),
+    (
+        "softmax_cross_entropy",
+        "loss and gradient summed",
+        lambda ns: {"softmax_cross_entropy": _ce(scale_loss=4.0)},
+        "summed over the batch; it must be the mean",
+    ),
+    (
+        "softmax_cross_entropy",
+        "dscores not divided by N",
+        lambda ns: {"softmax_cross_entropy": _ce(divide=False)},
+        "not divided by N",
+    ),
+    (
+        "softmax_cross_entropy",
+        "one-hot not subtracted",
+        lambda ns: {"softmax_cross_entropy": _ce(subtract=False)},
+        "one-hot of y is not subtracted",
+    ),
+    (
+        "softmax_cross_entropy",
+        "no max shift",
+        lambda ns: {"softmax_cross_entropy": _ce(shift=False)},
+        "does not subtract each row's maximum",
+    ),
+    (
+        "softmax_cross_entropy",
+        "max over the whole batch",
+        lambda ns: {"softmax_cross_entropy": _ce_global_max},
+        "maximum is taken over the whole batch",
+    ),
+    (
+        "softmax_cross_entropy",
+        "log of probabilities",
+        lambda ns: {"softmax_cross_entropy": _ce(log_of_probs=True)},
+        "log is taken of the probabilities",
+    ),
+    (
+        "softmax_cross_entropy",
+        "loss not reduced",
+        lambda ns: {"softmax_cross_entropy": _ce(reduce=False)},
+        "must be a single number",
+    ),
+    (
+        "mlp_init_predict",
+        "weights not scaled",
+        lambda ns: {"MLP": _mlp_variant(ns, "unscaled")},
+        "no scaling at all (std 1) was used",
+    ),
+    (
+        "mlp_init_predict",
+        "LeCun initialisation",
+        lambda ns: {"MLP": _mlp_variant(ns, "lecun")},
+        "LeCun, sqrt(1 / fan_in) was used",
+    ),
+    (
+        "mlp_init_predict",
+        "Xavier for ReLU too",
+        lambda ns: {"MLP": _mlp_variant(ns, "xavier_everywhere")},
+        "Xavier, sqrt(2 / (fan_in + fan_out)) was used",
+    ),
+    (
+        "mlp_init_predict",
+        "global numpy generator",
+        lambda ns: {"MLP": _mlp_variant(ns, "global_rng")},
+        "np.random.default_rng(seed)",
+    ),
+    (
+        "mlp_init_predict",
+        "weights transposed",
+        lambda ns: {"MLP": _mlp_variant(ns, "transposed_W")},
+        "so it is (sizes[l-1], sizes[l])",
+    ),
+    (
+        "mlp_init_predict",
+        "float labels",
+        lambda ns: {"MLP": _mlp_variant(ns, "float_labels")},
+        "class labels are integers",
+    ),
+    (
+        "mlp_gradients",
+        "activation after the last layer",
+        lambda ns: {"MLP": _mlp_variant(ns, "act_on_last")},
+        "activation is applied after the last layer",
+    ),
+    (
+        "mlp_gradients",
+        "activation skipped in backward",
+        lambda ns: {"MLP": _mlp_variant(ns, "skip_act_backward")},
+        "grads['W1']",
+    ),
+    (
+        "mlp_gradients",
+        "keys numbered from 0",
+        lambda ns: {"MLP": _mlp_variant(ns, "zero_indexed")},
+        "expected the keys of params",
+    ),
     ("mlp_training", "accuracy too low", lambda ns: {"test_accuracy": 0.9}, "below 0.95"),
 ]
 
 
-MISCONCEPTIONS = [Misconception(f"{test}: {mistake}", test, overrides, fragment)
-                  for test, mistake, overrides, fragment in MISTAKES]
+MISCONCEPTIONS = [
+    Misconception(f"{test}: {mistake}", test, overrides, fragment) for test, mistake, overrides, fragment in MISTAKES
+]
 
 
 @pytest.mark.parametrize("mistake", MISCONCEPTIONS, ids=str)

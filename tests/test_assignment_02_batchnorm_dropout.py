@@ -5,6 +5,7 @@ with ``torch.nn.BatchNorm1d`` / ``BatchNorm2d`` / dropout in float64 on random i
 typical wrong implementation is swapped in and the visible part of the relevant test cell must
 fail with a message that names the mistake: a check that cannot fail is a defect.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -66,6 +67,7 @@ def check_layer_against_torch(forward, backward, layer, shape, momentum, rng, st
 
 # --- the reference solutions against torch -------------------------------------------------------
 
+
 @pytest.mark.parametrize("momentum", [0.0, 0.1, 0.37, 1.0])
 @pytest.mark.parametrize("shape", [(2, 1), (2, 7), (5, 1), (16, 1000), (9, 4)], ids=str)
 def test_batchnorm_1d_matches_torch(ns, shape, momentum):
@@ -74,7 +76,9 @@ def test_batchnorm_1d_matches_torch(ns, shape, momentum):
     check_layer_against_torch(ns["batchnorm_forward"], ns["batchnorm_backward"], layer, shape, momentum, rng)
 
 
-@pytest.mark.parametrize("eps, scale, offset", [(1e-5, 1000.0, 1e4), (0.1, 1e-3, 5.0), (1.0, 1.0, 0.0), (1e-3, 1e-2, -3.0)])
+@pytest.mark.parametrize(
+    "eps, scale, offset", [(1e-5, 1000.0, 1e4), (0.1, 1e-3, 5.0), (1.0, 1.0, 0.0), (1e-3, 1e-2, -3.0)]
+)
 def test_batchnorm_1d_eps_and_scales(ns, eps, scale, offset):
     rng = np.random.default_rng(5)
     N, D = 6, 3
@@ -121,8 +125,12 @@ def test_torch_standins_agree_with_reference(ns):
     for got, ref in zip(ns["torch_batchnorm_backward"](dout, cache_torch), ns["batchnorm_backward"](dout, cache_ref)):
         assert_close(got, ref, "stand-in gradient", rtol=1e-8, atol=1e-10)
     p_ref["mode"] = p_torch["mode"] = "eval"
-    assert_close(ns["torch_batchnorm_forward"](x, gamma, beta, p_torch)[0],
-                 ns["batchnorm_forward"](x, gamma, beta, p_ref)[0], "stand-in eval out", **TIGHT)
+    assert_close(
+        ns["torch_batchnorm_forward"](x, gamma, beta, p_torch)[0],
+        ns["batchnorm_forward"](x, gamma, beta, p_ref)[0],
+        "stand-in eval out",
+        **TIGHT,
+    )
 
 
 @pytest.mark.parametrize("momentum", [0.1, 0.5])
@@ -130,8 +138,9 @@ def test_torch_standins_agree_with_reference(ns):
 def test_spatial_batchnorm_matches_batchnorm2d(ns, shape, momentum):
     rng = np.random.default_rng([*shape, int(momentum * 10)])
     layer = bn2d(rng.normal(size=shape[1]), rng.normal(size=shape[1]), momentum)
-    check_layer_against_torch(ns["spatial_batchnorm_forward"], ns["spatial_batchnorm_backward"], layer,
-                              shape, momentum, rng)
+    check_layer_against_torch(
+        ns["spatial_batchnorm_forward"], ns["spatial_batchnorm_backward"], layer, shape, momentum, rng
+    )
 
 
 @pytest.mark.parametrize("p", [0.1, 0.5, 0.9])
@@ -168,9 +177,18 @@ def test_dropout_edge_probabilities(ns, p):
 
 # --- the misconceptions: each is caught, and the visible test names it -------------------------------
 
-def bn_forward_variant(*, swap=False, biased_running=False, reversed_momentum=False,
-                       not_stored=False, eval_batch_stats=False, eps_outside=False):
+
+def bn_forward_variant(
+    *,
+    swap=False,
+    biased_running=False,
+    reversed_momentum=False,
+    not_stored=False,
+    eval_batch_stats=False,
+    eps_outside=False,
+):
     """batchnorm_forward with one typical mistake switched on."""
+
     def forward(x, gamma, beta, bn_param):
         mode, eps, momentum = bn_param["mode"], bn_param.get("eps", 1e-5), bn_param.get("momentum", 0.1)
         N, D = x.shape
@@ -191,6 +209,7 @@ def bn_forward_variant(*, swap=False, biased_running=False, reversed_momentum=Fa
         x_hat = (x - mean) * inv_std
         out = beta * x_hat + gamma if swap else gamma * x_hat + beta
         return out, (x_hat, gamma, inv_std)
+
     return forward
 
 
@@ -198,9 +217,9 @@ def bn_backward_slides(dout, cache):
     """The source slides' backward formulas, which divide by m - 1 (reference cache layout)."""
     x_hat, gamma, inv_std = cache
     m = dout.shape[0]
-    centred, var_eps = x_hat / inv_std, inv_std ** -2.0
+    centred, var_eps = x_hat / inv_std, inv_std**-2.0
     dx_hat = dout * gamma
-    dvar = np.sum(dx_hat * centred, axis=0) * -0.5 * var_eps ** -1.5
+    dvar = np.sum(dx_hat * centred, axis=0) * -0.5 * var_eps**-1.5
     dmu = np.sum(-dx_hat * inv_std, axis=0) + dvar * np.sum(-2 * centred, axis=0) / (m - 1)
     dx = dx_hat * inv_std + dvar * 2 * centred / (m - 1) + dmu / m
     return dx, np.sum(dout * x_hat, axis=0), np.sum(dout, axis=0)
@@ -210,26 +229,31 @@ def spatial_forward_no_transpose(scope):
     def forward(x, gamma, beta, bn_param):
         out, cache = scope["batchnorm_forward"](x.reshape(-1, x.shape[1]), gamma, beta, bn_param)
         return out.reshape(x.shape), (cache, x.shape)
+
     return forward
 
 
 def spatial_forward_correct(scope):
     """Correct spatial forward that looks up batchnorm_forward in ``scope`` (so the stand-in is used)."""
+
     def forward(x, gamma, beta, bn_param):
         N, C, H, W = x.shape
         out, cache = scope["batchnorm_forward"](x.transpose(0, 2, 3, 1).reshape(-1, C), gamma, beta, bn_param)
         return out.reshape(N, H, W, C).transpose(0, 3, 1, 2), (cache, x.shape)
+
     return forward
 
 
 def spatial_backward_no_transpose(scope, undo_transpose=True):
     """Flattens dout without moving the channels last; dx is rearranged back as a correct forward
     pass would need (``undo_transpose``) or with a plain reshape, matching the wrong forward pass."""
+
     def backward(dout, cache):
         cache_1d, (N, C, H, W) = cache
         dx, dgamma, dbeta = scope["batchnorm_backward"](dout.reshape(-1, C), cache_1d)
         dx = dx.reshape(N, H, W, C).transpose(0, 3, 1, 2) if undo_transpose else dx.reshape(N, C, H, W)
         return dx, dgamma, dbeta
+
     return backward
 
 
@@ -248,6 +272,7 @@ def dropout_variant(*, keep_probability=False, eval_scale=False, shared_mask=Fal
         else:
             mask = (u >= p) / (1 - p) if p < 1 else np.zeros(shape)
         return x * mask, mask
+
     return forward
 
 
@@ -257,45 +282,87 @@ def dropout_backward_unscaled(dout, cache):
 
 
 MISTAKES = {
-    "beta-gamma-swapped": ("batchnorm_forward", lambda s: {"batchnorm_forward": bn_forward_variant(swap=True)},
-                           "beta * x_hat + gamma"),
-    "biased-running-var": ("batchnorm_running_stats",
-                           lambda s: {"batchnorm_forward": bn_forward_variant(biased_running=True)},
-                           "running_var was updated with the biased batch variance"),
-    "momentum-reversed": ("batchnorm_running_stats",
-                          lambda s: {"batchnorm_forward": bn_forward_variant(reversed_momentum=True)},
-                          "momentum applied the other way round"),
-    "running-not-stored": ("batchnorm_running_stats",
-                           lambda s: {"batchnorm_forward": bn_forward_variant(not_stored=True)},
-                           "Rebinding a local name"),
-    "eval-uses-batch-stats": ("batchnorm_running_stats",
-                              lambda s: {"batchnorm_forward": bn_forward_variant(eval_batch_stats=True)},
-                              "eval mode normalised with the statistics of the batch"),
-    "backward-m-minus-1": ("batchnorm_backward", lambda s: {"batchnorm_backward": bn_backward_slides},
-                           "m - 1 instead of m"),
-    "spatial-forward-no-transpose": ("spatial_batchnorm_forward",
-                                     lambda s: {"spatial_batchnorm_forward": spatial_forward_no_transpose(s)},
-                                     "without moving the channel axis last"),
-    "spatial-backward-no-transpose": ("spatial_batchnorm_backward",
-                                      lambda s: {"spatial_batchnorm_forward": spatial_forward_correct(s),
-                                                 "spatial_batchnorm_backward": spatial_backward_no_transpose(s)},
-                                      "dout was flattened with reshape(-1, C)"),
-    "spatial-both-no-transpose": ("spatial_batchnorm_backward",
-                                  lambda s: {"spatial_batchnorm_forward": spatial_forward_no_transpose(s),
-                                             "spatial_batchnorm_backward": spatial_backward_no_transpose(s, False)},
-                                  "x and dout were flattened with reshape(-1, C)"),
-    "dropout-eval-scaled": ("dropout_forward", lambda s: {"dropout_forward": dropout_variant(eval_scale=True)},
-                            "eval mode scaled x by (1 - p)"),
-    "dropout-p-is-keep": ("dropout_forward", lambda s: {"dropout_forward": dropout_variant(keep_probability=True)},
-                          "p was read as the probability of KEEPING a unit"),
-    "dropout-shared-mask": ("dropout_forward", lambda s: {"dropout_forward": dropout_variant(shared_mask=True)},
-                            "one mask shared by the whole batch"),
-    "dropout-global-rng": ("dropout_forward", lambda s: {"dropout_forward": dropout_variant(global_rng=True)},
-                           "global random state"),
-    "eps-outside-sqrt": ("batchnorm_forward", lambda s: {"batchnorm_forward": bn_forward_variant(eps_outside=True)},
-                         "eps was added outside the square root"),
-    "dropout-backward-unscaled": ("dropout_backward", lambda s: {"dropout_backward": dropout_backward_unscaled},
-                                  "the 1 / (1 - p) scale is missing from dx"),
+    "beta-gamma-swapped": (
+        "batchnorm_forward",
+        lambda s: {"batchnorm_forward": bn_forward_variant(swap=True)},
+        "beta * x_hat + gamma",
+    ),
+    "biased-running-var": (
+        "batchnorm_running_stats",
+        lambda s: {"batchnorm_forward": bn_forward_variant(biased_running=True)},
+        "running_var was updated with the biased batch variance",
+    ),
+    "momentum-reversed": (
+        "batchnorm_running_stats",
+        lambda s: {"batchnorm_forward": bn_forward_variant(reversed_momentum=True)},
+        "momentum applied the other way round",
+    ),
+    "running-not-stored": (
+        "batchnorm_running_stats",
+        lambda s: {"batchnorm_forward": bn_forward_variant(not_stored=True)},
+        "Rebinding a local name",
+    ),
+    "eval-uses-batch-stats": (
+        "batchnorm_running_stats",
+        lambda s: {"batchnorm_forward": bn_forward_variant(eval_batch_stats=True)},
+        "eval mode normalised with the statistics of the batch",
+    ),
+    "backward-m-minus-1": (
+        "batchnorm_backward",
+        lambda s: {"batchnorm_backward": bn_backward_slides},
+        "m - 1 instead of m",
+    ),
+    "spatial-forward-no-transpose": (
+        "spatial_batchnorm_forward",
+        lambda s: {"spatial_batchnorm_forward": spatial_forward_no_transpose(s)},
+        "without moving the channel axis last",
+    ),
+    "spatial-backward-no-transpose": (
+        "spatial_batchnorm_backward",
+        lambda s: {
+            "spatial_batchnorm_forward": spatial_forward_correct(s),
+            "spatial_batchnorm_backward": spatial_backward_no_transpose(s),
+        },
+        "dout was flattened with reshape(-1, C)",
+    ),
+    "spatial-both-no-transpose": (
+        "spatial_batchnorm_backward",
+        lambda s: {
+            "spatial_batchnorm_forward": spatial_forward_no_transpose(s),
+            "spatial_batchnorm_backward": spatial_backward_no_transpose(s, False),
+        },
+        "x and dout were flattened with reshape(-1, C)",
+    ),
+    "dropout-eval-scaled": (
+        "dropout_forward",
+        lambda s: {"dropout_forward": dropout_variant(eval_scale=True)},
+        "eval mode scaled x by (1 - p)",
+    ),
+    "dropout-p-is-keep": (
+        "dropout_forward",
+        lambda s: {"dropout_forward": dropout_variant(keep_probability=True)},
+        "p was read as the probability of KEEPING a unit",
+    ),
+    "dropout-shared-mask": (
+        "dropout_forward",
+        lambda s: {"dropout_forward": dropout_variant(shared_mask=True)},
+        "one mask shared by the whole batch",
+    ),
+    "dropout-global-rng": (
+        "dropout_forward",
+        lambda s: {"dropout_forward": dropout_variant(global_rng=True)},
+        "global random state",
+    ),
+    "eps-outside-sqrt": (
+        "batchnorm_forward",
+        lambda s: {"batchnorm_forward": bn_forward_variant(eps_outside=True)},
+        "eps was added outside the square root",
+    ),
+    "dropout-backward-unscaled": (
+        "dropout_backward",
+        lambda s: {"dropout_backward": dropout_backward_unscaled},
+        "the 1 / (1 - p) scale is missing from dx",
+    ),
 }
 
 

@@ -26,6 +26,7 @@ SOLUTIONS = solution_sources(A)
 def ns() -> dict:
     return A.reference()
 
+
 # --- the reference solutions against torch -----------------------------------------------------------
 
 CONV_CONFIGS = [
@@ -44,14 +45,16 @@ CONV_CONFIGS = [
 ]
 
 
-ALL_CONFIGS = CONV_CONFIGS + random_conv_configs(np.random.default_rng(3), 12, max_batch=4, sizes=(3, 13),
-                                                 max_filters=5, max_kernel=5, max_stride=4)
+ALL_CONFIGS = CONV_CONFIGS + random_conv_configs(
+    np.random.default_rng(3), 12, max_batch=4, sizes=(3, 13), max_filters=5, max_kernel=5, max_stride=4
+)
 
 
 def torch_conv_grads(x, w, b, param, dout):
     tensors = [torch.tensor(a, requires_grad=True) for a in (x, w, b)]
-    out = F.conv2d(*tensors, stride=param.get("stride", 1), padding=param.get("pad", 0),
-                   dilation=param.get("dilation", 1))
+    out = F.conv2d(
+        *tensors, stride=param.get("stride", 1), padding=param.get("pad", 0), dilation=param.get("dilation", 1)
+    )
     out.backward(torch.from_numpy(dout))
     return out.detach().numpy(), [t.grad.numpy() for t in tensors]
 
@@ -73,15 +76,20 @@ def test_reference_conv_matches_torch(ns, x_shape, w_shape, param):
     cols_ref = F.unfold(torch.from_numpy(x), kernel, dilation=args[2], padding=args[1], stride=args[0]).numpy()
     np.testing.assert_array_equal(ns["im2col"](x, kernel, *args), cols_ref)
     np.testing.assert_array_equal(cache[4], cols_ref)
-    np.testing.assert_allclose(ns["col2im"](cols_ref, x.shape, kernel, *args),
-                               F.fold(torch.from_numpy(cols_ref), x.shape[2:], kernel, dilation=args[2],
-                                      padding=args[1], stride=args[0]).numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        ns["col2im"](cols_ref, x.shape, kernel, *args),
+        F.fold(
+            torch.from_numpy(cols_ref), x.shape[2:], kernel, dilation=args[2], padding=args[1], stride=args[0]
+        ).numpy(),
+        rtol=1e-12,
+        atol=1e-12,
+    )
     if np.prod(out.shape) * np.prod(w_shape[1:]) < 20_000:
         naive, _ = ns["conv_forward_naive"](x, w, b, param)
         np.testing.assert_allclose(naive, out, rtol=1e-10, atol=1e-12)
     for axis, (length, k) in enumerate(zip(x_shape[2:], kernel)):
-        pick = lambda v: v[axis] if isinstance(v, tuple) else v  # noqa: E731
-        assert ns["conv_output_size"](length, k, *(pick(a) for a in args)) == out.shape[2 + axis]
+        along = [a[axis] if isinstance(a, tuple) else a for a in args]
+        assert ns["conv_output_size"](length, k, *along) == out.shape[2 + axis]
 
 
 def test_reference_conv_float32_and_default_param(ns):
@@ -94,9 +102,16 @@ def test_reference_conv_float32_and_default_param(ns):
     assert dx.dtype == dw.dtype == db.dtype == np.float32
 
 
-POOL_CONFIGS = [((2, 3, 4, 6), (2, 2, 2)), ((1, 2, 7, 7), (3, 3, 2)), ((2, 1, 5, 7), (2, 3, 2)),
-                ((1, 1, 8, 8), (2, 2, 1)), ((2, 2, 6, 5), (6, 5, 1)), ((3, 2, 9, 11), (3, 2, 3)),
-                ((1, 4, 10, 10), (1, 1, 2)), ((2, 2, 9, 9), (4, 4, 3))]
+POOL_CONFIGS = [
+    ((2, 3, 4, 6), (2, 2, 2)),
+    ((1, 2, 7, 7), (3, 3, 2)),
+    ((2, 1, 5, 7), (2, 3, 2)),
+    ((1, 1, 8, 8), (2, 2, 1)),
+    ((2, 2, 6, 5), (6, 5, 1)),
+    ((3, 2, 9, 11), (3, 2, 3)),
+    ((1, 4, 10, 10), (1, 1, 2)),
+    ((2, 2, 9, 9), (4, 4, 3)),
+]
 
 
 @pytest.mark.parametrize("kind", ["max", "avg"])
@@ -120,19 +135,19 @@ def test_reference_pooling_matches_torch(ns, kind, x_shape, pool, ties):
 
 WRONG_SIZE = "def conv_output_size(L, k, stride=1, pad=0, dilation=1):\n    return {}\n"
 
-IM2COL_LOOP_OVER_N = '''
+IM2COL_LOOP_OVER_N = """
 def im2col(x, kernel_size, stride=1, pad=0, dilation=1):
     return np.concatenate([IM2COL(x[n:n + 1], kernel_size, stride, pad, dilation) for n in range(x.shape[0])])
-'''
+"""
 
-FORWARD_WITH_LOOPS = '''
+FORWARD_WITH_LOOPS = """
 def conv_forward_im2col(x, w, b, conv_param):
     out, _ = conv_forward_naive(x, w, b, conv_param)
     stride, pad, dilation = unpack_conv_param(conv_param)
     return out, (x, w, b, conv_param, im2col(x, w.shape[2:], stride, pad, dilation))
-'''
+"""
 
-COL2IM_FANCY_INDEX = '''
+COL2IM_FANCY_INDEX = """
 def col2im(dcols, x_shape, kernel_size, stride=1, pad=0, dilation=1):
     (HH, WW), (sh, sw), (ph, pw), (dh, dw) = pair(kernel_size), pair(stride), pair(pad), pair(dilation)
     N, C, H, W = x_shape
@@ -143,9 +158,9 @@ def col2im(dcols, x_shape, kernel_size, stride=1, pad=0, dilation=1):
     dxp = np.zeros((N, C, H + 2 * ph, W + 2 * pw))
     dxp[:, :, rows, cols] += dcols.reshape(N, C, HH, WW, H_out, W_out)   # repeated indices: no accumulation
     return dxp[:, :, ph:ph + H, pw:pw + W]
-'''
+"""
 
-MAX_BACKWARD_LOOPS = '''
+MAX_BACKWARD_LOOPS = """
 def max_pool_backward(dout, cache):
     x, p = cache
     ph, pw, s = p["pool_height"], p["pool_width"], p["stride"]
@@ -154,9 +169,9 @@ def max_pool_backward(dout, cache):
         window = x[n, c, i * s:i * s + ph, j * s:j * s + pw]
         {body}
     return dx
-'''
+"""
 
-AVG_BACKWARD_ASSIGN = '''
+AVG_BACKWARD_ASSIGN = """
 def avg_pool_backward(dout, cache):
     x, p = cache
     ph, pw, s = p["pool_height"], p["pool_width"], p["stride"]
@@ -164,7 +179,7 @@ def avg_pool_backward(dout, cache):
     for n, c, i, j in np.ndindex(*dout.shape):
         dx[n, c, i * s:i * s + ph, j * s:j * s + pw] = dout[n, c, i, j] / (ph * pw)
     return dx
-'''
+"""
 
 
 def wrong_variants(solutions: dict[str, str]) -> list[tuple[str, str, str, str]]:
@@ -174,75 +189,178 @@ def wrong_variants(solutions: dict[str, str]) -> list[tuple[str, str, str, str]]
     floor = "(L + 2 * pad - dilation * (k - 1) - 1)"
     return [
         ("size-no-plus-one", "conv_output_size", WRONG_SIZE.format(f"{floor} // stride"), "final +1 is missing"),
-        ("size-no-minus-one", "conv_output_size", WRONG_SIZE.format("(L + 2 * pad - dilation * (k - 1)) // stride + 1"),
-         "off by one"),
-        ("size-no-dilation", "conv_output_size", WRONG_SIZE.format("(L + 2 * pad - (k - 1) - 1) // stride + 1"),
-         "dilation is ignored"),
+        (
+            "size-no-minus-one",
+            "conv_output_size",
+            WRONG_SIZE.format("(L + 2 * pad - dilation * (k - 1)) // stride + 1"),
+            "off by one",
+        ),
+        (
+            "size-no-dilation",
+            "conv_output_size",
+            WRONG_SIZE.format("(L + 2 * pad - (k - 1) - 1) // stride + 1"),
+            "dilation is ignored",
+        ),
         ("size-ceil", "conv_output_size", WRONG_SIZE.format(f"-(-{floor} // stride) + 1"), "rounded up"),
-        ("size-pad-once", "conv_output_size", WRONG_SIZE.format("(L + pad - dilation * (k - 1) - 1) // stride + 1"),
-         "padding is counted once"),
+        (
+            "size-pad-once",
+            "conv_output_size",
+            WRONG_SIZE.format("(L + pad - dilation * (k - 1) - 1) // stride + 1"),
+            "padding is counted once",
+        ),
         ("size-float", "conv_output_size", WRONG_SIZE.format(f"{floor} / stride + 1"), "return an int"),
-        ("naive-flipped", "conv_forward_naive", mutate(naive, "np.sum(window * w[f])", "np.sum(window * w[f, :, ::-1, ::-1])"),
-         "kernel is flipped"),
+        (
+            "naive-flipped",
+            "conv_forward_naive",
+            mutate(naive, "np.sum(window * w[f])", "np.sum(window * w[f, :, ::-1, ::-1])"),
+            "kernel is flipped",
+        ),
         ("naive-no-bias", "conv_forward_naive", mutate(naive, " + b[f]", ""), "bias is missing"),
-        ("im2col-row-order", "im2col", mutate(im2col, "return cols.reshape(", "return cols.transpose(0, 2, 3, 1, 4, 5).reshape("),
-         "(kernel row, kernel column, channel)"),
-        ("im2col-flipped", "im2col", mutate(im2col, "return cols.reshape(", "return cols[:, :, ::-1, ::-1].reshape("),
-         "kernel is flipped"),
-        ("im2col-transposed", "im2col", mutate(im2col, "return cols.reshape(N, C * HH * WW, H_out * W_out)",
-                                               "return cols.reshape(N, C * HH * WW, H_out * W_out).transpose(0, 2, 1)"),
-         "rows and columns are swapped"),
-        ("im2col-loop-over-batch", "im2col", im2col.replace("def im2col(", "def IM2COL(") + IM2COL_LOOP_OVER_N,
-         "not vectorised"),
-        ("fwd-flipped", "conv_forward_im2col",
-         mutate(fwd, "np.matmul(w.reshape(F, -1), cols)", "np.matmul(w[:, :, ::-1, ::-1].reshape(F, -1), cols)"),
-         "kernel is flipped"),
-        ("fwd-bias-per-channel", "conv_forward_im2col", mutate(fwd, "out += b.reshape(F, 1)", "out += C * b.reshape(F, 1)"),
-         "once per input channel"),
+        (
+            "im2col-row-order",
+            "im2col",
+            mutate(im2col, "return cols.reshape(", "return cols.transpose(0, 2, 3, 1, 4, 5).reshape("),
+            "(kernel row, kernel column, channel)",
+        ),
+        (
+            "im2col-flipped",
+            "im2col",
+            mutate(im2col, "return cols.reshape(", "return cols[:, :, ::-1, ::-1].reshape("),
+            "kernel is flipped",
+        ),
+        (
+            "im2col-transposed",
+            "im2col",
+            mutate(
+                im2col,
+                "return cols.reshape(N, C * HH * WW, H_out * W_out)",
+                "return cols.reshape(N, C * HH * WW, H_out * W_out).transpose(0, 2, 1)",
+            ),
+            "rows and columns are swapped",
+        ),
+        (
+            "im2col-loop-over-batch",
+            "im2col",
+            im2col.replace("def im2col(", "def IM2COL(") + IM2COL_LOOP_OVER_N,
+            "not vectorised",
+        ),
+        (
+            "fwd-flipped",
+            "conv_forward_im2col",
+            mutate(fwd, "np.matmul(w.reshape(F, -1), cols)", "np.matmul(w[:, :, ::-1, ::-1].reshape(F, -1), cols)"),
+            "kernel is flipped",
+        ),
+        (
+            "fwd-bias-per-channel",
+            "conv_forward_im2col",
+            mutate(fwd, "out += b.reshape(F, 1)", "out += C * b.reshape(F, 1)"),
+            "once per input channel",
+        ),
         ("fwd-loops", "conv_forward_im2col", FORWARD_WITH_LOOPS, "not vectorised"),
-        ("fwd-cache-without-cols", "conv_forward_im2col", mutate(fwd, "return out, (x, w, b, conv_param, cols)",
-                                                                 "return out, (x, w, b, conv_param)"),
-         "(x, w, b, conv_param, cols)"),
-        ("db-shape", "conv_backward", mutate(back, "db = dout_mat.sum(axis=(0, 2))", "db = dout.sum(axis=0)"),
-         "sums dout over axes (0, 2, 3)"),
-        ("db-mean", "conv_backward", mutate(back, "db = dout_mat.sum(axis=(0, 2))", "db = dout_mat.mean(axis=(0, 2))"),
-         "db is the mean"),
-        ("dw-mean", "conv_backward", mutate(back, ".reshape(w.shape)", ".reshape(w.shape) / N"), "averaged over the batch"),
-        ("col2im-assign", "col2im", mutate(back, "+= dcols[:, :, u, v]", "= dcols[:, :, u, v]"),
-         "overwrite each other"),
+        (
+            "fwd-cache-without-cols",
+            "conv_forward_im2col",
+            mutate(fwd, "return out, (x, w, b, conv_param, cols)", "return out, (x, w, b, conv_param)"),
+            "(x, w, b, conv_param, cols)",
+        ),
+        (
+            "db-shape",
+            "conv_backward",
+            mutate(back, "db = dout_mat.sum(axis=(0, 2))", "db = dout.sum(axis=0)"),
+            "sums dout over axes (0, 2, 3)",
+        ),
+        (
+            "db-mean",
+            "conv_backward",
+            mutate(back, "db = dout_mat.sum(axis=(0, 2))", "db = dout_mat.mean(axis=(0, 2))"),
+            "db is the mean",
+        ),
+        (
+            "dw-mean",
+            "conv_backward",
+            mutate(back, ".reshape(w.shape)", ".reshape(w.shape) / N"),
+            "averaged over the batch",
+        ),
+        (
+            "col2im-assign",
+            "col2im",
+            mutate(back, "+= dcols[:, :, u, v]", "= dcols[:, :, u, v]"),
+            "overwrite each other",
+        ),
         ("col2im-fancy-index", "col2im", COL2IM_FANCY_INDEX, "overwrite each other"),
-        ("col2im-no-crop", "col2im", mutate(back, "return dxp[:, :, ph:ph + H, pw:pw + W]", "return dxp"),
-         "crop the padding"),
-        ("maxpool-mean", "max_pool_forward", avgp.replace("def avg_pool_forward(", "def max_pool_forward("),
-         "average pooling"),
-        ("maxpool-spread", "max_pool_backward",
-         MAX_BACKWARD_LOOPS.format(body="dx[n, c, i * s:i * s + ph, j * s:j * s + pw] += dout[n, c, i, j]"),
-         "spread over the whole window"),
-        ("maxpool-spread-averaged", "max_pool_backward",
-         MAX_BACKWARD_LOOPS.format(body="dx[n, c, i * s:i * s + ph, j * s:j * s + pw] += dout[n, c, i, j] / (ph * pw)"),
-         "as in average pooling"),
-        ("maxpool-assign", "max_pool_backward",
-         MAX_BACKWARD_LOOPS.format(body="r, q = np.unravel_index(window.argmax(), window.shape)\n"
-                                        "        dx[n, c, i * s + r, j * s + q] = dout[n, c, i, j]"),
-         "overwrite each other"),
-        ("maxpool-assign-mask", "max_pool_backward",
-         MAX_BACKWARD_LOOPS.format(body="r, q = np.unravel_index(window.argmax(), window.shape)\n"
-                                        "        mask = np.zeros_like(window); mask[r, q] = 1\n"
-                                        "        dx[n, c, i * s:i * s + ph, j * s:j * s + pw] = mask * dout[n, c, i, j]"),
-         "overwrite each other"),
-        ("maxpool-ties", "max_pool_backward",
-         MAX_BACKWARD_LOOPS.format(body="dx[n, c, i * s:i * s + ph, j * s:j * s + pw] += (window == window.max()) * dout[n, c, i, j]"),
-         "every tied maximum"),
+        (
+            "col2im-no-crop",
+            "col2im",
+            mutate(back, "return dxp[:, :, ph:ph + H, pw:pw + W]", "return dxp"),
+            "crop the padding",
+        ),
+        (
+            "maxpool-mean",
+            "max_pool_forward",
+            avgp.replace("def avg_pool_forward(", "def max_pool_forward("),
+            "average pooling",
+        ),
+        (
+            "maxpool-spread",
+            "max_pool_backward",
+            MAX_BACKWARD_LOOPS.format(body="dx[n, c, i * s:i * s + ph, j * s:j * s + pw] += dout[n, c, i, j]"),
+            "spread over the whole window",
+        ),
+        (
+            "maxpool-spread-averaged",
+            "max_pool_backward",
+            MAX_BACKWARD_LOOPS.format(
+                body="dx[n, c, i * s:i * s + ph, j * s:j * s + pw] += dout[n, c, i, j] / (ph * pw)"
+            ),
+            "as in average pooling",
+        ),
+        (
+            "maxpool-assign",
+            "max_pool_backward",
+            MAX_BACKWARD_LOOPS.format(
+                body="r, q = np.unravel_index(window.argmax(), window.shape)\n"
+                "        dx[n, c, i * s + r, j * s + q] = dout[n, c, i, j]"
+            ),
+            "overwrite each other",
+        ),
+        (
+            "maxpool-assign-mask",
+            "max_pool_backward",
+            MAX_BACKWARD_LOOPS.format(
+                body="r, q = np.unravel_index(window.argmax(), window.shape)\n"
+                "        mask = np.zeros_like(window); mask[r, q] = 1\n"
+                "        dx[n, c, i * s:i * s + ph, j * s:j * s + pw] = mask * dout[n, c, i, j]"
+            ),
+            "overwrite each other",
+        ),
+        (
+            "maxpool-ties",
+            "max_pool_backward",
+            MAX_BACKWARD_LOOPS.format(
+                body="dx[n, c, i * s:i * s + ph, j * s:j * s + pw] += (window == window.max()) * dout[n, c, i, j]"
+            ),
+            "every tied maximum",
+        ),
         ("avgpool-sum", "avg_pool_forward", mutate(avgp, "    out /= ph * pw\n", ""), "sum of each window"),
-        ("avgpool-max", "avg_pool_forward", maxp.replace("def max_pool_forward(", "def avg_pool_forward("), "maximum of each window"),
-        ("avgpool-no-division", "avg_pool_backward", mutate(avgp, "share = dout / (ph * pw)", "share = dout"),
-         "not divided by the window's area"),
+        (
+            "avgpool-max",
+            "avg_pool_forward",
+            maxp.replace("def max_pool_forward(", "def avg_pool_forward("),
+            "maximum of each window",
+        ),
+        (
+            "avgpool-no-division",
+            "avg_pool_backward",
+            mutate(avgp, "share = dout / (ph * pw)", "share = dout"),
+            "not divided by the window's area",
+        ),
         ("avgpool-assign", "avg_pool_backward", AVG_BACKWARD_ASSIGN, "overwrite each other"),
     ]
 
 
-MISCONCEPTIONS = [Misconception(name, test, from_source(source), phrase)
-                  for name, test, source, phrase in wrong_variants(SOLUTIONS)]
+MISCONCEPTIONS = [
+    Misconception(name, test, from_source(source), phrase) for name, test, source, phrase in wrong_variants(SOLUTIONS)
+]
 
 
 @pytest.mark.parametrize("mistake", MISCONCEPTIONS, ids=str)
@@ -260,6 +378,5 @@ WRONG_UPSTREAM = {
 @pytest.mark.parametrize("upstream", list(WRONG_UPSTREAM))
 def test_a_wrong_upstream_function_costs_only_its_own_points(upstream):
     """Later test cells run the function they grade with torch stand-ins for what it calls."""
-    failing = [name for name in A.test_names()
-               if not A.run_test(name, replace=from_source(WRONG_UPSTREAM[upstream]))]
+    failing = [name for name in A.test_names() if not A.run_test(name, replace=from_source(WRONG_UPSTREAM[upstream]))]
     assert failing == [upstream], f"a wrong {upstream} fails the test cells {failing}"

@@ -5,6 +5,7 @@ fails every one (scores zero); the points table in the notebook agrees with the 
 up; the independently written solution in tests/independent/ earns every point. The real nbgrader
 pipeline (reference full marks, blank zero) runs in tests/test_course_pipeline.py.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -43,15 +44,18 @@ def test_blank_release_fails_test_cell(case):
 def test_independent_solution_passes_test_cell(case):
     assignment, name = case
     outcome = assignment.run_test(name, namespace=assignment.independent())
-    assert outcome, (f"{assignment.folder}: the independent solution {assignment.independent_path().name} "
-                     f"fails test {name!r}:\n{outcome.message}")
+    assert outcome, (
+        f"{assignment.folder}: the independent solution {assignment.independent_path().name} "
+        f"fails test {name!r}:\n{outcome.message}"
+    )
 
 
 @pytest.mark.parametrize("assignment", _marked(ASSIGNMENTS))
 def test_points_table_matches_test_cells(assignment: Assignment):
     table, total = points_table(assignment.source)
     assert table == assignment.points(), (
-        f"{assignment.folder}: the points table says {table}, the test cells {assignment.points()}")
+        f"{assignment.folder}: the points table says {table}, the test cells {assignment.points()}"
+    )
     assert total == sum(assignment.points().values()), f"{assignment.folder}: the total row says {total}"
 
 

@@ -3,6 +3,7 @@
 The reference solution of every assignment earns full marks, the blank release zero, a partly
 solved notebook something in between; released notebooks carry no solution and no hidden test.
 """
+
 from __future__ import annotations
 
 import csv
@@ -10,9 +11,18 @@ import csv
 import pytest
 
 from autograder import demo
-from autograder.notebooks import (BEGIN_HIDDEN, BEGIN_SOLUTION, END_HIDDEN, END_SOLUTION, read_notebook, tag_notebook,
-                                  visible_source)
+from autograder.course import grade
+from autograder.notebooks import (
+    BEGIN_HIDDEN,
+    BEGIN_SOLUTION,
+    END_HIDDEN,
+    END_SOLUTION,
+    read_notebook,
+    tag_notebook,
+    visible_source,
+)
 from conftest import ASSIGNMENTS, assignment_notebooks
+from harness import all_assignments, write_notebook
 
 pytestmark = [pytest.mark.pipeline, pytest.mark.xdist_group("course-demo")]
 
@@ -72,7 +82,9 @@ def test_release_carries_no_solution_and_no_hidden_test(demo_run, path):
         rel = by_id[meta["grade_id"]]
         if meta["solution"]:
             assert "raise NotImplementedError()" in rel.source
-            leaked = set(_between(cell.source, BEGIN_SOLUTION, END_SOLUTION)) & set(map(str.strip, rel.source.splitlines()))
+            leaked = set(_between(cell.source, BEGIN_SOLUTION, END_SOLUTION)) & set(
+                map(str.strip, rel.source.splitlines())
+            )
             assert not leaked, f"{meta['grade_id']} leaks solution lines: {leaked}"
         if meta["grade"]:
             hidden = set(_between(cell.source, BEGIN_HIDDEN, END_HIDDEN))
@@ -82,3 +94,23 @@ def test_release_carries_no_solution_and_no_hidden_test(demo_run, path):
             # What the tests run as "the visible test" is what nbgrader really releases.
             assert _code_lines(rel.source) == _code_lines(visible), meta["grade_id"]
     assert (ASSIGNMENTS / path.parent.name).is_dir()
+
+
+@pytest.fixture(scope="module")
+def independent_run(tmp_path_factory):
+    """Every assignment's independently written solution, handed in as a student would."""
+    tmp = tmp_path_factory.mktemp("independent")
+    for assignment in all_assignments():
+        write_notebook(
+            assignment.independent_notebook(),
+            tmp / "submissions" / "independent" / assignment.folder / assignment.path.name,
+        )
+    return grade(tmp / "submissions", tmp / "graded", progress=False)
+
+
+def test_independent_solutions_earn_full_marks_through_nbgrader(independent_run):
+    report = independent_run
+    assert not report.problems, [str(p) for p in report.problems]
+    for assignment in report.assignments:
+        got, out_of = report.scores[("independent", assignment)]
+        assert got == out_of > 0, f"{assignment}: the independent solution scored {got}/{out_of}"

@@ -1,4 +1,5 @@
 """The two ways to install the course (pip with pyproject.toml, conda with environment.yml) agree."""
+
 from __future__ import annotations
 
 import tomllib
@@ -23,6 +24,7 @@ def test_environment_yml_lists_the_same_dependencies_as_pyproject():
     pip_lists = [d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d]
     assert len(pip_lists) == 1, "environment.yml should have exactly one pip: section"
     listed = set(map(normalise, pip_lists[0]))
-    assert listed == wanted, (f"only in pyproject.toml: {sorted(wanted - listed)}; "
-                              f"only in environment.yml: {sorted(listed - wanted)}")
+    assert listed == wanted, (
+        f"only in pyproject.toml: {sorted(wanted - listed)}; only in environment.yml: {sorted(listed - wanted)}"
+    )
     assert "python=3.11" in env["dependencies"]

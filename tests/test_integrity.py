@@ -1,4 +1,5 @@
 """The integrity scan flags code that could defeat the tests, and leaves ordinary answers alone."""
+
 from __future__ import annotations
 
 import nbformat
@@ -8,37 +9,45 @@ from nbformat.v4 import new_code_cell, new_notebook
 from autograder.integrity import flag_notebook, flags_in_source
 
 
-@pytest.mark.parametrize("source, reason", [
-    ("import utils\nutils.assert_close = lambda *a, **k: None", "changes utils.assert_close"),
-    ("import numpy as onp\nonp.allclose = lambda *a, **k: True", "changes onp.allclose"),
-    ("np.testing.assert_allclose = print", "changes np.testing.assert_allclose"),
-    ("setattr(utils, 'assert_close', print)", "calls setattr()"),
-    ("import sys\nsys.modules['utils'] = None", "uses sys.modules"),
-    ("import os\nos._exit(0)", "uses os._exit"),
-    ("open('backprop.ipynb').read()", "refers to a notebook file"),
-    ("__builtins__.AssertionError = Exception", "uses __builtins__"),
-])
+@pytest.mark.parametrize(
+    "source, reason",
+    [
+        ("import utils\nutils.assert_close = lambda *a, **k: None", "changes utils.assert_close"),
+        ("import numpy as onp\nonp.allclose = lambda *a, **k: True", "changes onp.allclose"),
+        ("np.testing.assert_allclose = print", "changes np.testing.assert_allclose"),
+        ("setattr(utils, 'assert_close', print)", "calls setattr()"),
+        ("import sys\nsys.modules['utils'] = None", "uses sys.modules"),
+        ("import os\nos._exit(0)", "uses os._exit"),
+        ("open('backprop.ipynb').read()", "refers to a notebook file"),
+        ("__builtins__.AssertionError = Exception", "uses __builtins__"),
+    ],
+)
 def test_flags_tampering(source, reason):
     assert any(reason in flag for flag in flags_in_source(source)), flags_in_source(source)
 
 
-@pytest.mark.parametrize("source", [
-    "def relu_forward(x):\n    out = np.maximum(0, x)\n    return out, x",
-    "class MLP:\n    def __init__(self):\n        self.params = {}\n        self.params['W1'] = np.zeros(3)",
-    "cache = {}\ncache['x'] = 1\nout = x @ W + b",
-    "def f(x):\n    %timeit x\n    return x",
-    "this is not python (",
-])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "def relu_forward(x):\n    out = np.maximum(0, x)\n    return out, x",
+        "class MLP:\n    def __init__(self):\n        self.params = {}\n        self.params['W1'] = np.zeros(3)",
+        "cache = {}\ncache['x'] = 1\nout = x @ W + b",
+        "def f(x):\n    %timeit x\n    return x",
+        "this is not python (",
+    ],
+)
 def test_ordinary_answers_are_not_flagged(source):
     assert flags_in_source(source) == []
 
 
 def test_locked_cells_are_skipped_but_fake_metadata_is_not():
-    nb = new_notebook(cells=[
-        new_code_cell("utils.assert_close = None", metadata={"nbgrader": {"grade_id": "cell-abc", "locked": True}}),
-        new_code_cell("utils.assert_close = None", metadata={"nbgrader": {"grade_id": "made-up", "locked": True}}),
-        new_code_cell("np.allclose = None"),
-    ])
+    nb = new_notebook(
+        cells=[
+            new_code_cell("utils.assert_close = None", metadata={"nbgrader": {"grade_id": "cell-abc", "locked": True}}),
+            new_code_cell("utils.assert_close = None", metadata={"nbgrader": {"grade_id": "made-up", "locked": True}}),
+            new_code_cell("np.allclose = None"),
+        ]
+    )
     flags = flag_notebook(nbformat.from_dict(nb), locked_ids={"cell-abc"})
     assert len(flags) == 2
     assert flags[0].startswith("made-up") and flags[1].startswith("added cell 3")

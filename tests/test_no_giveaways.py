@@ -53,10 +53,12 @@ def _is_blank_stub(node) -> bool:
     """A seminar exercise that starts blank: only a docstring, comments and ``return None``,
     ``pass`` or ``raise NotImplementedError``."""
     body = [b for b in node.body if not (isinstance(b, ast.Expr) and isinstance(b.value, ast.Constant))]
-    return all(isinstance(b, ast.Pass)
-               or (isinstance(b, ast.Return) and (b.value is None or isinstance(b.value, ast.Constant)))
-               or (isinstance(b, ast.Raise) and "NotImplementedError" in ast.unparse(b))
-               for b in body)
+    return all(
+        isinstance(b, ast.Pass)
+        or (isinstance(b, ast.Return) and (b.value is None or isinstance(b.value, ast.Constant)))
+        or (isinstance(b, ast.Raise) and "NotImplementedError" in ast.unparse(b))
+        for b in body
+    )
 
 
 def _code_cells(path):
@@ -70,19 +72,28 @@ def test_no_graded_function_is_defined(path):
             tree = ast.parse(source)
         except SyntaxError:
             continue
-        defined = {n.name for n in ast.walk(tree)
-                   if isinstance(n, (ast.FunctionDef, ast.ClassDef)) and not _is_blank_stub(n)}
-        assigned = {t.id for n in ast.walk(tree) if isinstance(n, ast.Assign) for t in n.targets
-                    if isinstance(t, ast.Name) and isinstance(n.value, ast.Lambda)}
+        defined = {
+            n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.ClassDef)) and not _is_blank_stub(n)
+        }
+        assigned = {
+            t.id
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Assign)
+            for t in n.targets
+            if isinstance(t, ast.Name) and isinstance(n.value, ast.Lambda)
+        }
         leaked = (defined | assigned) & GRADED
         assert not leaked, f"cell {index} defines graded function(s) {sorted(leaked)} in runnable form"
 
 
 @pytest.mark.parametrize("path", TEACHING, ids=lambda p: str(p.relative_to(ROOT)))
 def test_no_line_of_a_reference_solution(path):
-    found = [f"cell {index}: {SOLUTION_LINES[_normal(line.strip())]}"
-             for index, source in _code_cells(path) for line in source.splitlines()
-             if _normal(line.strip()) in SOLUTION_LINES]
+    found = [
+        f"cell {index}: {SOLUTION_LINES[_normal(line.strip())]}"
+        for index, source in _code_cells(path)
+        for line in source.splitlines()
+        if _normal(line.strip()) in SOLUTION_LINES
+    ]
     assert not found, "reference solution lines in a teaching notebook:\n" + "\n".join(found)
 
 

@@ -1,4 +1,5 @@
 """Committed notebooks are clean, and assignment notebooks are well-formed nbgrader sources."""
+
 from __future__ import annotations
 
 import ast
@@ -43,8 +44,9 @@ def test_test_cells_do_not_end_in_a_value(path):
             continue
         body = ast.parse(strip_magics(cell.source)).body
         last = body[-1] if body else None
-        assert not (isinstance(last, ast.Expr) and not isinstance(last.value, ast.Call)), \
+        assert not (isinstance(last, ast.Expr) and not isinstance(last.value, ast.Call)), (
             f"test cell {index + 1} ends with a bare expression"
+        )
 
 
 def test_locked_cell_grade_ids_survive_edits_of_their_text():
@@ -53,9 +55,14 @@ def test_locked_cell_grade_ids_survive_edits_of_their_text():
 
     from autograder.notebooks import tag_notebook
 
-    nb = new_notebook(cells=[new_markdown_cell("# Title"), new_code_cell("import utils"),
-                             new_code_cell("def f():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION"),
-                             new_code_cell("# Test: f (1 point)\nassert f() == 1")])
+    nb = new_notebook(
+        cells=[
+            new_markdown_cell("# Title"),
+            new_code_cell("import utils"),
+            new_code_cell("def f():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION"),
+            new_code_cell("# Test: f (1 point)\nassert f() == 1"),
+        ]
+    )
     before = [c.metadata["nbgrader"]["grade_id"] for c in tag_notebook(nb).cells]
     nb.cells[0].source = "# A corrected title"
     nb.cells[1].source = "import numpy as np\nimport utils"

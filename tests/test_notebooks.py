@@ -5,6 +5,7 @@ that the reference passes every visible and hidden test, and that no test cell w
 (which nbgrader would score as a failure). Timing is reported by ``make bench``; the per-cell
 timeout here only guards against a hang.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from autograder.notebooks import cell_kind
-from tools.notebooks import NOTEBOOK_CELL_TIMEOUT, run_notebook
 from conftest import ROOT, course_notebooks
+from tools.notebooks import NOTEBOOK_CELL_TIMEOUT, run_notebook
 
 
 @pytest.mark.notebook
@@ -24,8 +25,11 @@ def test_notebook_executes(path: Path) -> None:
         for index, cell in enumerate(nb.cells):
             if cell_kind(cell) != "test":
                 continue
-            stderr = [o.get("text", "") for o in cell.get("outputs", [])
-                      if o.get("output_type") == "stream" and o.get("name") == "stderr"]
+            stderr = [
+                o.get("text", "")
+                for o in cell.get("outputs", [])
+                if o.get("output_type") == "stream" and o.get("name") == "stderr"
+            ]
             assert not stderr, f"test cell {index + 1} wrote to stderr (nbgrader scores that 0): {stderr}"
 
 

@@ -1,5 +1,6 @@
 """The real nbgrader pipeline on a tiny fixture assignment: release, then grade a class of
 submissions in which most things that can go wrong do, and check that each costs only its owner."""
+
 from __future__ import annotations
 
 import csv
@@ -16,16 +17,30 @@ from conftest import ROOT
 
 pytestmark = [pytest.mark.pipeline, pytest.mark.xdist_group("pipeline-fixture")]
 
-WARNING_ADD = ("import warnings\nimport numpy as np\n\ndef add(a, b):\n"
-               "    warnings.warn('a harmless warning from student code')\n"
-               "    np.exp(np.array([1000.0]))  # overflow: RuntimeWarning\n"
-               "    return a + b")
-NBGRADER_COLUMNS = ["assignment", "duedate", "timestamp", "student_id", "last_name", "first_name",
-                    "email", "raw_score", "late_submission_penalty", "score", "max_score"]
+WARNING_ADD = (
+    "import warnings\nimport numpy as np\n\ndef add(a, b):\n"
+    "    warnings.warn('a harmless warning from student code')\n"
+    "    np.exp(np.array([1000.0]))  # overflow: RuntimeWarning\n"
+    "    return a + b"
+)
+NBGRADER_COLUMNS = [
+    "assignment",
+    "duedate",
+    "timestamp",
+    "student_id",
+    "last_name",
+    "first_name",
+    "email",
+    "raw_score",
+    "late_submission_penalty",
+    "score",
+    "max_score",
+]
 
 
-def put(submissions: Path, student: str, nb: nbformat.NotebookNode, name: str = fx.NOTEBOOK,
-        assignment: str = fx.ASSIGNMENT) -> None:
+def put(
+    submissions: Path, student: str, nb: nbformat.NotebookNode, name: str = fx.NOTEBOOK, assignment: str = fx.ASSIGNMENT
+) -> None:
     path = submissions / student / assignment / name
     path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, path)
@@ -54,9 +69,17 @@ def graded(tmp_path_factory):
             cell.source = "# Test: add (2 points)\npass"
     put(subs, "tampered", tampered)
     foreign = fx.answer(released, fx.ADD, fx.SQUARE)
-    foreign.metadata["kernelspec"] = {"name": "conda-env-elsewhere-py", "display_name": "Elsewhere", "language": "python"}
+    foreign.metadata["kernelspec"] = {
+        "name": "conda-env-elsewhere-py",
+        "display_name": "Elsewhere",
+        "language": "python",
+    }
     put(subs, "foreign_kernel", foreign)
-    put(subs, "monkeypatcher", fx.answer(released, "import numpy\nnumpy.allclose = lambda *a, **k: True\n" + fx.ADD, fx.SQUARE))
+    put(
+        subs,
+        "monkeypatcher",
+        fx.answer(released, "import numpy\nnumpy.allclose = lambda *a, **k: True\n" + fx.ADD, fx.SQUARE),
+    )
     (subs / "not_json" / fx.ASSIGNMENT).mkdir(parents=True)
     (subs / "not_json" / fx.ASSIGNMENT / fx.NOTEBOOK).write_text("{ this is not a notebook")
     (subs / "missing" / fx.ASSIGNMENT).mkdir(parents=True)
@@ -86,23 +109,35 @@ def test_release_replaces_solutions_with_stubs_and_drops_hidden_tests(graded):
         assert leaked not in text, f"released notebook leaks {leaked!r}"
 
 
-@pytest.mark.parametrize("student, expected", [
-    ("reference", 5), ("foreign_kernel", 5), ("warnings", 5),
-    ("blank", 0), ("hardcoded", 3), ("endless", 2), ("crashing", 3), ("tampered", 3),
-])
+@pytest.mark.parametrize(
+    "student, expected",
+    [
+        ("reference", 5),
+        ("foreign_kernel", 5),
+        ("warnings", 5),
+        ("blank", 0),
+        ("hardcoded", 3),
+        ("endless", 2),
+        ("crashing", 3),
+        ("tampered", 3),
+    ],
+)
 def test_scores(graded, student, expected):
     report, _, _ = graded
     assert score(report, student) == expected, problems_of(report, student)
 
 
-@pytest.mark.parametrize("student, message, reason", [
-    ("kernel_killer", "Kernel died", Reason.KERNEL_DIED),
-    ("not_json", "not a readable Jupyter notebook", Reason.MALFORMED_NOTEBOOK),
-    ("missing", "fixture.ipynb is missing", Reason.MISSING_NOTEBOOK),
-    ("renamed", "unexpected notebook my_fixture.ipynb", Reason.UNEXPECTED_NOTEBOOK),
-    ("unknown_assignment", "unknown assignment '99_nope'", Reason.UNKNOWN_ASSIGNMENT),
-    ("stray_file.txt", "a file where a student folder was expected", Reason.NOT_A_FOLDER),
-])
+@pytest.mark.parametrize(
+    "student, message, reason",
+    [
+        ("kernel_killer", "Kernel died", Reason.KERNEL_DIED),
+        ("not_json", "not a readable Jupyter notebook", Reason.MALFORMED_NOTEBOOK),
+        ("missing", "fixture.ipynb is missing", Reason.MISSING_NOTEBOOK),
+        ("renamed", "unexpected notebook my_fixture.ipynb", Reason.UNEXPECTED_NOTEBOOK),
+        ("unknown_assignment", "unknown assignment '99_nope'", Reason.UNKNOWN_ASSIGNMENT),
+        ("stray_file.txt", "a file where a student folder was expected", Reason.NOT_A_FOLDER),
+    ],
+)
 def test_bad_input_gets_a_clear_message_and_zero(graded, student, message, reason):
     report, _, _ = graded
     assert message in problems_of(report, student)
@@ -112,7 +147,9 @@ def test_bad_input_gets_a_clear_message_and_zero(graded, student, message, reaso
 
 def test_tampering_is_flagged_for_review_without_changing_the_score(graded):
     report, _, _ = graded
-    assert "flagged for review (score unchanged): solution-add changes numpy.allclose" in problems_of(report, "monkeypatcher")
+    assert "flagged for review (score unchanged): solution-add changes numpy.allclose" in problems_of(
+        report, "monkeypatcher"
+    )
     assert score(report, "monkeypatcher") == 5
     flagged = {p.student for p in report.problems if "flagged for review" in str(p)}
     assert flagged == {"monkeypatcher", "kernel_killer"}, "only the two who reach into the process are flagged"
@@ -161,8 +198,12 @@ def test_without_silencing_warnings_cost_points(tmp_path, monkeypatch):
 def test_missing_submissions_folder_is_a_clear_error(tmp_path):
     with pytest.raises(PipelineError, match="does not exist"):
         grade(tmp_path / "nowhere", tmp_path / "out", fx.build(tmp_path / "source"))
-    run = subprocess.run([sys.executable, "-m", "autograder", "grade", str(tmp_path / "nowhere"),
-                          "--out", str(tmp_path / "out")], capture_output=True, text=True, cwd=ROOT)
+    run = subprocess.run(
+        [sys.executable, "-m", "autograder", "grade", str(tmp_path / "nowhere"), "--out", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert run.returncode == 2
     assert "does not exist" in run.stderr
 

@@ -1,4 +1,5 @@
 """The shared library: each helper does what its docstring says, and its checks can fail."""
+
 from __future__ import annotations
 
 import warnings
@@ -18,8 +19,8 @@ def test_numeric_gradient_matches_analytic_and_restores_input():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(3, 4))
     before = x.copy()
-    grad = utils.numeric_gradient(lambda a: np.sum(np.sin(a) * a ** 2), x)
-    assert utils.relative_error(grad, np.cos(x) * x ** 2 + 2 * x * np.sin(x)) < 1e-7
+    grad = utils.numeric_gradient(lambda a: np.sum(np.sin(a) * a**2), x)
+    assert utils.relative_error(grad, np.cos(x) * x**2 + 2 * x * np.sin(x)) < 1e-7
     np.testing.assert_array_equal(x, before)
 
 
@@ -72,17 +73,20 @@ def test_assert_close_accepts_equal_values_and_tensors():
     utils.assert_close(3.0, 3.0 + 1e-12, "scalar")
 
 
-@pytest.mark.parametrize("actual, expected, message", [
-    (None, np.zeros(2), "forget to `return`"),
-    ((np.zeros(2), np.zeros(2)), np.zeros(2), "is a tuple"),
-    (np.zeros(3), np.zeros((3, 1)), "has shape (3,), expected (3, 1)"),
-    (np.array([np.nan, 1.0]), np.array([0.5, 1.0]), "numerically stable"),
-    (np.array([1.0, -2.0]), np.array([-1.0, 2.0]), "opposite sign"),
-    (np.arange(6.0).reshape(2, 3).T, np.arange(6.0).reshape(2, 3), "transpose"),
-    (np.array([2.0, 4.0, 6.0]), np.array([1.0, 2.0, 3.0]), "times a constant, 2"),
-    (np.array([1.0, 2.5]), np.array([1.0, 2.0]), "at index (1,): got 2.5, expected 2"),
-    ("abc", np.zeros(1), "not numeric"),
-])
+@pytest.mark.parametrize(
+    "actual, expected, message",
+    [
+        (None, np.zeros(2), "forget to `return`"),
+        ((np.zeros(2), np.zeros(2)), np.zeros(2), "is a tuple"),
+        (np.zeros(3), np.zeros((3, 1)), "has shape (3,), expected (3, 1)"),
+        (np.array([np.nan, 1.0]), np.array([0.5, 1.0]), "numerically stable"),
+        (np.array([1.0, -2.0]), np.array([-1.0, 2.0]), "opposite sign"),
+        (np.arange(6.0).reshape(2, 3).T, np.arange(6.0).reshape(2, 3), "transpose"),
+        (np.array([2.0, 4.0, 6.0]), np.array([1.0, 2.0, 3.0]), "times a constant, 2"),
+        (np.array([1.0, 2.5]), np.array([1.0, 2.0]), "at index (1,): got 2.5, expected 2"),
+        ("abc", np.zeros(1), "not numeric"),
+    ],
+)
 def test_assert_close_explains_what_is_wrong(actual, expected, message):
     with pytest.raises(AssertionError) as info:
         utils.assert_close(actual, expected, "dx")
@@ -94,8 +98,9 @@ def test_assert_close_names_a_known_mistake_and_adds_the_hint():
     expected = np.array([1.0, 2.0, 3.0])
     wrong = np.array([1.0, 2.0, 3.5])
     with pytest.raises(AssertionError) as info:
-        utils.assert_close(wrong, expected, "out", mistakes={"divided by m-1 instead of m": wrong},
-                           hint="see the derivation")
+        utils.assert_close(
+            wrong, expected, "out", mistakes={"divided by m-1 instead of m": wrong}, hint="see the derivation"
+        )
     assert "Likely mistake: divided by m-1 instead of m" in str(info.value)
     assert "Hint: see the derivation" in str(info.value)
 
@@ -161,10 +166,17 @@ def test_fit_reduces_loss_and_logs_metrics():
         nonlocal w
         err = Xb @ w - yb
         w -= 0.1 * Xb.T @ err / len(Xb)
-        return float(np.mean(err ** 2))
+        return float(np.mean(err**2))
 
-    history = utils.fit(step, X, y, epochs=5, batch_size=32, progress=False,
-                        evaluate=lambda: {"w_error": float(np.abs(w - [1, -2, 0.5]).max())})
+    history = utils.fit(
+        step,
+        X,
+        y,
+        epochs=5,
+        batch_size=32,
+        progress=False,
+        evaluate=lambda: {"w_error": float(np.abs(w - [1, -2, 0.5]).max())},
+    )
     assert len(history["train_loss"]) == 5 and len(history["w_error"]) == 5
     assert history["train_loss"][-1] < 0.1 * history["train_loss"][0]
     assert history.best_epoch("w_error", mode="min") == 4
@@ -175,8 +187,15 @@ def test_fit_torch_learns_the_digits():
     s = utils.load_digits()
     utils.seed_everything(0)
     model = torch.nn.Sequential(torch.nn.Linear(64, 32), torch.nn.ReLU(), torch.nn.Linear(32, 10)).double()
-    history = utils.fit_torch(model, s.X_train, s.y_train, epochs=3, progress=False,
-                              optimizer=torch.optim.Adam(model.parameters(), lr=1e-2), val=(s.X_val, s.y_val))
+    history = utils.fit_torch(
+        model,
+        s.X_train,
+        s.y_train,
+        epochs=3,
+        progress=False,
+        optimizer=torch.optim.Adam(model.parameters(), lr=1e-2),
+        val=(s.X_val, s.y_val),
+    )
     assert set(history) == {"train_loss", "val_loss", "val_acc"}
     assert history.last("val_acc") > 0.85
     assert not model.training
@@ -226,7 +245,7 @@ def test_setup_notebook_shows_warnings_on_stdout_and_sets_threads(capsys):
             assert "RuntimeWarning" in captured.out and "divide by zero" in captured.out
             assert captured.err == ""
             utils.setup_notebook(seed=0, quiet=True)
-            warnings.warn("silenced")
+            warnings.warn("silenced", stacklevel=1)
             assert capsys.readouterr() == ("", "")
         assert torch.get_num_threads() == 1
     finally:

@@ -1,4 +1,5 @@
 """utils.compgraph draws what it is given and refuses malformed graphs with a clear message."""
+
 from __future__ import annotations
 
 import matplotlib

@@ -1,4 +1,5 @@
 """utils.vectorisation: counting user-code lines tells loops over the data from vectorised code."""
+
 from __future__ import annotations
 
 import sys

@@ -8,6 +8,7 @@
   feedback;
 - the convolution rows of tools/bench_conv.py (the reference im2col against torch's conv2d).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -60,12 +61,22 @@ def grading_rows() -> list[dict]:
             problem = course.autograde("reference", assignment)
             graded = time.perf_counter() - start
             score = course.scores().get(("reference", assignment), (0, 0))
-            rows.append({"name": f"autograde one submission of {assignment}", "seconds": graded,
-                         "note": str(problem) if problem else f"score {score[0]:g}/{score[1]:g}"})
+            rows.append(
+                {
+                    "name": f"autograde one submission of {assignment}",
+                    "seconds": graded,
+                    "note": str(problem) if problem else f"score {score[0]:g}/{score[1]:g}",
+                }
+            )
             start = time.perf_counter()
             problem = course.feedback("reference", assignment, Path(tmp) / "feedback")
-            rows.append({"name": f"feedback for one submission of {assignment}",
-                         "seconds": time.perf_counter() - start, "note": str(problem) if problem else ""})
+            rows.append(
+                {
+                    "name": f"feedback for one submission of {assignment}",
+                    "seconds": time.perf_counter() - start,
+                    "note": str(problem) if problem else "",
+                }
+            )
     return rows
 
 

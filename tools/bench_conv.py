@@ -10,13 +10,13 @@ loop forward runs on 4 of the 64 images and its time is scaled by 16.
     python -m tools.bench_conv        prints the rows
     from tools.bench_conv import rows what tools/bench.py calls
 """
+
 from __future__ import annotations
 
 import statistics
-import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import matplotlib
 import numpy as np  # noqa: E402
@@ -38,8 +38,14 @@ def load_reference() -> dict:
     # The cells run in this process: no figure windows. (Not MPLBACKEND: the environment would leak
     # into every kernel started later by the same process and turn off inline plots there.)
     matplotlib.use("Agg")
-    return exec_notebook(NOTEBOOK, include=lambda cell: cell_kind(cell) == "solution"
-                         or "utils.setup_notebook" in cell.source or "def unpack_conv_param" in cell.source)
+    return exec_notebook(
+        NOTEBOOK,
+        include=lambda cell: (
+            cell_kind(cell) == "solution"
+            or "utils.setup_notebook" in cell.source
+            or "def unpack_conv_param" in cell.source
+        ),
+    )
 
 
 def median_seconds(fn: Callable[[], object], repeats: int, warmup: int = 2) -> float:
@@ -60,6 +66,7 @@ def torch_fwd_bwd(x: np.ndarray, w: np.ndarray, b: np.ndarray, dout: np.ndarray)
     def run() -> None:
         xt.grad = wt.grad = bt.grad = None
         F.conv2d(xt, wt, bt).backward(dt)
+
     return run
 
 
@@ -80,7 +87,7 @@ def rows(repeats: int = 15) -> list[dict]:
         dout = rng.standard_normal((BATCH, FILTERS, h_out, h_out)).astype(dtype)
         name = np.dtype(dtype).name
 
-        def numpy_fwd_bwd() -> None:
+        def numpy_fwd_bwd(x=x, w=w, b=b, dout=dout) -> None:
             _, cache = forward(x, w, b, {})
             backward(dout, cache)
 
@@ -93,21 +100,37 @@ def rows(repeats: int = 15) -> list[dict]:
         t_torch_n = median_seconds(torch_fwd_bwd(x, w, b, dout), repeats)
         best = min(t_torch_1, t_torch_n)
         out += [
-            {"name": f"conv numpy im2col fwd+bwd ({name})", "seconds": t_numpy,
-             "note": f"{t_numpy / best:.1f}x torch ({'within' if t_numpy / best <= TARGET_RATIO else 'OVER'} "
-                     f"the {TARGET_RATIO:.0f}x target); {shape}; reference solution of assignment 3"},
-            {"name": f"conv torch conv2d fwd+bwd ({name}, 1 thread)", "seconds": t_torch_1,
-             "note": f"{shape}; autograd, CPU"},
+            {
+                "name": f"conv numpy im2col fwd+bwd ({name})",
+                "seconds": t_numpy,
+                "note": f"{t_numpy / best:.1f}x torch ({'within' if t_numpy / best <= TARGET_RATIO else 'OVER'} "
+                f"the {TARGET_RATIO:.0f}x target); {shape}; reference solution of assignment 3",
+            },
+            {
+                "name": f"conv torch conv2d fwd+bwd ({name}, 1 thread)",
+                "seconds": t_torch_1,
+                "note": f"{shape}; autograd, CPU",
+            },
         ]
         if threads > 1:
-            out.append({"name": f"conv torch conv2d fwd+bwd ({name}, {threads} threads)", "seconds": t_torch_n,
-                        "note": f"{shape}; autograd, CPU"})
+            out.append(
+                {
+                    "name": f"conv torch conv2d fwd+bwd ({name}, {threads} threads)",
+                    "seconds": t_torch_n,
+                    "note": f"{shape}; autograd, CPU",
+                }
+            )
     x_few = x[:NAIVE_BATCH]  # float64: the last dtype of the loop above
     t_naive = median_seconds(lambda: naive(x_few, w, b, {}), repeats=3, warmup=0) * (BATCH / NAIVE_BATCH)
     t_fast = median_seconds(lambda: forward(x, w, b, {}), repeats)
-    out.append({"name": "conv numpy naive loops forward (float64)", "seconds": t_naive,
-                "note": f"timed on {NAIVE_BATCH} images, scaled x{BATCH // NAIVE_BATCH} to {BATCH}; "
-                        f"{t_naive / t_fast:.0f}x the im2col forward"})
+    out.append(
+        {
+            "name": "conv numpy naive loops forward (float64)",
+            "seconds": t_naive,
+            "note": f"timed on {NAIVE_BATCH} images, scaled x{BATCH // NAIVE_BATCH} to {BATCH}; "
+            f"{t_naive / t_fast:.0f}x the im2col forward",
+        }
+    )
     return out
 
 

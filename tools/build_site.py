@@ -7,6 +7,7 @@ package) and nothing is loaded from a CDN, so the site works offline. Plots made
 (`interact`) are kept as the static picture for the sliders' default values, with a note that the
 controls are live in JupyterLab.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,10 +28,14 @@ SECTIONS = {"lectures": "Lectures", "seminars": "Seminars"}
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 MATHJAX_CONFIG = "MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,Safe"  # the configs jupyter-server-mathjax ships
-INTERACTIVE_NOTE = ("<p style='font-size:0.85em;color:#666'><em>Interactive in JupyterLab: "
-                    "this is the output for the controls' default values.</em></p>")
+INTERACTIVE_NOTE = (
+    "<p style='font-size:0.85em;color:#666'><em>Interactive in JupyterLab: "
+    "this is the output for the controls' default values.</em></p>"
+)
 # A src/href that makes the browser fetch something from another host when the page loads.
-REMOTE_RESOURCE = re.compile(r"""(?:<script[^>]*\bsrc|<link[^>]*\bhref|<img[^>]*\bsrc|import\()\s*=?\s*["'](?:https?:)?//""", re.I)
+REMOTE_RESOURCE = re.compile(
+    r"""(?:<script[^>]*\bsrc|<link[^>]*\bhref|<img[^>]*\bsrc|import\()\s*=?\s*["'](?:https?:)?//""", re.I
+)
 
 
 def execute(path: Path, timeout: int = 300) -> nbformat.NotebookNode:
@@ -82,23 +87,30 @@ def title_of(nb: nbformat.NotebookNode, fallback: str) -> str:
 
 
 def render(nb: nbformat.NotebookNode, mathjax_url: str) -> str:
-    exporter = HTMLExporter(template_name="site_template", extra_template_basedirs=[str(ROOT / "tools")],
-                            mathjax_url=mathjax_url, embed_images=True)
+    exporter = HTMLExporter(
+        template_name="site_template",
+        extra_template_basedirs=[str(ROOT / "tools")],
+        mathjax_url=mathjax_url,
+        embed_images=True,
+    )
     body, _ = exporter.from_notebook_node(nb)
     return body
 
 
 def remote_resources(page: str) -> list[str]:
     """What a page would fetch from another host (should be nothing)."""
-    return [page[m.start():m.end() + 60] for m in REMOTE_RESOURCE.finditer(page)]
+    return [page[m.start() : m.end() + 60] for m in REMOTE_RESOURCE.finditer(page)]
 
 
 def build(out: Path, notebooks: list[Path] | None = None, jobs: int = 2) -> list[Path]:
     """Execute and render ``notebooks`` (default: all lectures and seminars) into ``out``."""
     import jupyter_server_mathjax
 
-    notebooks = notebooks if notebooks is not None else sorted(
-        p for section in SECTIONS for p in (ROOT / section).glob("*.ipynb"))
+    notebooks = (
+        notebooks
+        if notebooks is not None
+        else sorted(p for section in SECTIONS for p in (ROOT / section).glob("*.ipynb"))
+    )
     out.mkdir(parents=True, exist_ok=True)
     mathjax_dir = out / "static" / "mathjax"
     if not (mathjax_dir / "MathJax.js").exists():
@@ -119,7 +131,8 @@ def build(out: Path, notebooks: list[Path] | None = None, jobs: int = 2) -> list
     items = {}
     for path, title, page in results:
         items.setdefault(path.parent.name, []).append(
-            f'<li><a href="{page.relative_to(out).as_posix()}">{html.escape(title)}</a></li>')
+            f'<li><a href="{page.relative_to(out).as_posix()}">{html.escape(title)}</a></li>'
+        )
     body = "".join(f"<h2>{SECTIONS.get(s, s.title())}</h2><ul>{''.join(v)}</ul>" for s, v in items.items())
     (out / "index.html").write_text(
         "<!DOCTYPE html><html><head><meta charset='utf-8'><title>Deep learning, layer by layer</title>"
@@ -127,7 +140,9 @@ def build(out: Path, notebooks: list[Path] | None = None, jobs: int = 2) -> list
         "a{color:#1a5fb4}</style></head><body><h1>Deep learning, layer by layer</h1>"
         "<p>Lectures and seminars with their outputs. Each page is an executed Jupyter notebook; "
         "open the same notebook in JupyterLab (<code>make lab</code>) to run it and use its controls.</p>"
-        f"{body}</body></html>", encoding="utf-8")
+        f"{body}</body></html>",
+        encoding="utf-8",
+    )
     return [page for _, _, page in results]
 
 

@@ -2,6 +2,7 @@
 
 Nothing here knows about grading; ``autograder.notebooks`` adds nbgrader's markers on top.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -54,8 +55,12 @@ def run_notebook(path: Path | str, timeout: int = NOTEBOOK_CELL_TIMEOUT, **clien
     """
     path = Path(path)
     nb = nbformat.read(path, as_version=4)
-    NotebookClient(nb, timeout=timeout, kernel_name="python3", extra_arguments=KERNEL_ARGUMENTS,
-                   resources={"metadata": {"path": str(path.parent)}}, **client_options).execute()
+    NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        extra_arguments=KERNEL_ARGUMENTS,
+        resources={"metadata": {"path": str(path.parent)}},
+        **client_options,
+    ).execute()
     return nb
-
-

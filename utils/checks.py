@@ -1,7 +1,9 @@
 """Comparing a student's numpy result with a PyTorch reference, with messages a student can act on."""
+
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -14,8 +16,9 @@ def to_numpy(value: Any) -> np.ndarray:
     return np.asarray(value)
 
 
-def torch_reference(fn: Callable[..., torch.Tensor], *inputs: Any,
-                    dout: np.ndarray | None = None) -> tuple[np.ndarray, list[np.ndarray | None]]:
+def torch_reference(
+    fn: Callable[..., torch.Tensor], *inputs: Any, dout: np.ndarray | None = None
+) -> tuple[np.ndarray, list[np.ndarray | None]]:
     """Run ``fn`` on float64 torch copies of ``inputs`` and backpropagate ``dout`` with autograd.
 
     Args:
@@ -40,8 +43,7 @@ def torch_reference(fn: Callable[..., torch.Tensor], *inputs: Any,
     if out.requires_grad:
         grad = None if dout is None else torch.tensor(np.asarray(dout), dtype=out.dtype)
         out.backward(grad)
-    grads = [t.grad.numpy() if isinstance(t, torch.Tensor) and t.grad is not None else None
-             for t in tensors]
+    grads = [t.grad.numpy() if isinstance(t, torch.Tensor) and t.grad is not None else None for t in tensors]
     return to_numpy(out), grads
 
 
@@ -73,9 +75,15 @@ def _guess_mistake(actual: np.ndarray, expected: np.ndarray, rtol: float, atol: 
         if mask.any():
             ratios = actual[mask] / expected[mask]
             ratio = float(np.median(ratios))
-            if np.isfinite(ratio) and abs(ratio - 1) > 1e-3 and np.allclose(actual, ratio * expected, rtol=1e-5, atol=atol):
-                return (f"It is the expected value times a constant, {ratio:.6g}: look for a missing or "
-                        "extra factor such as the batch size, a 1/2, or a scaling constant.")
+            if (
+                np.isfinite(ratio)
+                and abs(ratio - 1) > 1e-3
+                and np.allclose(actual, ratio * expected, rtol=1e-5, atol=atol)
+            ):
+                return (
+                    f"It is the expected value times a constant, {ratio:.6g}: look for a missing or "
+                    "extra factor such as the batch size, a 1/2, or a scaling constant."
+                )
     return None
 
 
@@ -83,9 +91,16 @@ def _fmt(value: Any) -> str:
     return np.array2string(np.asarray(value), precision=6, threshold=20, edgeitems=3)
 
 
-def assert_close(actual: Any, expected: Any, name: str = "output", *, rtol: float = 1e-6,
-                 atol: float = 1e-8, mistakes: Mapping[str, Any] | None = None,
-                 hint: str | None = None) -> None:
+def assert_close(
+    actual: Any,
+    expected: Any,
+    name: str = "output",
+    *,
+    rtol: float = 1e-6,
+    atol: float = 1e-8,
+    mistakes: Mapping[str, Any] | None = None,
+    hint: str | None = None,
+) -> None:
     """Raise ``AssertionError`` with an actionable message unless ``actual`` matches ``expected``.
 
     Args:
@@ -105,8 +120,10 @@ def assert_close(actual: Any, expected: Any, name: str = "output", *, rtol: floa
     if actual is None:
         raise AssertionError(f"{name} is None: did the function forget to `return` its result?{suffix}")
     if isinstance(actual, tuple) and not isinstance(expected, tuple):
-        raise AssertionError(f"{name} is a tuple of {len(actual)} items, expected one array: "
-                             f"check what the function returns and how it is unpacked.{suffix}")
+        raise AssertionError(
+            f"{name} is a tuple of {len(actual)} items, expected one array: "
+            f"check what the function returns and how it is unpacked.{suffix}"
+        )
     try:
         a = to_numpy(actual).astype(np.float64)
     except (TypeError, ValueError) as exc:
@@ -126,7 +143,8 @@ def assert_close(actual: Any, expected: Any, name: str = "output", *, rtol: floa
         raise AssertionError(
             f"{name} contains {a[idx]} at index {idx} where {e[idx]:.6g} was expected "
             f"({int(bad.sum())} non-finite element(s)). An overflow in exp or a division by "
-            f"zero is the usual cause: use a numerically stable formula.{suffix}")
+            f"zero is the usual cause: use a numerically stable formula.{suffix}"
+        )
     if np.allclose(a, e, rtol=rtol, atol=atol, equal_nan=True):
         return
     idx, n_off = _worst(a, e, rtol, atol)

@@ -5,9 +5,11 @@ Used by the backpropagation lecture and seminar to show, on one picture, what fl
 each node). The graph is described by plain dictionaries, so a notebook can fill in numbers it
 computed by hand and the figure shows exactly those numbers.
 """
+
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import matplotlib.pyplot as plt
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
@@ -25,10 +27,14 @@ def _fmt(value: Any, fmt: str) -> str:
     return fmt.format(float(value))
 
 
-def draw_graph(nodes: Mapping[str, Mapping[str, Any]],
-               edges: Sequence[tuple[str, str] | tuple[str, str, str]],
-               ax: plt.Axes | None = None, title: str | None = None,
-               fmt: str = "{:.4g}", figsize: tuple[float, float] = (9.0, 4.0)) -> plt.Axes:
+def draw_graph(
+    nodes: Mapping[str, Mapping[str, Any]],
+    edges: Sequence[tuple[str, str] | tuple[str, str, str]],
+    ax: plt.Axes | None = None,
+    title: str | None = None,
+    fmt: str = "{:.4g}",
+    figsize: tuple[float, float] = (9.0, 4.0),
+) -> plt.Axes:
     """Draw a computational graph, left to right, annotated with values and gradients.
 
     Args:
@@ -72,22 +78,45 @@ def draw_graph(nodes: Mapping[str, Mapping[str, Any]],
         length = max(((x1 - x0) ** 2 + (y1 - y0) ** 2) ** 0.5, 1e-9)
         ux, uy = (x1 - x0) / length, (y1 - y0) / length
         # start and end on the node outlines, not at their centres
-        arrow = FancyArrowPatch((x0 + 1.05 * r * ux, y0 + 1.05 * r * uy),
-                                (x1 - 1.05 * r * ux, y1 - 1.05 * r * uy), arrowstyle="-|>",
-                                mutation_scale=14, color="0.45", lw=1.3, shrinkA=0, shrinkB=0,
-                                zorder=1)
+        arrow = FancyArrowPatch(
+            (x0 + 1.05 * r * ux, y0 + 1.05 * r * uy),
+            (x1 - 1.05 * r * ux, y1 - 1.05 * r * uy),
+            arrowstyle="-|>",
+            mutation_scale=14,
+            color="0.45",
+            lw=1.3,
+            shrinkA=0,
+            shrinkB=0,
+            zorder=1,
+        )
         ax.add_patch(arrow)
         if len(edge) > 2 and edge[2]:
-            ax.text((x0 + x1) / 2, (y0 + y1) / 2, edge[2], fontsize=8, color="0.25",
-                    ha="center", va="center", zorder=3,
-                    bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.9))
+            ax.text(
+                (x0 + x1) / 2,
+                (y0 + y1) / 2,
+                edge[2],
+                fontsize=8,
+                color="0.25",
+                ha="center",
+                va="center",
+                zorder=3,
+                bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.9),
+            )
 
     for name, spec in nodes.items():
         x, y = spec["pos"]
         label = spec.get("label", name)
         if spec.get("kind", "op") == "leaf":
-            patch = FancyBboxPatch((x - r, y - r * 0.8), 2 * r, 1.6 * r, boxstyle="round,pad=0.05",
-                                   fc="#f2f2f2", ec="0.3", lw=1.2, zorder=2)
+            patch = FancyBboxPatch(
+                (x - r, y - r * 0.8),
+                2 * r,
+                1.6 * r,
+                boxstyle="round,pad=0.05",
+                fc="#f2f2f2",
+                ec="0.3",
+                lw=1.2,
+                zorder=2,
+            )
         else:
             patch = plt.Circle((x, y), r, fc="#fff7e0", ec="0.3", lw=1.2, zorder=2)
         ax.add_patch(patch)
@@ -95,11 +124,9 @@ def draw_graph(nodes: Mapping[str, Mapping[str, Any]],
         value, grad = _fmt(spec.get("value"), fmt), _fmt(spec.get("grad"), fmt)
         tx = x + spec.get("text_dx", 0.0)
         if value:
-            ax.text(tx, y + r + 0.08, value, ha="center", va="bottom", fontsize=9,
-                    color=FORWARD_COLOUR, zorder=4)
+            ax.text(tx, y + r + 0.08, value, ha="center", va="bottom", fontsize=9, color=FORWARD_COLOUR, zorder=4)
         if grad:
-            ax.text(tx, y - r - 0.08, grad, ha="center", va="top", fontsize=9,
-                    color=BACKWARD_COLOUR, zorder=4)
+            ax.text(tx, y - r - 0.08, grad, ha="center", va="top", fontsize=9, color=BACKWARD_COLOUR, zorder=4)
 
     xs = [spec["pos"][0] for spec in nodes.values()]
     ys = [spec["pos"][1] for spec in nodes.values()]
@@ -114,6 +141,8 @@ def draw_graph(nodes: Mapping[str, Mapping[str, Any]],
 
 def graph_legend(ax: plt.Axes, loc: str = "lower left") -> None:
     """Add a legend saying blue = forward value, red = gradient of the loss."""
-    handles = [plt.Line2D([], [], color=FORWARD_COLOUR, marker="s", ls="", label="forward value"),
-               plt.Line2D([], [], color=BACKWARD_COLOUR, marker="s", ls="", label="gradient dL/d(node)")]
+    handles = [
+        plt.Line2D([], [], color=FORWARD_COLOUR, marker="s", ls="", label="forward value"),
+        plt.Line2D([], [], color=BACKWARD_COLOUR, marker="s", ls="", label="gradient dL/d(node)"),
+    ]
     ax.legend(handles=handles, loc=loc, fontsize=8, frameon=False)

@@ -1,4 +1,5 @@
 """Reproducibility and the few settings every notebook shares."""
+
 from __future__ import annotations
 
 import os

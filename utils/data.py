@@ -1,8 +1,9 @@
 """Offline data: what scikit-learn ships (the 8x8 digits, two photographs), split and normalised."""
+
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import numpy as np
 
@@ -14,6 +15,7 @@ class Split:
     ``X_*`` are float64: ``(N, 64)`` when flat, ``(N, 1, 8, 8)`` as images.
     ``y_*`` are int64 class labels ``(N,)`` in ``0..9``.
     """
+
     X_train: np.ndarray
     y_train: np.ndarray
     X_val: np.ndarray
@@ -22,11 +24,17 @@ class Split:
     y_test: np.ndarray
 
     def __repr__(self) -> str:
-        return (f"Split(train={self.X_train.shape}, val={self.X_val.shape}, test={self.X_test.shape})")
+        return f"Split(train={self.X_train.shape}, val={self.X_val.shape}, test={self.X_test.shape})"
 
 
-def load_digits(val_size: float = 0.15, test_size: float = 0.2, seed: int = 0,
-                images: bool = False, normalise: bool = True, train_size: int | None = None) -> Split:
+def load_digits(
+    val_size: float = 0.15,
+    test_size: float = 0.2,
+    seed: int = 0,
+    images: bool = False,
+    normalise: bool = True,
+    train_size: int | None = None,
+) -> Split:
     """scikit-learn's 1797 handwritten digits (8x8, 10 classes), split with stratification.
 
     Args:
@@ -50,7 +58,8 @@ def load_digits(val_size: float = 0.15, test_size: float = 0.2, seed: int = 0,
     val_frac = val_size / (1.0 - test_size)
     if val_size > 0:
         X_train, X_val, y_train, y_val = train_test_split(
-            X_rest, y_rest, test_size=val_frac, random_state=seed, stratify=y_rest)
+            X_rest, y_rest, test_size=val_frac, random_state=seed, stratify=y_rest
+        )
     else:
         X_train, y_train = X_rest, y_rest
         X_val, y_val = X_rest[:0], y_rest[:0]
@@ -89,8 +98,9 @@ def load_sample_image(name: str = "china.jpg", gray: bool = True, scale: float =
     return img
 
 
-def minibatches(X: np.ndarray, y: np.ndarray, batch_size: int,
-                rng: np.random.Generator | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+def minibatches(
+    X: np.ndarray, y: np.ndarray, batch_size: int, rng: np.random.Generator | None = None
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Yield ``(X_batch, y_batch)`` pairs covering the data once, shuffled when ``rng`` is given.
 
     ``X``: ``(N, ...)``, ``y``: ``(N, ...)``; the last batch may be smaller.
@@ -99,5 +109,5 @@ def minibatches(X: np.ndarray, y: np.ndarray, batch_size: int,
         raise ValueError(f"X has {len(X)} rows but y has {len(y)}")
     order = rng.permutation(len(X)) if rng is not None else np.arange(len(X))
     for start in range(0, len(X), batch_size):
-        idx = order[start:start + batch_size]
+        idx = order[start : start + batch_size]
         yield X[idx], y[idx]

@@ -1,13 +1,15 @@
 """Numeric gradients by central differences, and the relative error used to compare gradients."""
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
 
-def numeric_gradient(f: Callable[[np.ndarray], np.ndarray | float], x: np.ndarray,
-                     dout: np.ndarray | None = None, eps: float = 1e-6) -> np.ndarray:
+def numeric_gradient(
+    f: Callable[[np.ndarray], np.ndarray | float], x: np.ndarray, dout: np.ndarray | None = None, eps: float = 1e-6
+) -> np.ndarray:
     """Gradient of ``sum(f(x) * dout)`` with respect to ``x`` by central differences.
 
     Args:

@@ -1,14 +1,18 @@
 """Plots the notebooks share: learning curves and image grids."""
+
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 
 
-def plot_history(histories: Mapping[str, Mapping[str, Sequence[float]]] | Mapping[str, Sequence[float]],
-                 keys: Sequence[str] = ("train_loss", "val_acc"), axes=None):
+def plot_history(
+    histories: Mapping[str, Mapping[str, Sequence[float]]] | Mapping[str, Sequence[float]],
+    keys: Sequence[str] = ("train_loss", "val_acc"),
+    axes=None,
+):
     """Learning curves, one panel per metric in ``keys``.
 
     ``histories`` is one history (``{"train_loss": [...], ...}``) or several by label
@@ -34,8 +38,14 @@ def plot_history(histories: Mapping[str, Mapping[str, Sequence[float]]] | Mappin
     return axes
 
 
-def show_images(images: np.ndarray, titles: Sequence[str] | None = None, ncols: int = 8,
-                cmap: str = "gray", size: float = 1.4, symmetric: bool = False):
+def show_images(
+    images: np.ndarray,
+    titles: Sequence[str] | None = None,
+    ncols: int = 8,
+    cmap: str = "gray",
+    size: float = 1.4,
+    symmetric: bool = False,
+):
     """A grid of images.
 
     ``images``: ``(N, H, W)``, ``(N, 1, H, W)`` or ``(N, H, W, 3)``. With ``symmetric`` each

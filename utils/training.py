@@ -1,7 +1,8 @@
 """A minimal training loop shared by numpy and torch models: minibatches, a progress bar, a history."""
+
 from __future__ import annotations
 
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import torch
@@ -27,10 +28,18 @@ class History(dict):
         return int(np.argmax(values) if mode == "max" else np.argmin(values))
 
 
-def fit(step: Callable[[np.ndarray, np.ndarray], float], X: np.ndarray, y: np.ndarray, *,
-        epochs: int, batch_size: int = 64, seed: int = 0,
-        evaluate: Callable[[], Mapping[str, float]] | None = None,
-        progress: bool = True, desc: str = "epochs") -> History:
+def fit(
+    step: Callable[[np.ndarray, np.ndarray], float],
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    epochs: int,
+    batch_size: int = 64,
+    seed: int = 0,
+    evaluate: Callable[[], Mapping[str, float]] | None = None,
+    progress: bool = True,
+    desc: str = "epochs",
+) -> History:
     """Train for ``epochs`` passes over shuffled minibatches.
 
     Args:
@@ -67,11 +76,20 @@ def accuracy(scores: np.ndarray | torch.Tensor, y: np.ndarray | torch.Tensor) ->
     return float(np.mean(np.argmax(scores, axis=1) == np.asarray(y)))
 
 
-def fit_torch(model: torch.nn.Module, X: np.ndarray, y: np.ndarray, *, epochs: int,
-              optimizer: torch.optim.Optimizer, batch_size: int = 64, seed: int = 0,
-              loss_fn: Callable = torch.nn.functional.cross_entropy,
-              val: tuple[np.ndarray, np.ndarray] | None = None,
-              progress: bool = True, desc: str = "epochs") -> History:
+def fit_torch(
+    model: torch.nn.Module,
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    epochs: int,
+    optimizer: torch.optim.Optimizer,
+    batch_size: int = 64,
+    seed: int = 0,
+    loss_fn: Callable = torch.nn.functional.cross_entropy,
+    val: tuple[np.ndarray, np.ndarray] | None = None,
+    progress: bool = True,
+    desc: str = "epochs",
+) -> History:
     """Train a torch classifier with :func:`fit`; logs ``train_loss`` and, given ``val``,
     ``val_loss`` and ``val_acc`` (evaluated in ``model.eval()`` mode).
 
@@ -101,5 +119,14 @@ def fit_torch(model: torch.nn.Module, X: np.ndarray, y: np.ndarray, *, epochs: i
             return {"val_loss": float(loss_fn(scores, yt)), "val_acc": accuracy(scores, yt)}
 
     torch.manual_seed(seed)
-    return fit(step, X, y, epochs=epochs, batch_size=batch_size, seed=seed,
-               evaluate=evaluate if val is not None else None, progress=progress, desc=desc)
+    return fit(
+        step,
+        X,
+        y,
+        epochs=epochs,
+        batch_size=batch_size,
+        seed=seed,
+        evaluate=evaluate if val is not None else None,
+        progress=progress,
+        desc=desc,
+    )

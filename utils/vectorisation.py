@@ -5,15 +5,19 @@ function with a Python loop over the batch or over output positions runs more li
 inputs. Counting the lines executed (with ``sys.settrace``) makes that a deterministic check,
 unlike timing, which is noisy on a shared machine.
 """
+
 from __future__ import annotations
 
 import sys
 import sysconfig
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 # Library code (numpy's Python wrappers, the standard library) is not counted: only the
 # caller's own code, such as a notebook cell, is.
-_LIBRARY_PREFIXES = tuple(sorted({sysconfig.get_paths()[key] for key in ("stdlib", "platstdlib", "purelib", "platlib")}))
+_LIBRARY_PREFIXES = tuple(
+    sorted({sysconfig.get_paths()[key] for key in ("stdlib", "platstdlib", "purelib", "platlib")})
+)
 
 
 def count_python_lines(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, int]:
@@ -48,8 +52,15 @@ def count_python_lines(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tup
     return result, count
 
 
-def assert_vectorised(fn: Callable[..., Any], small_args: Sequence[Any], large_args: Sequence[Any],
-                      name: str, *, slack: int = 20, what: str = "the batch or the output positions") -> None:
+def assert_vectorised(
+    fn: Callable[..., Any],
+    small_args: Sequence[Any],
+    large_args: Sequence[Any],
+    name: str,
+    *,
+    slack: int = 20,
+    what: str = "the batch or the output positions",
+) -> None:
     """Raise ``AssertionError`` if ``fn`` runs more Python lines on a larger input.
 
     Args:
@@ -66,4 +77,5 @@ def assert_vectorised(fn: Callable[..., Any], small_args: Sequence[Any], large_a
         raise AssertionError(
             f"{name} is not vectorised: it ran {small} Python lines on a small input and {large} on a "
             f"larger one. A Python loop over {what} does that; replace it by numpy operations on "
-            f"whole arrays (a loop over the kernel's offsets is fine: it does not grow with the data).")
+            f"whole arrays (a loop over the kernel's offsets is fine: it does not grow with the data)."
+        )

@@ -94,10 +94,12 @@ class MLP:
             self.params[f"b{layer}"] = np.zeros(fan_out)
 
     def _activation(self):
-        return {"relu": (relu_forward, relu_backward),
-                "leaky_relu": (leaky_relu_forward, leaky_relu_backward),
-                "sigmoid": (sigmoid_forward, sigmoid_backward),
-                "tanh": (tanh_forward, tanh_backward)}[self.activation]
+        return {
+            "relu": (relu_forward, relu_backward),
+            "leaky_relu": (leaky_relu_forward, leaky_relu_backward),
+            "sigmoid": (sigmoid_forward, sigmoid_backward),
+            "tanh": (tanh_forward, tanh_backward),
+        }[self.activation]
 
     def _scores(self, X, keep=None):
         forward, _ = self._activation()

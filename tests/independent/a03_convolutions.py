@@ -37,8 +37,9 @@ def conv_forward_naive(x, w, b, conv_param):
         for filt in range(f):
             for i in range(h_out):
                 for j in range(w_out):
-                    window = padded[img, :, i * sh:i * sh + dh * (kh - 1) + 1:dh,
-                                    j * sw:j * sw + dw * (kw - 1) + 1:dw]
+                    window = padded[
+                        img, :, i * sh : i * sh + dh * (kh - 1) + 1 : dh, j * sw : j * sw + dw * (kw - 1) + 1 : dw
+                    ]
                     out[img, filt, i, j] = np.sum(window * w[filt]) + b[filt]
     return out, (x, w, b, conv_param)
 
@@ -69,8 +70,7 @@ def im2col(x, kernel_size, stride=1, pad=0, dilation=1):
 
 def conv_forward_im2col(x, w, b, conv_param):
     f, _, kh, kw = w.shape
-    cols = im2col(x, (kh, kw), conv_param.get("stride", 1), conv_param.get("pad", 0),
-                  conv_param.get("dilation", 1))
+    cols = im2col(x, (kh, kw), conv_param.get("stride", 1), conv_param.get("pad", 0), conv_param.get("dilation", 1))
     (sh, sw), (ph, pw), (dh, dw) = _geometry(x.shape, w.shape, conv_param)
     h_out = conv_output_size(x.shape[2], kh, sh, ph, dh)
     w_out = conv_output_size(x.shape[3], kw, sw, pw, dw)
@@ -83,7 +83,7 @@ def col2im(dcols, x_shape, kernel_size, stride=1, pad=0, dilation=1):
     ch, rows, cols, (ph, pw) = _indices(x_shape, kernel_size, stride, pad, dilation)
     padded = np.zeros((n, c, h + 2 * ph, wd + 2 * pw))
     np.add.at(padded, (slice(None), ch, rows, cols), dcols)
-    return padded[:, :, ph:ph + h, pw:pw + wd]
+    return padded[:, :, ph : ph + h, pw : pw + wd]
 
 
 def conv_backward(dout, cache):
@@ -93,8 +93,14 @@ def conv_backward(dout, cache):
     db = d.sum(axis=(0, 2))
     dw = np.einsum("nfp,nkp->fk", d, cols).reshape(w.shape)
     dcols = np.einsum("fk,nfp->nkp", w.reshape(f, -1), d)
-    dx = col2im(dcols, x.shape, w.shape[2:], conv_param.get("stride", 1), conv_param.get("pad", 0),
-                conv_param.get("dilation", 1))
+    dx = col2im(
+        dcols,
+        x.shape,
+        w.shape[2:],
+        conv_param.get("stride", 1),
+        conv_param.get("pad", 0),
+        conv_param.get("dilation", 1),
+    )
     return dx, dw, db
 
 
@@ -103,8 +109,13 @@ def _windows(x, pool_param):
     h_out = (x.shape[2] - kh) // s + 1
     w_out = (x.shape[3] - kw) // s + 1
     # stack every window offset: (kh*kw, N, C, h_out, w_out), offsets in row-major order
-    stack = np.stack([x[:, :, u:u + s * (h_out - 1) + 1:s, v:v + s * (w_out - 1) + 1:s]
-                      for u in range(kh) for v in range(kw)])
+    stack = np.stack(
+        [
+            x[:, :, u : u + s * (h_out - 1) + 1 : s, v : v + s * (w_out - 1) + 1 : s]
+            for u in range(kh)
+            for v in range(kw)
+        ]
+    )
     return stack, kh, kw, s
 
 
@@ -121,7 +132,9 @@ def max_pool_backward(dout, cache):
     h_out, w_out = dout.shape[2:]
     for offset in range(kh * kw):
         u, v = divmod(offset, kw)
-        dx[:, :, u:u + s * (h_out - 1) + 1:s, v:v + s * (w_out - 1) + 1:s] += np.where(first == offset, dout, 0.0)
+        dx[:, :, u : u + s * (h_out - 1) + 1 : s, v : v + s * (w_out - 1) + 1 : s] += np.where(
+            first == offset, dout, 0.0
+        )
     return dx
 
 
@@ -137,5 +150,5 @@ def avg_pool_backward(dout, cache):
     h_out, w_out = dout.shape[2:]
     for u in range(kh):
         for v in range(kw):
-            dx[:, :, u:u + s * (h_out - 1) + 1:s, v:v + s * (w_out - 1) + 1:s] += dout / (kh * kw)
+            dx[:, :, u : u + s * (h_out - 1) + 1 : s, v : v + s * (w_out - 1) + 1 : s] += dout / (kh * kw)
     return dx

@@ -9,10 +9,9 @@ a numpy answer.
 
 from __future__ import annotations
 
-
-
 import contextlib
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 _MISSING = object()
 

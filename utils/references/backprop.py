@@ -9,8 +9,9 @@ import numpy as np
 from ..checks import assert_close, torch_reference
 
 
-def check_elementwise(forward, backward, torch_fn, name, rng, shapes, scales=(1.0,), slopes=(None,),
-                      strict_floats=False):
+def check_elementwise(
+    forward, backward, torch_fn, name, rng, shapes, scales=(1.0,), slopes=(None,), strict_floats=False
+):
     """An activation's forward and backward pass against torch autograd on random inputs.
 
     Every third input is exactly 0, where ReLU-like derivatives need a convention (torch's: the
@@ -31,13 +32,19 @@ def check_elementwise(forward, backward, torch_fn, name, rng, shapes, scales=(1.
                 kwargs = {} if slope is None else {"negative_slope": slope}
                 fn = torch_fn if slope is None else (lambda t, s=slope: torch_fn(t, s))
                 expected_out, (expected_dx,) = torch_reference(fn, x, dout=dout)
-                guard = np.errstate(over="raise", invalid="raise", divide="raise") if strict_floats \
+                guard = (
+                    np.errstate(over="raise", invalid="raise", divide="raise")
+                    if strict_floats
                     else contextlib.nullcontext()
+                )
                 with guard:
                     out, cache = forward(x.copy(), **kwargs)
                     dx = backward(dout.copy(), cache)
                 where = f"shape {shape}, scale {scale}" + ("" if slope is None else f", negative_slope {slope}")
                 assert_close(out, expected_out, f"out from {name}_forward, {where}")
-                assert_close(dx, expected_dx, f"dx from {name}_backward, {where}",
-                             hint="some inputs are exactly 0: the derivative there is torch's, that of the "
-                                  "negative side.")
+                assert_close(
+                    dx,
+                    expected_dx,
+                    f"dx from {name}_backward, {where}",
+                    hint="some inputs are exactly 0: the derivative there is torch's, that of the negative side.",
+                )

@@ -10,8 +10,7 @@ import torch
 import torch.nn.functional as F
 
 
-def torch_batchnorm_layer(gamma, beta, momentum=0.1, running_mean=None, running_var=None, eps=1e-5,
-                          spatial=False):
+def torch_batchnorm_layer(gamma, beta, momentum=0.1, running_mean=None, running_var=None, eps=1e-5, spatial=False):
     """A float64 ``torch.nn.BatchNorm1d`` (``BatchNorm2d`` if ``spatial``) with weight ``gamma``,
     bias ``beta`` and, optionally, the given running statistics."""
     cls = torch.nn.BatchNorm2d if spatial else torch.nn.BatchNorm1d
@@ -33,9 +32,16 @@ def torch_batchnorm_forward(x, gamma, beta, bn_param):
     bn_param.setdefault("running_var", np.ones(D))
     xt, g, b = (torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in (x, gamma, beta))
     # torch.from_numpy shares memory, so torch updates bn_param's arrays in place.
-    out = F.batch_norm(xt, torch.from_numpy(bn_param["running_mean"]), torch.from_numpy(bn_param["running_var"]),
-                       g, b, training=bn_param["mode"] == "train", momentum=bn_param.get("momentum", 0.1),
-                       eps=bn_param.get("eps", 1e-5))
+    out = F.batch_norm(
+        xt,
+        torch.from_numpy(bn_param["running_mean"]),
+        torch.from_numpy(bn_param["running_var"]),
+        g,
+        b,
+        training=bn_param["mode"] == "train",
+        momentum=bn_param.get("momentum", 0.1),
+        eps=bn_param.get("eps", 1e-5),
+    )
     return out.detach().numpy(), (xt, g, b, out)
 
 

@@ -17,8 +17,11 @@ from ..checks import assert_close, torch_reference
 
 
 def _conv_kwargs(conv_param: dict) -> dict:
-    return {"stride": conv_param.get("stride", 1), "padding": conv_param.get("pad", 0),
-            "dilation": conv_param.get("dilation", 1)}
+    return {
+        "stride": conv_param.get("stride", 1),
+        "padding": conv_param.get("pad", 0),
+        "dilation": conv_param.get("dilation", 1),
+    }
 
 
 # -- stand-ins for upstream student functions ------------------------------------------------------
@@ -27,31 +30,45 @@ def conv_output_size(L, k, stride=1, pad=0, dilation=1):
 
     Raises ValueError, as torch does, when the dilated kernel does not fit the padded input."""
     try:
-        out = F.conv2d(torch.zeros(1, 1, L, 1), torch.zeros(1, 1, k, 1), stride=(stride, 1),
-                       padding=(pad, 0), dilation=(dilation, 1))
+        out = F.conv2d(
+            torch.zeros(1, 1, L, 1),
+            torch.zeros(1, 1, k, 1),
+            stride=(stride, 1),
+            padding=(pad, 0),
+            dilation=(dilation, 1),
+        )
     except RuntimeError as error:
-        raise ValueError(f"a kernel of size {k} with dilation {dilation} does not fit an input of length "
-                         f"{L} padded by {pad}") from error
+        raise ValueError(
+            f"a kernel of size {k} with dilation {dilation} does not fit an input of length {L} padded by {pad}"
+        ) from error
     return int(out.shape[2])
 
 
 def im2col(x, kernel_size, stride=1, pad=0, dilation=1):
     """torch's unfold: (N, C, H, W) -> (N, C*HH*WW, H_out*W_out)."""
-    return F.unfold(torch.from_numpy(np.asarray(x, dtype=np.float64)), kernel_size, dilation=dilation,
-                    padding=pad, stride=stride).numpy()
+    return F.unfold(
+        torch.from_numpy(np.asarray(x, dtype=np.float64)), kernel_size, dilation=dilation, padding=pad, stride=stride
+    ).numpy()
 
 
 def col2im(dcols, x_shape, kernel_size, stride=1, pad=0, dilation=1):
     """torch's fold, the adjoint of unfold: (N, C*HH*WW, H_out*W_out) -> x_shape."""
-    return F.fold(torch.from_numpy(np.asarray(dcols, dtype=np.float64)), tuple(x_shape[2:]), kernel_size,
-                  dilation=dilation, padding=pad, stride=stride).numpy()
+    return F.fold(
+        torch.from_numpy(np.asarray(dcols, dtype=np.float64)),
+        tuple(x_shape[2:]),
+        kernel_size,
+        dilation=dilation,
+        padding=pad,
+        stride=stride,
+    ).numpy()
 
 
 # -- references ------------------------------------------------------------------------------------
 def torch_conv(x, w, b, conv_param):
     """torch's conv2d on float64 copies: the reference output, shape (N, F, H_out, W_out)."""
-    return F.conv2d(torch.from_numpy(x), torch.from_numpy(np.ascontiguousarray(w)), torch.from_numpy(b),
-                    **_conv_kwargs(conv_param)).numpy()
+    return F.conv2d(
+        torch.from_numpy(x), torch.from_numpy(np.ascontiguousarray(w)), torch.from_numpy(b), **_conv_kwargs(conv_param)
+    ).numpy()
 
 
 def conv_grads(x, w, b, conv_param, dout):
@@ -75,26 +92,40 @@ def conv_case(rng, x_shape, w_shape, conv_param):
     return x, w, b, rng.standard_normal(torch_conv(x, w, b, conv_param).shape)
 
 
+FLIPPED = (
+    "the kernel is flipped, which is a true convolution; conv2d computes cross-correlation: multiply "
+    "w[f, c, u, v] with the pixel at offset (u*dilation_h, v*dilation_w) in the window, no flip."
+)
+
+
 def forward_check(forward, x, w, b, conv_param, name, rtol=1e-6):
     """Check a convolution forward pass against conv2d; return its ``(out, cache)``."""
     result = forward(x, w, b, conv_param)
     assert isinstance(result, tuple) and len(result) == 2, (
-        f"{name} must return a pair (out, cache), got {type(result).__name__}.")
+        f"{name} must return a pair (out, cache), got {type(result).__name__}."
+    )
     out, cache = result
     expected = torch_conv(x, w, b, conv_param)
     what = f"{name} with x {x.shape}, w {w.shape}, conv_param={conv_param}"
     assert np.shape(out) == expected.shape, (
         f"out from {what} has shape {np.shape(out)}, expected {expected.shape}: compute H_out and "
-        "W_out with conv_output_size (stride, padding and dilation all change them).")
-    assert_close(out, expected, f"out from {what}", rtol=rtol, mistakes={
-        "the kernel is flipped, which is a true convolution; conv2d computes cross-correlation: "
-        "multiply w[f, c, u, v] with the pixel at offset (u*dilation_h, v*dilation_w) in the window, no flip.":
-            torch_conv(x, w[:, :, ::-1, ::-1], b, conv_param),
-        "the bias is missing: add b[f] once to every output of filter f.":
-            torch_conv(x, w, np.zeros_like(b), conv_param),
-        "the bias is added once per input channel (C times) instead of once per output.":
-            torch_conv(x, w, x.shape[1] * b, conv_param),
-    })
+        "W_out with conv_output_size (stride, padding and dilation all change them)."
+    )
+    assert_close(
+        out,
+        expected,
+        f"out from {what}",
+        rtol=rtol,
+        mistakes={
+            FLIPPED: torch_conv(x, w[:, :, ::-1, ::-1], b, conv_param),
+            "the bias is missing: add b[f] once to every output of filter f.": torch_conv(
+                x, w, np.zeros_like(b), conv_param
+            ),
+            "the bias is added once per input channel (C times) instead of once per output.": torch_conv(
+                x, w, x.shape[1] * b, conv_param
+            ),
+        },
+    )
     return out, cache
 
 
@@ -117,24 +148,38 @@ def torch_pool(kind, x, pool_param, dout=None):
 def check_pool_shape(value, expected, what):
     assert np.shape(value) == expected.shape, (
         f"{what} has shape {np.shape(value)}, expected {expected.shape}: the output size is "
-        "(H - pool_height) // stride + 1 by (W - pool_width) // stride + 1.")
+        "(H - pool_height) // stride + 1 by (W - pool_width) // stride + 1."
+    )
 
 
-def random_conv_configs(rng, count, max_batch=3, max_channels=4, sizes=(4, 9), max_filters=4, max_kernel=4,
-                        max_stride=3):
+def random_conv_configs(
+    rng, count, max_batch=3, max_channels=4, sizes=(4, 9), max_filters=4, max_kernel=4, max_stride=3
+):
     """``count`` random ``(x_shape, w_shape, conv_param)`` cases with pairs for stride, padding and
     dilation; the sizes are drawn from half-open ranges and the kernel always fits."""
     configs = []
     while len(configs) < count:
-        x_shape = (int(rng.integers(1, max_batch)), int(rng.integers(1, max_channels)),
-                   int(rng.integers(*sizes)), int(rng.integers(*sizes)))
-        w_shape = (int(rng.integers(1, max_filters)), x_shape[1], int(rng.integers(1, max_kernel)),
-                   int(rng.integers(1, max_kernel)))
-        conv_param = {"stride": (int(rng.integers(1, max_stride)), int(rng.integers(1, max_stride))),
-                      "pad": (int(rng.integers(0, 3)), int(rng.integers(0, 3))),
-                      "dilation": (int(rng.integers(1, 3)), int(rng.integers(1, 3)))}
-        fits = all(x_shape[2 + a] + 2 * conv_param["pad"][a] >= conv_param["dilation"][a] * (w_shape[2 + a] - 1) + 1
-                   for a in (0, 1))
+        x_shape = (
+            int(rng.integers(1, max_batch)),
+            int(rng.integers(1, max_channels)),
+            int(rng.integers(*sizes)),
+            int(rng.integers(*sizes)),
+        )
+        w_shape = (
+            int(rng.integers(1, max_filters)),
+            x_shape[1],
+            int(rng.integers(1, max_kernel)),
+            int(rng.integers(1, max_kernel)),
+        )
+        conv_param = {
+            "stride": (int(rng.integers(1, max_stride)), int(rng.integers(1, max_stride))),
+            "pad": (int(rng.integers(0, 3)), int(rng.integers(0, 3))),
+            "dilation": (int(rng.integers(1, 3)), int(rng.integers(1, 3))),
+        }
+        fits = all(
+            x_shape[2 + a] + 2 * conv_param["pad"][a] >= conv_param["dilation"][a] * (w_shape[2 + a] - 1) + 1
+            for a in (0, 1)
+        )
         if fits:
             configs.append((x_shape, w_shape, conv_param))
     return configs
