@@ -208,6 +208,7 @@ def wrong_variants(solutions: dict[str, str]) -> list[tuple[str, str, str, str]]
             WRONG_SIZE.format("(L + pad - dilation * (k - 1) - 1) // stride + 1"),
             "padding is counted once",
         ),
+        ("size-no-fit-check", "conv_output_size", WRONG_SIZE.format(f"{floor} // stride + 1"), "Raise ValueError"),
         ("size-float", "conv_output_size", WRONG_SIZE.format(f"{floor} / stride + 1"), "return an int"),
         (
             "naive-flipped",
