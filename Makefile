@@ -35,7 +35,7 @@ lab: $(STAMP)
 	$(VENV)/bin/jupyter lab --notebook-dir=.
 
 site: $(STAMP)
-	$(PY) tools/build_site.py
+	$(PY) -m tools.build_site
 
 release: $(STAMP)
 	$(PY) -m autograder release

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import re
-import sys
 
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from autograder.course import KERNELSPEC
-from conftest import ROOT
-
-sys.path.insert(0, str(ROOT / "tools"))
-import build_site as course_site  # noqa: E402
+from tools import build_site as course_site
 
 PLOT = "import matplotlib.pyplot as plt\nplt.plot([0, 1], [1, 0])\nplt.show()"
 WIDGET = (

@@ -21,7 +21,7 @@ from pathlib import Path
 import nbformat
 from nbconvert import HTMLExporter
 
-from autograder.notebooks import run_notebook
+from tools.notebooks import run_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 SECTIONS = {"lectures": "Lectures", "seminars": "Seminars"}
