@@ -1,80 +1,66 @@
-"""Build the course website: every lecture and seminar executed and rendered to HTML.
+"""Build the course website: a Sphinx book (MyST-NB, sphinx-book-theme) of every lecture and seminar.
 
-    python tools/build_site.py [--out site] [--jobs 2]
+    python tools/build_site.py [--out site] [--jobs 2]      (or `make site`; then open site/index.html)
 
-Math is rendered by a MathJax copy served from the site itself (from the jupyter-server-mathjax
-package) and nothing is loaded from a CDN, so the site works offline. Plots made through ipywidgets
-(`interact`) are kept as the static picture for the sliders' default values, with a note that the
-controls are live in JupyterLab.
+What it does, in order:
+1. executes every lectures/*.ipynb and seminars/*.ipynb (whatever exists: the toctree is a glob) in a fresh
+   kernel, `jobs` at a time; ipywidgets' `interact` is replaced in the kernel by precomputed frames behind
+   plain HTML sliders (tools/static_interact.py), so a slider changes the picture without a kernel. A cell
+   that raises stops the build with the notebook's path, the cell's number and id, and the error;
+2. folds plot-making code: a code cell that draws a figure and has more than FOLD_LINES lines, or whose
+   first line is `# plot`, gets the `hide-input` tag (the figure stays, the code is one click away);
+   cells already tagged hide-input/remove-input/show-input keep their tags. The notebooks are not edited;
+3. stages a Sphinx source folder: tools/book/ (conf.py, index.md, _static/), the executed notebooks, each
+   with a download link to its committed (output-free) notebook, the generated syllabus and per-topic
+   toctrees, and an Assignments page that links the released student versions only
+   (`python -m autograder release`);
+4. runs Sphinx, copies MathJax (jupyter-server-mathjax's MathJax 2) into _static/mathjax, and fails if any
+   page would load something from another host.
+
+Search is Sphinx's own (a script-tag index), so it works from file:// and from a static server.
 """
 
 from __future__ import annotations
 
 import argparse
-import html
 import re
 import shutil
+import subprocess
 import sys
+import tempfile
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
-from nbconvert import HTMLExporter
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
-from tools.notebooks import run_notebook
+from tools.notebooks import KERNEL_ARGUMENTS, NOTEBOOK_CELL_TIMEOUT
 
 ROOT = Path(__file__).resolve().parents[1]
-SECTIONS = {"lectures": "Lectures", "seminars": "Seminars"}
+BOOK = Path(__file__).resolve().parent / "book"
+SECTIONS = ("lectures", "seminars")
+FOLD_LINES = 6  # plot cells longer than this are folded
+KEEP_TAGS = {"hide-input", "remove-input", "show-input", "remove-cell", "hide-cell"}
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
-WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
-MATHJAX_CONFIG = "MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,Safe"  # the configs jupyter-server-mathjax ships
-INTERACTIVE_NOTE = (
-    "<p style='font-size:0.85em;color:#666'><em>Interactive in JupyterLab: "
-    "this is the output for the controls' default values.</em></p>"
-)
+SETUP_CELL = "from tools.static_interact import install as _site_install\n_site_install()\ndel _site_install"
+MATHJAX_CONFIGS = ("TeX-AMS-MML_HTMLorMML-full", "Safe")  # named in tools/book/conf.py's mathjax_path
 # A src/href that makes the browser fetch something from another host when the page loads.
 REMOTE_RESOURCE = re.compile(
-    r"""(?:<script[^>]*\bsrc|<link[^>]*\bhref|<img[^>]*\bsrc|import\()\s*=?\s*["'](?:https?:)?//""", re.I
+    r"""(?:<script[^>]*\bsrc|<link[^>]*\bhref|<img[^>]*\bsrc|<iframe[^>]*\bsrc|import\(|url\()\s*=?\s*["']?"""
+    r"""(?:https?:)?//""",
+    re.I,
 )
 
 
-def execute(path: Path, timeout: int = 300) -> nbformat.NotebookNode:
-    """Run a notebook in its own folder, keeping ipywidgets' state."""
-    return run_notebook(path, timeout=timeout, store_widget_state=True)
+class BuildError(RuntimeError):
+    """A notebook did not execute, or a page would load something from another host."""
 
 
-def flatten_widgets(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """Replace each widget view with what its Output widgets captured, and drop the widget state
-    (whose renderer would otherwise be fetched from a CDN)."""
-    state = nb.metadata.pop("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
-
-    def captured(model_id: str, seen: set[str]) -> list:
-        if model_id in seen or model_id not in state:
-            return []
-        seen.add(model_id)
-        model = state[model_id]
-        if model.get("model_name") == "OutputModel":
-            return list(model.get("state", {}).get("outputs", []))
-        outputs = []
-        for child in model.get("state", {}).get("children", []):
-            outputs += captured(str(child).replace("IPY_MODEL_", ""), seen)
-        return outputs
-
-    for cell in nb.cells:
-        if cell.cell_type != "code":
-            continue
-        new_outputs = []
-        for output in cell.outputs:
-            view = output.get("data", {}).get(WIDGET_VIEW)
-            if view is None:
-                new_outputs.append(output)
-                continue
-            inner = captured(view["model_id"], set())
-            if inner:
-                new_outputs.append(nbformat.v4.new_output("display_data", data={"text/html": INTERACTIVE_NOTE}))
-                new_outputs += [nbformat.from_dict(o) for o in inner]
-        cell.outputs = new_outputs
-    return nb
+def notebooks(root: Path = ROOT) -> list[Path]:
+    """Every lecture and seminar, in topic order."""
+    return sorted((p for section in SECTIONS for p in (root / section).glob("*.ipynb")), key=lambda p: (p.stem, p))
 
 
 def title_of(nb: nbformat.NotebookNode, fallback: str) -> str:
@@ -86,78 +72,234 @@ def title_of(nb: nbformat.NotebookNode, fallback: str) -> str:
     return fallback
 
 
-def render(nb: nbformat.NotebookNode, mathjax_url: str) -> str:
-    exporter = HTMLExporter(
-        template_name="site_template",
-        extra_template_basedirs=[str(ROOT / "tools")],
-        mathjax_url=mathjax_url,
-        embed_images=True,
+def first_line(source: str) -> str:
+    lines = [line for line in source.splitlines() if line.strip()]
+    return lines[0].strip()[:80] if lines else ""
+
+
+def execute(path: Path, root: Path = ROOT, timeout: int = NOTEBOOK_CELL_TIMEOUT) -> nbformat.NotebookNode:
+    """Run the notebook in its own folder with the static `interact`; a failing cell raises BuildError."""
+    nb = nbformat.read(path, as_version=4)
+    setup = nbformat.v4.new_code_cell(SETUP_CELL, metadata={"tags": ["remove-cell"]})
+    nb.cells.insert(0, setup)
+    current = {"index": 0}
+
+    def on_cell_start(cell, cell_index, **_):
+        current["index"] = cell_index
+
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        extra_arguments=KERNEL_ARGUMENTS,
+        resources={"metadata": {"path": str(path.parent)}},
+        on_cell_start=on_cell_start,
     )
-    body, _ = exporter.from_notebook_node(nb)
-    return body
+    try:
+        client.execute()
+    except (CellExecutionError, CellTimeoutError, DeadKernelError) as error:
+        index = current["index"]
+        cell = nb.cells[index]
+        where = _relative(path, root)
+        if index == 0:
+            raise BuildError(f"{where}: the site's setup cell failed: {error}") from error
+        summary = re.sub(r"\x1b\[[0-9;]*m", "", str(error)).strip().splitlines()
+        detail = "\n".join(summary[-12:])
+        raise BuildError(
+            f"{where}: cell {index} (id {cell.get('id', '?')}, starting `{first_line(cell.source)}`) failed "
+            f"while building the site:\n{detail}"
+        ) from error
+    nb.cells.pop(0)
+    return nb
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(root.resolve()))
+    except ValueError:
+        return str(path)
+
+
+def draws_a_figure(cell: nbformat.NotebookNode) -> bool:
+    for output in cell.get("outputs", []):
+        data = output.get("data", {})
+        if "image/png" in data or "image/svg+xml" in data or 'class="static-interact"' in str(data.get("text/html", "")):
+            return True
+    return False
+
+
+def fold_plot_code(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Tag plot-making cells `hide-input` (see the module docstring for the rule)."""
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        tags = cell.metadata.setdefault("tags", [])
+        if KEEP_TAGS & set(tags):
+            continue
+        lines = [line for line in cell.source.splitlines() if line.strip()]
+        marked = bool(lines) and re.match(r"#\s*plot\b", lines[0], re.I)
+        if marked or (draws_a_figure(cell) and len(lines) > FOLD_LINES):
+            tags.append("hide-input")
+    return nb
+
+
+def tidy(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Drop what needs a kernel on the page: widget views (tqdm's bars) and the widget state."""
+    nb.metadata.pop("widgets", None)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = [o for o in cell.outputs if WIDGET_VIEW not in o.get("data", {})]
+    return nb
+
+
+def add_download_link(nb: nbformat.NotebookNode, target: str) -> nbformat.NotebookNode:
+    """A line under the page title linking the committed notebook (`target` is from the source root)."""
+    link = nbformat.v4.new_markdown_cell(
+        f'<span class="course-download">Download this notebook: {{download}}`{Path(target).name} <{target}>` '
+        "(without outputs; open it in JupyterLab with `make lab`).</span>"
+    )
+    position = 1 if nb.cells and nb.cells[0].cell_type == "markdown" and nb.cells[0].source.lstrip().startswith("#") else 0
+    nb.cells.insert(position, link)
+    return nb
+
+
+def release_assignments(dest: Path) -> list[Path]:
+    """The student versions of every assignment (python -m autograder release), as notebooks under dest."""
+    subprocess.run(
+        [sys.executable, "-m", "autograder", "release", "--out", str(dest)],
+        cwd=ROOT,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    return sorted(dest.glob("*/*.ipynb"))
+
+
+def topic_number(stem: str) -> str:
+    match = re.match(r"(\d+)", stem)
+    return match.group(1) if match else stem
+
+
+def syllabus_and_toctrees(pages: dict[str, str], released: list[Path], released_root: Path) -> tuple[str, str]:
+    """Markdown for the landing page: the syllabus table and one hidden toctree per topic.
+
+    pages: docname ("lectures/01_backprop") -> title.
+    """
+    topics: dict[str, dict[str, str]] = {}
+    for docname in pages:
+        section, stem = docname.split("/")
+        topics.setdefault(topic_number(stem), {})[section] = docname
+    assignments = {topic_number(p.parent.name): p for p in released}
+    rows = ["| Topic | Lecture | Seminar | Assignment |", "| --- | --- | --- | --- |"]
+    trees = []
+    for number in sorted(set(topics) | set(assignments)):
+        docs = topics.get(number, {})
+        cells = []
+        for section in SECTIONS:
+            doc = docs.get(section)
+            cells.append(f"[{pages[doc]}]({doc}.ipynb)" if doc else "")
+        if number in assignments:
+            cells.append(f"[{assignments[number].parent.name}](assignments.md#assignment-{number})")
+        else:
+            cells.append("")
+        rows.append(f"| {int(number) if number.isdigit() else number} | " + " | ".join(cells) + " |")
+        if docs:
+            name = docs.get("lectures") or docs.get("seminars")
+            caption = re.sub(r"^(Lecture|Seminar)\s*\d+\s*[.:—-]*\s*", "", pages[name]) or name
+            entries = "\n".join(docs[s] for s in SECTIONS if s in docs)
+            trees.append(f"```{{toctree}}\n:caption: {int(number) if number.isdigit() else number}. {caption}\n:hidden:\n\n{entries}\n```")
+    trees.append("```{toctree}\n:caption: Assignments\n:hidden:\n\nassignments\n```")
+    return "\n".join(rows), "\n\n".join(trees)
+
+
+def assignments_page(released: list[Path], released_root: Path) -> str:
+    parts = [
+        "# Assignments\n",
+        "Each assignment is a notebook: fill in the functions between the markers, run it, press **Validate** in "
+        "JupyterLab's toolbar (nbgrader) to run the visible tests, and hand it in. Only the student versions are "
+        "here; the hidden tests run when it is graded.\n",
+    ]
+    for path in released:
+        number = topic_number(path.parent.name)
+        nb = nbformat.read(path, as_version=4)
+        rel = path.relative_to(released_root.parent).as_posix()
+        parts.append(f"({'assignment-' + number})=\n## {title_of(nb, path.parent.name)}\n")
+        parts.append(f"{{download}}`Download {path.name} (student version) </{rel}>`\n")
+    return "\n".join(parts)
 
 
 def remote_resources(page: str) -> list[str]:
-    """What a page would fetch from another host (should be nothing)."""
-    return [page[m.start() : m.end() + 60] for m in REMOTE_RESOURCE.finditer(page)]
+    """Every place in an HTML page (or CSS/JS) that makes the browser fetch from another host on load."""
+    return REMOTE_RESOURCE.findall(page)
 
 
-def build(out: Path, notebooks: list[Path] | None = None, jobs: int = 2) -> list[Path]:
-    """Execute and render ``notebooks`` (default: all lectures and seminars) into ``out``."""
+def mathjax_dir() -> Path:
     import jupyter_server_mathjax
 
-    notebooks = (
-        notebooks
-        if notebooks is not None
-        else sorted(p for section in SECTIONS for p in (ROOT / section).glob("*.ipynb"))
-    )
-    out.mkdir(parents=True, exist_ok=True)
-    mathjax_dir = out / "static" / "mathjax"
-    if not (mathjax_dir / "MathJax.js").exists():
-        shutil.copytree(Path(jupyter_server_mathjax.__file__).parent / "static", mathjax_dir, dirs_exist_ok=True)
+    return Path(jupyter_server_mathjax.__file__).parent / "static"
 
-    def one(path: Path) -> tuple[Path, str, Path]:
-        section = path.parent.name
-        nb = flatten_widgets(execute(path))
-        page = out / section / path.with_suffix(".html").name
-        page.parent.mkdir(parents=True, exist_ok=True)
-        page.write_text(render(nb, f"../static/mathjax/{MATHJAX_CONFIG}"), encoding="utf-8")
-        print(f"  built {page.relative_to(out)}", flush=True)
-        return path, title_of(nb, path.stem), page
 
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        results = list(pool.map(one, notebooks))
+def build(out: Path, sources: list[Path] | None = None, jobs: int = 2, root: Path = ROOT, assignments: bool = True) -> Path:
+    """Build the site into `out` and return its index.html. sources defaults to every lecture and seminar."""
+    sources = notebooks(root) if sources is None else [Path(p) for p in sources]
+    out = Path(out)
+    with tempfile.TemporaryDirectory(prefix="course-book-") as tmp:
+        src = Path(tmp) / "src"
+        shutil.copytree(BOOK, src)
+        with ThreadPoolExecutor(max(1, jobs)) as pool:
+            executed = list(pool.map(lambda p: execute(p, root), sources))
+        pages = {}
+        for path, nb in zip(sources, executed):
+            section = path.parent.name if path.parent.name in SECTIONS else "lectures"
+            docname = f"{section}/{path.stem}"
+            original = src / "_notebooks" / section / path.name
+            original.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, original)
+            nb = add_download_link(fold_plot_code(tidy(nb)), f"/_notebooks/{section}/{path.name}")
+            (src / section).mkdir(exist_ok=True)
+            nbformat.write(nb, src / f"{docname}.ipynb")
+            pages[docname] = title_of(nb, path.stem)
+        released_root = src / "_released"
+        released = release_assignments(released_root) if assignments else []
+        (src / "assignments.md").write_text(assignments_page(released, released_root))
+        syllabus, toctrees = syllabus_and_toctrees(pages, released, released_root)
+        index = (src / "index.md").read_text()
+        (src / "index.md").write_text(index.replace("{syllabus}", syllabus).replace("{toctrees}", toctrees))
 
-    items = {}
-    for path, title, page in results:
-        items.setdefault(path.parent.name, []).append(
-            f'<li><a href="{page.relative_to(out).as_posix()}">{html.escape(title)}</a></li>'
-        )
-    body = "".join(f"<h2>{SECTIONS.get(s, s.title())}</h2><ul>{''.join(v)}</ul>" for s, v in items.items())
-    (out / "index.html").write_text(
-        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>Deep learning, layer by layer</title>"
-        "<style>body{font-family:system-ui,sans-serif;max-width:46em;margin:3em auto;padding:0 1em;line-height:1.5}"
-        "a{color:#1a5fb4}</style></head><body><h1>Deep learning, layer by layer</h1>"
-        "<p>Lectures and seminars with their outputs. Each page is an executed Jupyter notebook; "
-        "open the same notebook in JupyterLab (<code>make lab</code>) to run it and use its controls.</p>"
-        f"{body}</body></html>",
-        encoding="utf-8",
-    )
-    return [page for _, _, page in results]
+        if out.exists():
+            shutil.rmtree(out)
+        command = [sys.executable, "-m", "sphinx", "-b", "html", "-q", "-d", str(Path(tmp) / "doctrees"), str(src), str(out)]
+        result = subprocess.run(command, cwd=src, capture_output=True, text=True)
+        if result.returncode != 0:
+            raise BuildError(f"sphinx failed:\n{result.stdout}\n{result.stderr}")
+        if result.stderr.strip():
+            print(result.stderr, file=sys.stderr)
+    shutil.copytree(mathjax_dir(), out / "_static" / "mathjax", dirs_exist_ok=True)
+    shutil.rmtree(out / ".doctrees", ignore_errors=True)
+    remote = {
+        str(p.relative_to(out)): found
+        for p in out.rglob("*")
+        if p.suffix in {".html", ".css"} and (found := remote_resources(p.read_text(errors="replace")))
+    }
+    if remote:
+        raise BuildError(f"pages would load from another host: {remote}")
+    return out / "index.html"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", default=str(ROOT / "site"))
-    parser.add_argument("--jobs", type=int, default=2, help="notebooks executed at once")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "site")
+    parser.add_argument("--jobs", type=int, default=2)
     args = parser.parse_args(argv)
-    pages = build(Path(args.out), jobs=args.jobs)
-    leaks = {p: r for p in pages if (r := remote_resources(p.read_text(encoding="utf-8")))}
-    for page, found in leaks.items():
-        print(f"error: {page} loads remote resources: {found}", file=sys.stderr)
-    print(f"site: {Path(args.out) / 'index.html'} ({len(pages)} pages)")
-    return 1 if leaks else 0
+    start = time.perf_counter()
+    try:
+        index = build(args.out, jobs=args.jobs)
+    except BuildError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"wrote {index} in {time.perf_counter() - start:.0f} s; open it in a browser")
+    return 0
 
 
 if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
     raise SystemExit(main())
