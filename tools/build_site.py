@@ -106,7 +106,7 @@ def execute(path: Path, root: Path = ROOT, timeout: int = NOTEBOOK_CELL_TIMEOUT)
         summary = re.sub(r"\x1b\[[0-9;]*m", "", str(error)).strip().splitlines()
         detail = "\n".join(summary[-12:])
         raise BuildError(
-            f"{where}: cell {index} (id {cell.get('id', '?')}, starting `{first_line(cell.source)}`) failed "
+            f"{where}: cell {index} (counting from 1; id {cell.get('id', '?')}, starting `{first_line(cell.source)}`) failed "
             f"while building the site:\n{detail}"
         ) from error
     nb.cells.pop(0)
