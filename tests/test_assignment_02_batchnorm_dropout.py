@@ -260,7 +260,7 @@ def spatial_backward_no_transpose(scope, undo_transpose=True):
 def dropout_variant(*, keep_probability=False, eval_scale=False, shared_mask=False, global_rng=False):
     def forward(x, p, mode, seed=None):
         if mode == "eval":
-            return (x * (1 - p) if eval_scale else x.copy()), None
+            return (x * (1 - p) if eval_scale else x.copy()), ("eval", None)
         shape = x.shape[1:] if shared_mask else x.shape
         if global_rng:
             np.random.seed(seed)
@@ -271,7 +271,7 @@ def dropout_variant(*, keep_probability=False, eval_scale=False, shared_mask=Fal
             mask = (u < p) / p
         else:
             mask = (u >= p) / (1 - p) if p < 1 else np.zeros(shape)
-        return x * mask, mask
+        return x * mask, ("train", mask)
 
     return forward
 
@@ -383,3 +383,21 @@ def test_slide_formulas_really_differ_from_torch(ns):
     dx_ref = ns["batchnorm_backward"](dout, cache)[0]
     dx_slides = bn_backward_slides(dout, cache)[0]
     assert np.max(np.abs(dx_slides - dx_ref)) > 1e-3 * np.max(np.abs(dx_ref))
+
+
+@pytest.mark.parametrize(
+    "wrong, replace, expected",
+    [
+        (
+            "batchnorm_forward",
+            {"batchnorm_forward": bn_forward_variant(swap=True)},
+            ["batchnorm_forward", "batchnorm_running_stats"],
+        ),
+        ("dropout_forward", {"dropout_forward": dropout_variant(keep_probability=True)}, ["dropout_forward"]),
+    ],
+    ids=["batchnorm_forward", "dropout_forward"],
+)
+def test_a_wrong_forward_pass_costs_no_backward_points(wrong, replace, expected):
+    """Backward tests build their caches with torch; the spatial tests use torch stand-ins."""
+    failing = [name for name in A.test_names() if not A.run_test(name, replace=replace)]
+    assert failing == expected, f"a wrong {wrong} fails {failing}"

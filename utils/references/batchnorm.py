@@ -50,3 +50,23 @@ def torch_batchnorm_backward(dout, cache):
     xt, g, b, out = cache
     grads = torch.autograd.grad((out * torch.tensor(dout, dtype=torch.float64)).sum(), (xt, g, b))
     return tuple(grad.numpy() for grad in grads)
+
+
+def batchnorm_cache(x, gamma, eps=1e-5):
+    """The cache batchnorm_forward stores in train mode, built by torch: ``(x_hat, gamma, inv_std)``.
+
+    x: (N, D); gamma: (D,). x_hat (N, D) is the normalised batch, inv_std (D,) is 1 / sqrt(var + eps)
+    with the biased batch variance. A backward test built on it does not depend on the student's forward.
+    """
+    xt = torch.tensor(x, dtype=torch.float64)
+    var = xt.var(dim=0, unbiased=False)
+    x_hat = F.batch_norm(xt, None, None, training=True, eps=eps)
+    return x_hat.numpy(), np.asarray(gamma, dtype=np.float64), (1 / torch.sqrt(var + eps)).numpy()
+
+
+def dropout_cache(shape, p, rng):
+    """A train-mode dropout cache ``("train", mask)``: mask has x's shape, 0 for a dropped unit and
+    1 / (1 - p) for a kept one (all zeros for p = 1)."""
+    keep = rng.random(shape) >= p
+    mask = keep / (1 - p) if p < 1 else np.zeros(shape)
+    return "train", mask
