@@ -75,6 +75,8 @@ def built_site() -> Path:
     """The course website, built once per test process (the site tests share an xdist group)."""
     from tools import build_site
 
+    if os.environ.get("DL_COURSE_SITE"):  # a site already built by `make site`, while working on the tests
+        return Path(os.environ["DL_COURSE_SITE"])
     out = Path(tempfile.mkdtemp(prefix="course-site-")) / "site"
     atexit.register(shutil.rmtree, out.parent, True)
     build_site.build(out, jobs=2)

@@ -16,6 +16,7 @@ nb_ipywidgets_js = {}  # no widget manager from a CDN: interactive plots are pre
 nb_merge_streams = True
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence"]
 myst_heading_anchors = 3
+myst_update_mathjax = False  # its MathJax-3 settings would leave MathJax 2 ignoring every page
 suppress_warnings = ["mystnb.unknown_mime_type", "myst.header", "misc.highlighting_failure"]
 
 # MathJax from the site itself (a copy of jupyter-server-mathjax's MathJax 2, copied into _static).
@@ -27,6 +28,9 @@ mathjax2_config = {
         "processRefs": False,
         "processEnvironments": False,
     },
+    # jupyter-server-mathjax ships the STIX-Web fonts only (not MathJax's default TeX fonts)
+    "HTML-CSS": {"availableFonts": [], "webFont": "STIX-Web", "imageFont": None, "preferredFont": None},
+    "SVG": {"font": "STIX-Web"},
     "menuSettings": {"zoom": "None"},
     "MathMenu": {"showRenderer": False},
 }
