@@ -19,8 +19,8 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-
 from browser import browser_context, free_port, require_browser
+
 from conftest import ROOT
 
 pytestmark = pytest.mark.xdist_group("lab")
@@ -97,9 +97,9 @@ def open_notebook(lab, relative: str):
     page.goto(f"{lab['base']}/lab/tree/{relative}?token={lab['token']}")
     page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for(timeout=90_000)
     # the kernel is up when the toolbar's status says Idle
-    page.locator(".jp-NotebookPanel-toolbar [data-status='idle'], .jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for(
-        timeout=90_000
-    )
+    page.locator(
+        ".jp-NotebookPanel-toolbar [data-status='idle'], .jp-Notebook-ExecutionIndicator[data-status='idle']"
+    ).first.wait_for(timeout=90_000)
     return page
 
 
@@ -142,10 +142,13 @@ def test_a_widget_renders_in_a_seminar(lab):
     run_all(page)
     slider = page.locator(".jp-OutputArea .widget-slider, .jp-OutputArea .jupyter-widgets .slider-container")
     slider.first.wait_for(timeout=180_000)
+    slider.first.scroll_into_view_if_needed()
     assert slider.first.is_visible()
     page.screenshot(path=str(lab["home"] / "widget.png"))
 
 
 def test_jupyterlab_requested_nothing_from_another_host(lab):
-    elsewhere = [u for u in lab["requests"] if urlparse(u).hostname not in (None, "127.0.0.1") and not u.startswith("data:")]
+    elsewhere = [
+        u for u in lab["requests"] if urlparse(u).hostname not in (None, "127.0.0.1") and not u.startswith("data:")
+    ]
     assert elsewhere == []

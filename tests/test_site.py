@@ -9,10 +9,10 @@ import re
 
 import nbformat
 import pytest
+from browser import built_site
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from autograder.course import KERNELSPEC
-from browser import built_site
 from conftest import ROOT
 from tools import build_site, static_interact
 

@@ -1,12 +1,13 @@
 """`make bench`: the course's speed targets, measured and printed as a table.
 
-    python -m tools.bench [--only notebooks,grading,conv]
+    python -m tools.bench [--only notebooks,grading,conv,site]
 
 - seconds to execute each notebook top to bottom (target: under 60 s on 2 cores), run one at a
   time so that the numbers are not inflated by each other;
 - seconds for nbgrader to autograde one reference submission of each assignment, and to write its
   feedback;
-- the convolution rows of tools/bench_conv.py (the reference im2col against torch's conv2d).
+- the convolution rows of tools/bench_conv.py (the reference im2col against torch's conv2d);
+- seconds to build the website (tools/build_site.py, the notebooks executed two at a time).
 """
 
 from __future__ import annotations
@@ -86,7 +87,23 @@ def conv_rows() -> list[dict]:
     return bench_conv.rows()
 
 
-SUITES = {"notebooks": notebook_rows, "grading": grading_rows, "conv": conv_rows}
+def site_rows() -> list[dict]:
+    from tools import build_site
+
+    with tempfile.TemporaryDirectory(prefix="bench-site-") as tmp:
+        start = time.perf_counter()
+        build_site.build(Path(tmp) / "site", jobs=2)
+        seconds = time.perf_counter() - start
+    return [
+        {
+            "name": "build the website (make site, 2 jobs)",
+            "seconds": seconds,
+            "note": "every lecture and seminar executed",
+        }
+    ]
+
+
+SUITES = {"notebooks": notebook_rows, "grading": grading_rows, "conv": conv_rows, "site": site_rows}
 
 
 def table(rows: list[dict]) -> str:

@@ -106,7 +106,8 @@ def execute(path: Path, root: Path = ROOT, timeout: int = NOTEBOOK_CELL_TIMEOUT)
         summary = re.sub(r"\x1b\[[0-9;]*m", "", str(error)).strip().splitlines()
         detail = "\n".join(summary[-12:])
         raise BuildError(
-            f"{where}: cell {index} (counting from 1; id {cell.get('id', '?')}, starting `{first_line(cell.source)}`) failed "
+            f"{where}: cell {index} (counting from 1; id {cell.get('id', '?')}, "
+            f"starting `{first_line(cell.source)}`) failed "
             f"while building the site:\n{detail}"
         ) from error
     nb.cells.pop(0)
@@ -123,7 +124,11 @@ def _relative(path: Path, root: Path) -> str:
 def draws_a_figure(cell: nbformat.NotebookNode) -> bool:
     for output in cell.get("outputs", []):
         data = output.get("data", {})
-        if "image/png" in data or "image/svg+xml" in data or 'class="static-interact"' in str(data.get("text/html", "")):
+        if (
+            "image/png" in data
+            or "image/svg+xml" in data
+            or 'class="static-interact"' in str(data.get("text/html", ""))
+        ):
             return True
     return False
 
@@ -158,7 +163,9 @@ def add_download_link(nb: nbformat.NotebookNode, target: str) -> nbformat.Notebo
         f'<span class="course-download">Download this notebook: {{download}}`{Path(target).name} <{target}>` '
         "(without outputs; open it in JupyterLab with `make lab`).</span>"
     )
-    position = 1 if nb.cells and nb.cells[0].cell_type == "markdown" and nb.cells[0].source.lstrip().startswith("#") else 0
+    position = (
+        1 if nb.cells and nb.cells[0].cell_type == "markdown" and nb.cells[0].source.lstrip().startswith("#") else 0
+    )
     nb.cells.insert(position, link)
     return nb
 
@@ -206,7 +213,8 @@ def syllabus_and_toctrees(pages: dict[str, str], released: list[Path], released_
             name = docs.get("lectures") or docs.get("seminars")
             caption = re.sub(r"^(Lecture|Seminar)\s*\d+\s*[.:—-]*\s*", "", pages[name]) or name
             entries = "\n".join(docs[s] for s in SECTIONS if s in docs)
-            trees.append(f"```{{toctree}}\n:caption: {int(number) if number.isdigit() else number}. {caption}\n:hidden:\n\n{entries}\n```")
+            label = int(number) if number.isdigit() else number
+            trees.append(f"```{{toctree}}\n:caption: {label}. {caption}\n:hidden:\n\n{entries}\n```")
     trees.append("```{toctree}\n:caption: Assignments\n:hidden:\n\nassignments\n```")
     return "\n".join(rows), "\n\n".join(trees)
 
@@ -238,7 +246,9 @@ def mathjax_dir() -> Path:
     return Path(jupyter_server_mathjax.__file__).parent / "static"
 
 
-def build(out: Path, sources: list[Path] | None = None, jobs: int = 2, root: Path = ROOT, assignments: bool = True) -> Path:
+def build(
+    out: Path, sources: list[Path] | None = None, jobs: int = 2, root: Path = ROOT, assignments: bool = True
+) -> Path:
     """Build the site into `out` and return its index.html. sources defaults to every lecture and seminar."""
     sources = notebooks(root) if sources is None else [Path(p) for p in sources]
     out = Path(out)
@@ -267,7 +277,18 @@ def build(out: Path, sources: list[Path] | None = None, jobs: int = 2, root: Pat
 
         if out.exists():
             shutil.rmtree(out)
-        command = [sys.executable, "-m", "sphinx", "-b", "html", "-q", "-d", str(Path(tmp) / "doctrees"), str(src), str(out)]
+        command = [
+            sys.executable,
+            "-m",
+            "sphinx",
+            "-b",
+            "html",
+            "-q",
+            "-d",
+            str(Path(tmp) / "doctrees"),
+            str(src),
+            str(out),
+        ]
         result = subprocess.run(command, cwd=src, capture_output=True, text=True)
         if result.returncode != 0:
             raise BuildError(f"sphinx failed:\n{result.stdout}\n{result.stderr}")

@@ -155,10 +155,11 @@ def static_html(f, controls: dict[str, Any]) -> str:
         f"{content}</div>"
         for key, content in frames.items()
     )
-    script = """
+    script = (
+        """
 <script>
 (function () {
-  var root = document.getElementById("%s");
+  var root = document.getElementById("__ID__");
   var sliders = Array.prototype.slice.call(root.querySelectorAll(".si-slider"));
   function show(moved) {
     var key = sliders.map(function (s) { return s.value; }).join(",");
@@ -173,7 +174,8 @@ def static_html(f, controls: dict[str, Any]) -> str:
   }
   sliders.forEach(function (s) { s.addEventListener("input", function () { show(s); }); });
 })();
-</script>""" % uid
+</script>"""
+    ).replace("__ID__", uid)
     return (
         f'<div class="static-interact" id="{uid}"><div class="si-controls">{"".join(rows)}</div>'
         f'<p class="si-note">{note}</p>{body}</div>{script}'
