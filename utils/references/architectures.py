@@ -28,7 +28,7 @@ def _pair(value):
 def torch_top_k_error(scores, labels, k):
     """Fraction of rows whose k best classes (stable descending sort: ties go to the lower class
     index) miss every correct label. ``labels`` is ``(N,)`` ints or an ``(N, C)`` boolean mask."""
-    scores = torch.as_tensor(np.asarray(scores, dtype=np.float64))
+    scores = torch.as_tensor(np.array(scores, dtype=np.float64, copy=True))
     if scores.shape[0] == 0:
         return 0.0
     order = torch.sort(scores, dim=1, descending=True, stable=True).indices[:, :k]
@@ -37,7 +37,7 @@ def torch_top_k_error(scores, labels, k):
     if labels.ndim == 1:
         mask[torch.arange(scores.shape[0]), torch.as_tensor(labels, dtype=torch.long)] = True
     else:
-        mask = torch.as_tensor(labels.astype(bool))
+        mask = torch.as_tensor(np.array(labels, dtype=bool, copy=True))
     hit = torch.gather(mask, 1, order).any(dim=1)
     return float(1.0 - hit.double().mean())
 

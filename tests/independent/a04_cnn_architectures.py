@@ -1,0 +1,171 @@
+"""Assignment 4, solved independently from the released notebook (docstrings and text only).
+
+Style on purpose unlike a first solution: ranks counted by comparisons instead of sorting (top-k),
+box coordinates split into named columns, NMS that shrinks an index list, per-class NMS by
+shifting each class's boxes far apart (the trick torchvision uses), the transposed convolution as
+a scatter with np.add.at of one matrix product, bilinear resizing as two interpolation matrices,
+and a residual block whose layers are created through setattr-free helper functions.
+"""
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+
+def top_k_error(scores, labels, k=5):
+    scores = np.asarray(scores, dtype=np.float64)
+    n, c = scores.shape
+    if n == 0:
+        return 0.0
+    labels = np.asarray(labels)
+    correct = labels.astype(bool) if labels.ndim == 2 else (np.arange(c)[None, :] == labels[:, None])
+    # rank of class j in row i: classes with a larger score, plus equal scores at a lower index
+    higher = scores[:, None, :] > scores[:, :, None]
+    tie_before = (scores[:, None, :] == scores[:, :, None]) & (np.arange(c)[None, :] < np.arange(c)[:, None])[None]
+    rank = (higher | tie_before).sum(axis=2)
+    misses = ~np.any(correct & (rank < k), axis=1)
+    return float(np.count_nonzero(misses)) / n
+
+
+def box_iou(boxes1, boxes2):
+    b1 = np.asarray(boxes1, dtype=np.float64).reshape(-1, 4)
+    b2 = np.asarray(boxes2, dtype=np.float64).reshape(-1, 4)
+    ax1, ay1, ax2, ay2 = (b1[:, i][:, None] for i in range(4))
+    bx1, by1, bx2, by2 = (b2[:, i][None, :] for i in range(4))
+    width = np.maximum(0.0, np.minimum(ax2, bx2) - np.maximum(ax1, bx1))
+    height = np.maximum(0.0, np.minimum(ay2, by2) - np.maximum(ay1, by1))
+    overlap = width * height
+    union = (ax2 - ax1) * (ay2 - ay1) + (bx2 - bx1) * (by2 - by1) - overlap
+    safe = np.where(union > 0, union, 1.0)
+    return np.where(union > 0, overlap / safe, 0.0)
+
+
+def nms(boxes, scores, iou_threshold):
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    scores = np.asarray(scores, dtype=np.float64)
+    remaining = sorted(range(len(boxes)), key=lambda i: (-scores[i], i))
+    keep = []
+    while remaining:
+        best, rest = remaining[0], np.array(remaining[1:], dtype=np.int64)
+        keep.append(best)
+        if rest.size == 0:
+            break
+        overlaps = box_iou(boxes[best : best + 1], boxes[rest])[0]
+        remaining = rest[overlaps <= iou_threshold].tolist()
+    return np.asarray(keep, dtype=np.int64).reshape(-1)
+
+
+def batched_nms(boxes, scores, classes, iou_threshold):
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    if boxes.shape[0] == 0:
+        return np.zeros(0, dtype=np.int64)
+    classes = np.asarray(classes, dtype=np.int64)
+    _, class_rank = np.unique(classes, return_inverse=True)
+    # move each class to its own region so that boxes of different classes never overlap
+    extent = np.abs(boxes).max() * 2 + 1
+    shifted = boxes + (class_rank.reshape(-1) * extent)[:, None]
+    return np.asarray(nms(shifted, scores, iou_threshold), dtype=np.int64)
+
+
+def _two(value):
+    return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+
+
+def conv_transpose_forward(x, w, b, param):
+    stride_h, stride_w = _two(param.get("stride", 1))
+    pad_h, pad_w = _two(param.get("pad", 0))
+    n, c_in, h, wid = x.shape
+    _, c_out, kh, kw = w.shape
+    full_h, full_w = (h - 1) * stride_h + kh, (wid - 1) * stride_w + kw
+    # every input pixel times the whole kernel: (n, h, wid, c_out, kh, kw)
+    patches = np.moveaxis(x, 1, -1) @ w.reshape(c_in, -1)
+    patches = patches.reshape(n, h, wid, c_out, kh, kw)
+    rows = (np.arange(h) * stride_h)[:, None, None, None] + np.arange(kh)[None, None, :, None]
+    cols = (np.arange(wid) * stride_w)[None, :, None, None] + np.arange(kw)[None, None, None, :]
+    rows, cols = np.broadcast_arrays(rows, cols)  # (h, wid, kh, kw)
+    canvas = np.zeros((n, c_out, full_h, full_w))
+    values = patches.transpose(0, 3, 1, 2, 4, 5)  # (n, c_out, h, wid, kh, kw)
+    np.add.at(canvas, (slice(None), slice(None), rows, cols), values)
+    out = canvas[:, :, pad_h : full_h - pad_h, pad_w : full_w - pad_w] + b[None, :, None, None]
+    return out, (x, w, b, param)
+
+
+def conv_transpose_backward(dout, cache):
+    x, w, b, param = cache
+    stride_h, stride_w = _two(param.get("stride", 1))
+    pad_h, pad_w = _two(param.get("pad", 0))
+    n, c_in, h, wid = x.shape
+    _, c_out, kh, kw = w.shape
+    grad = np.zeros((n, c_out, (h - 1) * stride_h + kh, (wid - 1) * stride_w + kw))
+    grad[:, :, pad_h : grad.shape[2] - pad_h, pad_w : grad.shape[3] - pad_w] = dout
+    rows = (np.arange(h) * stride_h)[:, None, None, None] + np.arange(kh)[None, None, :, None]
+    cols = (np.arange(wid) * stride_w)[None, :, None, None] + np.arange(kw)[None, None, None, :]
+    rows, cols = np.broadcast_arrays(rows, cols)
+    gathered = grad[:, :, rows, cols]  # (n, c_out, h, wid, kh, kw)
+    dx = np.einsum("ndhwuv,cduv->nchw", gathered, w)
+    dw = np.einsum("nchw,ndhwuv->cduv", x, gathered)
+    db = np.einsum("ndhw->d", dout)
+    return dx, dw, db
+
+
+def _interpolation_matrix(n_in, n_out):
+    """(n_out, n_in) matrix whose rows hold the two bilinear weights."""
+    src = np.clip((np.arange(n_out) + 0.5) * (n_in / n_out) - 0.5, 0.0, None)
+    low = np.minimum(np.floor(src).astype(np.int64), n_in - 1)
+    frac = src - low
+    matrix = np.zeros((n_out, n_in))
+    np.add.at(matrix, (np.arange(n_out), low), 1.0 - frac)
+    np.add.at(matrix, (np.arange(n_out), np.minimum(low + 1, n_in - 1)), frac)
+    return matrix
+
+
+def bilinear_upsample(x, out_size):
+    rows = _interpolation_matrix(x.shape[2], int(out_size[0]))
+    cols = _interpolation_matrix(x.shape[3], int(out_size[1]))
+    return np.einsum("ih,nchw,jw->ncij", rows, x, cols)
+
+
+def _conv_bn(c_in, c_out, kernel, stride):
+    return nn.Conv2d(c_in, c_out, kernel, stride, padding=kernel // 2, bias=False), nn.BatchNorm2d(c_out)
+
+
+class ResidualBlock(nn.Module):
+    def __init__(self, in_channels, out_channels, stride=1):
+        nn.Module.__init__(self)
+        self.conv1, self.bn1 = _conv_bn(in_channels, out_channels, 3, stride)
+        self.conv2, self.bn2 = _conv_bn(out_channels, out_channels, 3, 1)
+        same = stride == 1 and in_channels == out_channels
+        self.downsample = None if same else nn.Sequential(*_conv_bn(in_channels, out_channels, 1, stride))
+
+    def forward(self, x):
+        residual = self.bn2(self.conv2(torch.relu(self.bn1(self.conv1(x)))))
+        shortcut = x if self.downsample is None else self.downsample(x)
+        return torch.relu(residual + shortcut)
+
+
+def count_params_macs(model, input_shape):
+    layers = [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    outputs = {}
+    handles = [
+        m.register_forward_hook(lambda mod, inp, out: outputs.__setitem__(id(mod), tuple(out.shape))) for m in layers
+    ]
+    mode = model.training
+    try:
+        model.train(False)
+        with torch.inference_mode():
+            model(torch.zeros((1,) + tuple(input_shape)))
+    finally:
+        for handle in handles:
+            handle.remove()
+        model.train(mode)
+    macs = 0
+    for m in layers:
+        if id(m) not in outputs:
+            continue
+        size = int(np.prod(outputs[id(m)]))
+        # a weight tensor's per-output slice is exactly one dot product's length
+        macs += size * (m.weight[0].numel() if isinstance(m, nn.Conv2d) else m.in_features)
+    params = 0
+    for p in model.parameters():
+        params += p.numel()
+    return int(params), int(macs)
