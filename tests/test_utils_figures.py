@@ -46,3 +46,21 @@ def test_draw_unfold_and_pool_gradients():
     fig = conv_figures.draw_pool_gradients([(x4, 2, 2, "case")], {"case": [x4 * 0, x4 * 0]}, g)
     assert len(fig.axes) == 4 and all(len(ax.texts) in (4, 16) for ax in fig.axes)
     plt.close(fig)
+
+
+def test_batchnorm_figures():
+    from utils.figures import batchnorm as bn_figures
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(50, 2)) * [1.0, 5.0]
+    y = X @ [1.0, -2.0]
+    H, w_star, loss = bn_figures.quadratic_problem(X, y)
+    np.testing.assert_allclose(w_star, [1.0, -2.0], atol=1e-10)
+    path = bn_figures.gd_path(H, w_star, w_star + 1.0, lr=1 / np.linalg.eigvalsh(H)[-1], steps=200)
+    assert path.shape == (201, 2) and loss(path[-1]) < loss(path[0])
+    fig = bn_figures.plot_gradient_descent({"a": (H, w_star, loss), "b": (H, w_star, loss)})
+    assert len(fig.axes) == 3 and len(fig.axes[2].lines) == 2
+    plt.close(fig)
+    fig = bn_figures.draw_batchnorm_graph()
+    assert len(fig.axes[0].texts) == 10 + 10 + 9 + 1  # arrows (annotations), edge labels, nodes, the formula
+    plt.close(fig)
