@@ -144,28 +144,17 @@ def published_counts(name):
     return int(weights.meta["num_params"]), float(weights.meta["_ops"])
 
 
-def count_by_hooks(model, input_shape, groups=True):
-    """``(parameters, multiply-adds)`` of Conv2d and Linear layers for one input ``(1, *input_shape)``;
-    ``groups=False`` reproduces the mistake of ignoring grouped convolutions."""
-    macs = []
+def count_by_flop_counter(model, input_shape):
+    """``(parameters, multiply-adds)`` for one input ``(1, *input_shape)``, from torch's own
+    ``FlopCounterMode`` (it counts convolutions and matrix products as 2 FLOPs per multiply-add;
+    for networks whose only products are Conv2d and Linear layers this is their multiply-adds)."""
+    from torch.utils.flop_counter import FlopCounterMode
 
-    def hook(module, inputs, output):
-        if isinstance(module, torch.nn.Conv2d):
-            per_output = module.weight[0].numel() if groups else module.in_channels * module.weight[0, 0].numel()
-            macs.append(output.numel() * per_output)
-        else:
-            macs.append(output.numel() * module.in_features)
-
-    handles = [
-        m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))
-    ]
     was_training = model.training
     model.eval()
     try:
-        with torch.no_grad():
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
             model(torch.zeros(1, *input_shape))
     finally:
-        for handle in handles:
-            handle.remove()
         model.train(was_training)
-    return sum(p.numel() for p in model.parameters()), int(sum(macs))
+    return sum(p.numel() for p in model.parameters()), int(counter.get_total_flops()) // 2
