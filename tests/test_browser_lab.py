@@ -96,16 +96,30 @@ def open_notebook(lab, relative: str):
     page = lab["context"].new_page()
     page.goto(f"{lab['base']}/lab/tree/{relative}?token={lab['token']}")
     page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for(timeout=90_000)
-    # the kernel is up when the toolbar's status says Idle
-    page.locator(
-        ".jp-NotebookPanel-toolbar [data-status='idle'], .jp-Notebook-ExecutionIndicator[data-status='idle']"
-    ).first.wait_for(timeout=90_000)
     return page
 
 
 def run_all(page):
-    page.locator(".lm-MenuBar-itemLabel").get_by_text("Run", exact=True).click()
-    page.locator(".lm-Menu-itemLabel").get_by_text("Run All Cells", exact=True).click()
+    """Run > Run All Cells once the kernel is connected; again if nothing started (a click that lands
+    before the kernel's session is wired up is dropped)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    page.locator(".jp-StatusBar-Widget").filter(has_text="Idle").first.wait_for(timeout=120_000)
+    for _ in range(3):
+        page.locator(".lm-MenuBar-itemLabel").get_by_text("Run", exact=True).click()
+        page.locator(".lm-Menu-itemLabel").get_by_text("Run All Cells", exact=True).click()
+        try:
+            page.wait_for_function(STARTED, timeout=30_000)
+            return
+        except PlaywrightTimeout:
+            continue
+    pytest.fail("Run > Run All Cells started no cell")
+
+
+STARTED = (
+    "() => Array.from(document.querySelectorAll('.jp-InputArea-prompt'))"
+    ".some(p => /\\[(\\d+|\\*)\\]/.test(p.textContent))"
+)
 
 
 def released_assignment(lab) -> str:
@@ -120,7 +134,7 @@ def test_a_released_assignment_runs_and_validate_reports_the_failing_tests(lab):
     # a blank notebook: the cells before the first test run, and the first test fails on the stub
     error = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
     try:
-        error.first.wait_for(timeout=120_000)
+        error.first.wait_for(timeout=180_000)
     finally:
         page.screenshot(path=str(lab["home"] / "run-all.png"), full_page=True)
     assert "NotImplementedError" in error.first.inner_text()
