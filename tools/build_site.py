@@ -204,8 +204,9 @@ def syllabus_and_toctrees(pages: dict[str, str], released: list[Path], released_
         for section in SECTIONS:
             doc = docs.get(section)
             cells.append(f"[{pages[doc]}]({doc}.ipynb)" if doc else "")
+        label = int(number) if number.isdigit() else number
         if number in assignments:
-            cells.append(f"[{assignments[number].parent.name}](assignments.md#assignment-{number})")
+            cells.append(f"[Assignment {label}](assignments.md#assignment-{number})")
         else:
             cells.append("")
         rows.append(f"| {int(number) if number.isdigit() else number} | " + " | ".join(cells) + " |")
