@@ -65,3 +65,20 @@ def test_plot_fits_data_curves_line_and_history():
     assert len(fig.axes[0].get_lines()) == 2 and len(fig.axes[0].collections) == 1
     assert fig.axes[1].get_yscale() == "log"
     plt.close(fig)
+
+
+def test_plot_hidden_unit_data_and_loss_panels():
+    g0, g1 = np.meshgrid(np.linspace(-1, 1, 5), np.linspace(-1, 1, 4))
+    X = np.array([[0.0, 0.0], [0.5, 0.5]])
+    s0, s1 = np.meshgrid(np.linspace(-1, 1, 3), np.linspace(-1, 1, 3))
+    args = ((g0, g1), (g0 + 1) / 2, X, np.array([0, 1]))
+    fig = figures.plot_hidden_unit(*args, (1.0, 1.0, 0.0), (s0, s1, s0**2 + s1**2), np.array([1.0, 0.0]), 3, "d", "l")
+    ax_data, ax_loss = fig.axes[:2]
+    assert len(fig.axes) == 3  # data, loss and the loss's colour bar
+    assert ax_data.get_title() == "d" and len(ax_data.get_lines()) == 1  # the unit's line
+    assert len(ax_loss.texts) == 1  # the descent arrow
+    plt.close(fig)
+    flat = (s0, s1, np.zeros_like(s0))  # W2[k] = 0: a flat surface, no line when w1 = 0, no arrow
+    fig = figures.plot_hidden_unit(*args, (1.0, 0.0, 0.0), flat, np.zeros(2), 3, "d", "l")
+    assert len(fig.axes[0].get_lines()) == 0 and len(fig.axes[1].texts) == 0
+    plt.close(fig)

@@ -94,3 +94,46 @@ def plot_fits(x, y, curves, line, histories, plot_history):
     axes[1].set_yscale("log")
     axes[1].set_xlabel("step (full batch)")
     return fig
+
+
+def plot_hidden_unit(grid, prob, X, labels, unit, surface, grad, k, data_title, loss_title):
+    """The seminar's hidden-unit explorer: the decision regions and the unit's line on the data, and
+    the loss over the unit's two input weights with the descent direction.
+
+    grid: (g0, g1), meshes (A, B) of the data plane; prob (A, B), P(class 1) there; X (N, 2) and
+    labels (N,) in {0, 1}; unit: (w0, w1, bias), the unit's weights; surface: (s0, s1, loss), meshes
+    (S, S) of the two weights and the loss there; grad (2,), dL/dW1[:, k] at (w0, w1)."""
+    g0, g1 = grid
+    w0, w1, bias = unit
+    s0, s1, loss = surface
+    fig, (ax_data, ax_loss) = plt.subplots(1, 2, figsize=(11.5, 4.2))
+    ax_data.contourf(g0, g1, prob, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.6)
+    ax_data.contour(g0, g1, prob, levels=[0.5], colors="k", linewidths=2)
+    for cls, colour in ((0, "tab:blue"), (1, "tab:red")):
+        ax_data.scatter(*X[labels == cls].T, s=14, c=colour, edgecolors="k", linewidths=0.4, label=f"class {cls}")
+    if abs(w1) > 1e-6:
+        ax_data.plot(g0[0], -(w0 * g0[0] + bias) / w1, "g--", lw=2, label=f"unit {k}: w·x + b = 0")
+    ax_data.set_xlim(g0.min(), g0.max())
+    ax_data.set_ylim(g1.min(), g1.max())
+    ax_data.set_title(data_title)
+    ax_data.legend(loc="lower left", fontsize="small")
+
+    levels = np.unique(np.quantile(loss, np.linspace(0, 1, 16)).round(6))
+    if len(levels) < 2:  # a flat surface, e.g. when W2[k] = 0
+        levels = loss.min() + np.array([-1e-3, 1e-3])
+    contour = ax_loss.contourf(s0, s1, loss, levels=levels, cmap="viridis")
+    fig.colorbar(contour, ax=ax_loss, label="loss", format="%.4f")
+    ax_loss.plot(w0, w1, "o", color="red", ms=8)
+    norm = np.linalg.norm(grad)
+    if norm > 1e-12:
+        ax_loss.annotate(
+            "",
+            xy=(w0 - 1.5 * grad[0] / norm, w1 - 1.5 * grad[1] / norm),
+            xytext=(w0, w1),
+            arrowprops=dict(arrowstyle="-|>", color="red", lw=2),
+        )
+    ax_loss.set_xlabel(f"W1[0, {k}]")
+    ax_loss.set_ylabel(f"W1[1, {k}]")
+    ax_loss.set_title(loss_title, fontsize=10)
+    fig.subplots_adjust(left=0.05, right=0.98, bottom=0.12, top=0.87, wspace=0.2)  # cheaper than tight_layout
+    return fig
