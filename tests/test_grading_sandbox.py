@@ -1,0 +1,137 @@
+"""The grading sandbox (autograder/sandbox.py): a submission's kernel runs under bubblewrap with no
+network, no view of the course or other students, an unprivileged uid and resource limits; each
+attack fails inside the sandbox and the kernel (where it survives) goes on with the next cell."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from autograder import sandbox
+from conftest import ROOT
+
+pytestmark = [pytest.mark.pipeline, pytest.mark.xdist_group("grading-sandbox")]
+
+try:
+    sandbox.check()
+    UNAVAILABLE = None
+except sandbox.SandboxUnavailable as exc:
+    UNAVAILABLE = str(exc)
+
+
+@pytest.fixture(scope="module")
+def kernel(tmp_path_factory):
+    if UNAVAILABLE:
+        pytest.skip(f"no sandbox on this machine: {UNAVAILABLE}")
+    tmp = tmp_path_factory.mktemp("sandbox")
+    (tmp / "other_student").mkdir()
+    (tmp / "other_student" / "answer.ipynb").write_text("someone else's work")
+    scratch = sandbox.prepare_scratch(tmp / "scratch")
+    km = sandbox.kernel_manager(scratch, sandbox.Limits(memory=4 * sandbox.GB, processes=32))
+    km.start_kernel()
+    kc = km.client()
+    kc.start_channels()
+    kc.wait_for_ready(timeout=90)
+    yield km, kc, tmp, scratch
+    kc.stop_channels()
+    km.shutdown_kernel(now=True)
+
+
+def run(kc, code: str, timeout: float = 60) -> str:
+    """Execute ``code``; return its stdout and error as text."""
+    out, msg_id = [], kc.execute(code)
+    while True:
+        msg = kc.get_iopub_msg(timeout=timeout)
+        if msg["parent_header"].get("msg_id") != msg_id:
+            continue
+        if msg["msg_type"] == "stream":
+            out.append(msg["content"]["text"])
+        elif msg["msg_type"] == "error":
+            out.append(f"{msg['content']['ename']}: {msg['content']['evalue']}")
+        elif msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+            return "".join(out)
+
+
+def test_the_kernel_works_as_an_unprivileged_user(kernel):
+    _, kc, _, scratch = kernel
+    out = run(kc, "import os, numpy, torch, utils\nprint(os.getuid(), os.getcwd())\nopen('mine.txt', 'w').write('ok')")
+    assert out.split() == ["65534", str(scratch / "work")], out
+    assert (scratch / "work" / "mine.txt").read_text() == "ok"
+
+
+@pytest.mark.parametrize(
+    "attack",
+    [
+        f"open({str(ROOT / 'assignments' / '01_backprop' / 'backprop.ipynb')!r}).read()",
+        f"import os\nos.remove({str(ROOT / 'README.md')!r})",
+        "import shutil\nshutil.rmtree({other!r})",
+        "open({other!r} + '/answer.ipynb', 'w').write('overwritten')",
+        "import os\nprint(os.listdir({other!r}))",
+    ],
+    ids=["read-instructor-source", "erase-course-file", "erase-other-student", "overwrite-other-student", "list"],
+)
+def test_the_course_and_other_students_are_out_of_reach(kernel, attack):
+    _, kc, tmp, _ = kernel
+    out = run(kc, attack.format(other=str(tmp / "other_student")))
+    assert "Error" in out, out
+    assert (ROOT / "README.md").exists()
+    assert (tmp / "other_student" / "answer.ipynb").read_text() == "someone else's work"
+
+
+def test_no_network(kernel):
+    _, kc, _, _ = kernel
+    out = run(kc, "import socket\ns = socket.socket()\ns.settimeout(3)\ns.connect(('1.1.1.1', 53))")
+    assert "OSError" in out or "Error" in out, out
+
+
+def test_eight_gigabytes_fail_and_the_kernel_survives(kernel):
+    _, kc, _, _ = kernel
+    assert "MemoryError" in run(kc, "import numpy as np\na = np.ones(8 * 1024**3 // 8)")
+    assert run(kc, "print(1 + 1)").strip() == "2"
+
+
+def test_a_fork_bomb_hits_the_process_limit(kernel):
+    _, kc, _, _ = kernel
+    code = (
+        "import os, time\nn = 0\ntry:\n    for i in range(500):\n        if os.fork() == 0:\n"
+        "            time.sleep(3)\n            os._exit(0)\n        n += 1\nexcept OSError as e:\n"
+        "    print('stopped after', n)"
+    )
+    out = run(kc, code)
+    assert out.startswith("stopped after"), out
+    assert int(out.split()[-1]) < 100
+    # The children exit after a few seconds; reaped, they give the budget back.
+    run(kc, "time.sleep(3.5)\ntry:\n    while True:\n        os.waitpid(-1, 0)\nexcept ChildProcessError:\n    pass")
+    assert run(kc, "print('alive')").strip() == "alive"
+
+
+def test_an_endless_loop_is_interrupted_and_the_kernel_goes_on(kernel):
+    km, kc, _, _ = kernel
+    threading.Timer(3, km.interrupt_kernel).start()
+    assert "KeyboardInterrupt" in run(kc, "while True:\n    pass")
+    assert run(kc, "print('alive')").strip() == "alive"
+
+
+def test_os_exit_kills_only_the_sandbox(tmp_path):
+    if UNAVAILABLE:
+        pytest.skip(UNAVAILABLE)
+    km = sandbox.kernel_manager(sandbox.prepare_scratch(tmp_path / "scratch"))
+    km.start_kernel()
+    kc = km.client()
+    kc.start_channels()
+    kc.wait_for_ready(timeout=90)
+    kc.execute("import os\nos._exit(1)")
+    for _ in range(100):
+        if not km.is_alive():
+            break
+        threading.Event().wait(0.1)
+    assert not km.is_alive()
+    kc.stop_channels()
+    km.cleanup_resources()
+
+
+def test_parse_size():
+    assert sandbox.parse_size("2G") == 2 * sandbox.GB
+    assert sandbox.parse_size("512M") == 512 * 1024**2
+    assert sandbox.parse_size("1000") == 1000
