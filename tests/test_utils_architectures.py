@@ -67,3 +67,12 @@ def test_pictures_draw():
     arch.draw_boxes(ax, np.array([[1.0, 1.0, 4.0, 5.0]]), labels=["disc"], scores=[0.9])
     assert len(ax.patches) == 1
     plt.close(fig), plt.close(fig2)
+
+
+def test_encode_grid_places_each_box_in_its_centre_cell():
+    grid = arch.encode_grid(
+        np.array([[0.0, 0.0, 8.0, 4.0], [20.0, 24.0, 32.0, 32.0]]), [1, 0], S=4, size=32, num_classes=2
+    )
+    assert grid.shape == (4, 4, 7) and grid[..., 4].sum() == 2
+    np.testing.assert_allclose(grid[0, 0], [0.5, 0.25, 0.25, 0.125, 1, 0, 1])
+    np.testing.assert_allclose(grid[3, 3], [0.25, 0.5, 0.375, 0.25, 1, 1, 0])

@@ -237,3 +237,22 @@ def show_masks(images, masks, predictions=None, n: int = 4):
         axes[2, 0].set_ylabel("predicted")
     fig.tight_layout()
     return fig
+
+
+# -- a YOLO-style grid --------------------------------------------------------------------------------
+def encode_grid(boxes, classes, S: int, size: int, num_classes: int) -> np.ndarray:
+    """The target of a one-box-per-cell YOLO grid: ``(S, S, 5 + num_classes)`` float64.
+
+    For each box, the cell containing its centre gets ``(x, y, w, h, objectness=1, one-hot class)``:
+    ``x, y`` the centre's offset inside the cell in ``[0, 1)`` (in cell units), ``w, h`` the size
+    relative to the image. Cells without a box are all zero. ``boxes``: ``(k, 4)`` (x1, y1, x2, y2)
+    in pixels of a ``size x size`` image.
+    """
+    grid = np.zeros((S, S, 5 + num_classes))
+    cell = size / S
+    for (x1, y1, x2, y2), c in zip(np.asarray(boxes, dtype=float).reshape(-1, 4), classes):
+        cx, cy = (x1 + x2) / 2 / cell, (y1 + y2) / 2 / cell
+        col, row = min(int(cx), S - 1), min(int(cy), S - 1)
+        grid[row, col, :5] = (cx - col, cy - row, (x2 - x1) / size, (y2 - y1) / size, 1.0)
+        grid[row, col, 5 + int(c)] = 1.0
+    return grid
