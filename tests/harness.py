@@ -328,9 +328,15 @@ def fork(namespace: dict) -> dict:
     """
     new = dict(namespace)
 
-    def rebind(obj):
+    def rebind(obj, class_cell=None):
         if isinstance(obj, types.FunctionType) and obj.__globals__ is namespace:
-            fn = types.FunctionType(obj.__code__, new, obj.__name__, obj.__defaults__, obj.__closure__)
+            closure = obj.__closure__
+            if class_cell is not None and "__class__" in obj.__code__.co_freevars:
+                # zero-argument super() reads the __class__ cell: point it at the rebuilt class
+                cells = list(closure)
+                cells[obj.__code__.co_freevars.index("__class__")] = class_cell
+                closure = tuple(cells)
+            fn = types.FunctionType(obj.__code__, new, obj.__name__, obj.__defaults__, closure)
             fn.__kwdefaults__, fn.__doc__, fn.__qualname__ = obj.__kwdefaults__, obj.__doc__, obj.__qualname__
             return fn
         return obj
@@ -339,8 +345,9 @@ def fork(namespace: dict) -> dict:
         if isinstance(value, types.FunctionType):
             new[name] = rebind(value)
         elif isinstance(value, type) and any(rebind(v) is not v for v in vars(value).values()):
-            attrs = {k: rebind(v) for k, v in vars(value).items() if k not in ("__dict__", "__weakref__")}
-            new[name] = type(value.__name__, value.__bases__, attrs)
+            cell = types.CellType()
+            attrs = {k: rebind(v, cell) for k, v in vars(value).items() if k not in ("__dict__", "__weakref__")}
+            new[name] = cell.cell_contents = type(value.__name__, value.__bases__, attrs)
     return new
 
 
