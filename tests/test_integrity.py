@@ -51,3 +51,11 @@ def test_locked_cells_are_skipped_but_fake_metadata_is_not():
     flags = flag_notebook(nbformat.from_dict(nb), locked_ids={"cell-abc"})
     assert len(flags) == 2
     assert flags[0].startswith("made-up") and flags[1].startswith("added cell 3")
+
+
+def test_a_torch_models_modules_are_not_sys_modules():
+    from autograder.integrity import flags_in_source
+
+    assert flags_in_source("def count(model):\n    return sum(1 for m in model.modules())") == []
+    assert flags_in_source("import sys\nsys.modules['numpy'] = None") != []
+    assert any("sys.modules" in f for f in flags_in_source("import sys\nx = sys.modules"))
