@@ -50,8 +50,10 @@ def flags_in_source(source: str, modules: set[str] | None = None) -> list[str]:
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in RISKY_CALLS:
             found.append(f"calls {node.func.id}()")
         # `.modules` is risky on a module (sys.modules), not on a torch model (model.modules()).
-        if isinstance(node, ast.Attribute) and node.attr in RISKY_ATTRIBUTES and (
-            node.attr != "modules" or _root_name(node) in modules
+        if (
+            isinstance(node, ast.Attribute)
+            and node.attr in RISKY_ATTRIBUTES
+            and (node.attr != "modules" or _root_name(node) in modules)
         ):
             found.append(f"uses {ast.unparse(node)}")
         if isinstance(node, ast.Name) and node.id == "__builtins__":
