@@ -32,3 +32,11 @@ def test_the_bench_leaves_the_environment_of_later_kernels_alone():
     assert os.environ.get("MPLBACKEND") == MPLBACKEND_BEFORE, (
         "kernels started later would inherit it and lose inline plots"
     )
+
+
+def test_rnn_rows_compare_the_numpy_lstm_with_torch():
+    from tools import bench_rnn
+
+    rows = bench_rnn.rows()
+    assert any("numpy" in row["name"] and "x torch" in row["note"] for row in rows)
+    assert all(row["seconds"] > 0 for row in rows)

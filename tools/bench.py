@@ -1,12 +1,13 @@
 """`make bench`: the course's speed targets, measured and printed as a table.
 
-    python -m tools.bench [--only notebooks,grading,conv,site]
+    python -m tools.bench [--only notebooks,grading,conv,rnn,site]
 
 - seconds to execute each notebook top to bottom (target: under 60 s on 2 cores), run one at a
   time so that the numbers are not inflated by each other;
 - seconds for nbgrader to autograde one reference submission of each assignment, and to write its
   feedback;
 - the convolution rows of tools/bench_conv.py (the reference im2col against torch's conv2d);
+- the LSTM rows of tools/bench_rnn.py (the reference numpy LSTM forward+backward against nn.LSTM);
 - seconds to build the website (tools/build_site.py, the notebooks executed two at a time).
 """
 
@@ -87,6 +88,12 @@ def conv_rows() -> list[dict]:
     return bench_conv.rows()
 
 
+def rnn_rows() -> list[dict]:
+    from tools import bench_rnn
+
+    return bench_rnn.rows()
+
+
 def site_rows() -> list[dict]:
     from tools import build_site
 
@@ -103,7 +110,7 @@ def site_rows() -> list[dict]:
     ]
 
 
-SUITES = {"notebooks": notebook_rows, "grading": grading_rows, "conv": conv_rows, "site": site_rows}
+SUITES = {"notebooks": notebook_rows, "grading": grading_rows, "conv": conv_rows, "rnn": rnn_rows, "site": site_rows}
 
 
 def table(rows: list[dict]) -> str:
