@@ -38,16 +38,11 @@ LECTURE = [
 
 SEMINAR = [
     "# Seminar {n}: {title}\n\nCells titled **Your turn** are exercises: replace `None` with your answer.",
-    SETUP + "\n\n\ndef check(name, answer, expected, **kwargs):\n"
-    '    """Check a "your turn" answer: say so while it is still None, name the mistake if it is wrong."""\n'
-    "    if answer is None:\n"
-    '        print(f"{{name}}: not attempted yet")\n'
-    "        return\n"
-    "    utils.assert_close(answer, expected, name, **kwargs)\n"
-    '    print(f"{{name}}: correct")',
+    SETUP,
     "### Your turn 1\n\nThe derivative of relu6 at a point inside $(0, 6)$.",
     "def relu6_slope(x):\n    # YOUR ANSWER HERE (replace None)\n    return None\n\n\n"
-    "check('relu6 slope at 3', relu6_slope(3.0), 1.0, mistakes={{'the slope of relu6 is 1 between 0 and 6': 0.0}})",
+    "utils.check_answer('relu6 slope at 3', relu6_slope(3.0), 1.0,\n"
+    "                   mistakes={{'the slope of relu6 is 1 between 0 and 6': 0.0}})",
 ]
 
 ASSIGNMENT = [

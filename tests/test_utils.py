@@ -274,3 +274,14 @@ def test_expect_failure_prints_the_message_and_refuses_a_passing_check(capsys):
         utils.expect_failure(utils.assert_close, np.ones(3), np.ones(3), "right")
     with pytest.raises(RuntimeError):
         utils.expect_failure(lambda: None)
+
+
+def test_seminar_answers_are_reported_until_given_then_checked(capsys):
+    assert not utils.answered("ex", None, 1.0)
+    assert "ex: not attempted yet" in capsys.readouterr().out
+    utils.check_answer("ex", None, 1.0)
+    assert "not attempted" in capsys.readouterr().out
+    utils.check_answer("ex", 1.0, 1.0)
+    assert "ex: correct" in capsys.readouterr().out
+    with pytest.raises(AssertionError, match="Likely mistake: the sign"):
+        utils.check_answer("ex", -1.0, 1.0, mistakes={"the sign": -1.0})

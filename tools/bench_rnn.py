@@ -21,6 +21,7 @@ import torch
 
 from autograder.notebooks import cell_kind, exec_notebook
 from tools.bench_conv import median_seconds
+from utils.references.rnn import torch_module
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "assignments" / "05_rnn_gates" / "rnn_gates.ipynb"
@@ -48,12 +49,7 @@ def _inputs(steps: int):
 
 
 def _torch_run(x, h0, c0, w_ih, w_hh, b, dh):
-    lstm = torch.nn.LSTM(INPUTS, HIDDEN, dtype=torch.float64)
-    with torch.no_grad():
-        lstm.weight_ih_l0.copy_(torch.from_numpy(w_ih))
-        lstm.weight_hh_l0.copy_(torch.from_numpy(w_hh))
-        lstm.bias_ih_l0.copy_(torch.from_numpy(b))
-        lstm.bias_hh_l0.zero_()
+    lstm = torch_module("lstm", w_ih, w_hh, b)
     xt, ht, ct = (torch.tensor(a, requires_grad=True) for a in (x, h0, c0))
     dht = torch.from_numpy(dh)
 
@@ -80,12 +76,8 @@ def rows(repeats: int = 7, steps: int = STEPS) -> list[dict]:
 
     # the two agree before they are timed
     h, cache = forward(x, h0, c0, w_ih, w_hh, b)
-    lstm_check = torch.nn.LSTM(INPUTS, HIDDEN, dtype=torch.float64)
+    lstm_check = torch_module("lstm", w_ih, w_hh, b)
     with torch.no_grad():
-        lstm_check.weight_ih_l0.copy_(torch.from_numpy(w_ih))
-        lstm_check.weight_hh_l0.copy_(torch.from_numpy(w_hh))
-        lstm_check.bias_ih_l0.copy_(torch.from_numpy(b))
-        lstm_check.bias_hh_l0.zero_()
         expected = lstm_check(torch.from_numpy(x), (torch.from_numpy(h0)[None], torch.from_numpy(c0)[None]))[0]
     np.testing.assert_allclose(h, expected.numpy(), rtol=1e-9, atol=1e-12)
 

@@ -3,7 +3,7 @@
 Kept small on purpose; each piece is tested in ``tests/test_utils.py``.
 """
 
-from .checks import assert_close, assert_shapes, expect_failure, to_numpy, torch_reference
+from .checks import answered, assert_close, assert_shapes, check_answer, expect_failure, to_numpy, torch_reference
 from .core import device, seed_everything, setup_notebook
 from .data import Split, load_digits, load_sample_image, minibatches
 from .gradcheck import numeric_gradient, relative_error

@@ -187,3 +187,20 @@ def expect_failure(check: Callable[..., Any], *args: Any, **kwargs: Any) -> str:
         print("The check fails, as it should:\n  " + message.replace("\n", "\n  "))
         return message
     raise RuntimeError("the check passed on a formula that should have failed it")
+
+
+def answered(name: str, *answers: Any) -> bool:
+    """Whether a seminar exercise has been answered; while any answer is still ``None`` it prints
+    "not attempted yet" and returns False, so that the notebook still runs top to bottom."""
+    if any(answer is None for answer in answers):
+        print(f"{name}: not attempted yet")
+        return False
+    return True
+
+
+def check_answer(name: str, answer: Any, expected: Any, **kwargs: Any) -> None:
+    """Check a seminar exercise's answer against ``expected`` with :func:`assert_close` (``kwargs``,
+    e.g. ``mistakes=``, go to it); an answer still ``None`` is reported, not failed."""
+    if answered(name, answer):
+        assert_close(answer, expected, name, **kwargs)
+        print(f"{name}: correct")

@@ -145,16 +145,9 @@ def published_counts(name):
 
 
 def count_by_flop_counter(model, input_shape):
-    """``(parameters, multiply-adds)`` for one input ``(1, *input_shape)``, from torch's own
-    ``FlopCounterMode`` (it counts convolutions and matrix products as 2 FLOPs per multiply-add;
-    for networks whose only products are Conv2d and Linear layers this is their multiply-adds)."""
-    from torch.utils.flop_counter import FlopCounterMode
+    """``(parameters, multiply-adds)`` for one input ``(1, *input_shape)``, the multiply-adds from
+    torch's own ``FlopCounterMode`` (see :func:`utils.architectures.macs`; for networks whose only
+    products are Conv2d and Linear layers these are their multiply-adds)."""
+    from ..architectures import macs
 
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad(), FlopCounterMode(display=False) as counter:
-            model(torch.zeros(1, *input_shape))
-    finally:
-        model.train(was_training)
-    return sum(p.numel() for p in model.parameters()), int(counter.get_total_flops()) // 2
+    return sum(p.numel() for p in model.parameters()), macs(model, input_shape)
