@@ -11,6 +11,8 @@ from .plotting import plot_history, show_images
 from .training import History, accuracy, fit, fit_torch
 
 __all__ = [
+    "answered",
+    "check_answer",
     "assert_close",
     "assert_shapes",
     "expect_failure",
