@@ -147,11 +147,3 @@ def exec_notebook(
 def visible_source(source: str) -> str:
     """A test cell's source as students see it after release: hidden-test regions removed."""
     return _HIDDEN_REGION.sub("", source)
-
-
-def source_of_test_cell(path: Path | str, name: str) -> str:
-    """The source of the test cell ``# Test: <name> (...)`` in a notebook (for testing the tests)."""
-    for cell in read_notebook(path).cells:
-        if cell_kind(cell) == "test" and TEST_HEADER.match(cell.source.lstrip().split("\n", 1)[0])["name"] == name:
-            return cell.source
-    raise KeyError(f"{path}: no test cell named {name!r}")

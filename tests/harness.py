@@ -102,10 +102,6 @@ class Misconception:
         return self.name
 
 
-def _source_of(cell: NotebookNode) -> str:
-    return strip_magics(cell.source)
-
-
 def _exec(source: str, namespace: dict, label: str) -> None:
     exec(compile(source, label, "exec"), namespace)
 
@@ -200,7 +196,7 @@ class Assignment:
                 if cell.cell_type != "code" or cell_kind(cell) == "test":
                     continue
                 try:
-                    _exec(_source_of(cell), namespace, f"{label}[cell {index + 1}]")
+                    _exec(strip_magics(cell.source), namespace, f"{label}[cell {index + 1}]")
                 except tolerate:
                     pass
         import matplotlib.pyplot as plt
@@ -249,7 +245,7 @@ class Assignment:
         file's imports and any helper functions.
         """
         path = self.independent_path()
-        sources = function_sources(path, with_imports=False)
+        sources = function_sources(path)
         graded = set(self.graded_functions())
         extra = [src for name, src in sources.items() if name not in graded]
         nb = self.student_notebook({name: src for name, src in sources.items() if name in graded})
@@ -273,10 +269,15 @@ class Assignment:
         source = self.test_source(name, hidden=hidden)
         try:
             with contextlib.redirect_stdout(io.StringIO()):
-                _exec(_source_of_text(source), scope, f"<test {name}{'' if hidden else ' (visible)'}>")
+                _exec(strip_magics(source), scope, f"<test {name}{'' if hidden else ' (visible)'}>")
         except Exception as error:  # noqa: BLE001 - any failure is the test's verdict
             return Outcome(False, _message(error), error)
         return Outcome(True)
+
+    def failing_tests(self, replace: Replacement, skip: tuple[str, ...] = ()) -> list[str]:
+        """The test cells (full versions, in order) that fail with ``replace`` swapped in: a mistake
+        in one function should fail only that function's own cell."""
+        return [name for name in self.test_names() if name not in skip and not self.run_test(name, replace=replace)]
 
     def check_misconception(self, mistake: Misconception) -> None:
         """Fail unless ``mistake`` is caught: named by the visible test, or at least by the hidden part."""
@@ -351,10 +352,6 @@ def fork(namespace: dict) -> dict:
     return new
 
 
-def _source_of_text(source: str) -> str:
-    return strip_magics(source)
-
-
 def _message(error: BaseException) -> str:
     text = str(error)
     if isinstance(error, AssertionError):
@@ -373,17 +370,15 @@ def _imports(path: Path) -> str:
     )
 
 
-def function_sources(path: Path, with_imports: bool = True) -> dict[str, str]:
+def function_sources(path: Path) -> dict[str, str]:
     """``{name: source}`` of each top-level function or class in a Python file.
 
-    Top-level assignments (constants) go with the first function; ``with_imports`` prepends the
-    file's imports to every source so that each one runs on its own.
+    Top-level assignments (constants) go with the first function.
     """
     import ast
 
     text = path.read_text()
     tree = ast.parse(text)
-    prefix = _imports(path) + "\n\n\n" if with_imports and _imports(path) else ""
     constants = "\n".join(
         ast.get_source_segment(text, node) for node in tree.body if isinstance(node, (ast.Assign, ast.AnnAssign))
     )
@@ -393,7 +388,7 @@ def function_sources(path: Path, with_imports: bool = True) -> dict[str, str]:
             body = ast.get_source_segment(text, node)
             if not result and constants:
                 body = constants + "\n\n\n" + body
-            result[node.name] = prefix + body
+            result[node.name] = body
     return result
 
 
