@@ -40,8 +40,17 @@ def _cmd_release(args: argparse.Namespace) -> int:
 
 def _cmd_grade(args: argparse.Namespace) -> int:
     from .course import grade
+    from .sandbox import parse_size
 
-    report = grade(Path(args.submissions), Path(args.out), Path(args.source), db_url=args.db, timeout=args.timeout)
+    report = grade(
+        Path(args.submissions),
+        Path(args.out),
+        Path(args.source),
+        db_url=args.db,
+        timeout=args.timeout,
+        unsafe=args.unsafe,
+        memory=parse_size(args.memory) if args.memory else None,
+    )
     _print_report(report)
     return 0
 
@@ -114,6 +123,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--timeout", type=int, default=None, help="seconds a cell may run before it is interrupted (default: 120)"
+    )
+    p.add_argument("--memory", default=None, help="memory each submission's processes may use, e.g. 2G (default: 4G)")
+    p.add_argument(
+        "--unsafe",
+        action="store_true",
+        help="grade without the sandbox where it cannot work (student code then runs with your rights)",
     )
     p.add_argument("--source", default=str(DEFAULT_SOURCE), help=source_help)
     p.set_defaults(func=_cmd_grade)

@@ -53,6 +53,9 @@ class Reason(StrEnum):
     TIMEOUT = "timeout"
     AUTOGRADE_FAILED = "autograde-failed"
     FEEDBACK_FAILED = "feedback-failed"
+    TAMPERING = "tampering"
+    TORCH_IN_NUMPY = "torch-in-numpy"
+    LIMIT = "limit"
 
 
 class PipelineError(RuntimeError):
@@ -123,7 +126,13 @@ def assignment_names(source: Path = DEFAULT_SOURCE) -> list[str]:
     return sorted({p.parent.name for p in find_source_notebooks(source)})
 
 
-def load_config(root: Path | None = None, db_url: str | None = None, timeout: int | None = None):
+def load_config(
+    root: Path | None = None,
+    db_url: str | None = None,
+    timeout: int | None = None,
+    sandboxed: bool = True,
+    memory: int | None = None,
+):
     """The course's nbgrader configuration (``nbgrader_config.py``), with the run's own settings."""
     from traitlets.config.loader import PyFileConfigLoader
 
@@ -134,6 +143,9 @@ def load_config(root: Path | None = None, db_url: str | None = None, timeout: in
         config.CourseDirectory.db_url = db_url
     if timeout is not None:
         config.Execute.timeout = timeout
+    config.GradingExecute.sandbox = sandboxed
+    if memory is not None:
+        config.GradingExecute.memory = memory
     return config
 
 
@@ -141,7 +153,13 @@ class Course:
     """One nbgrader course directory under ``root``, built from the assignment sources."""
 
     def __init__(
-        self, root: Path, source: Path = DEFAULT_SOURCE, db_url: str | None = None, timeout: int | None = None
+        self,
+        root: Path,
+        source: Path = DEFAULT_SOURCE,
+        db_url: str | None = None,
+        timeout: int | None = None,
+        sandboxed: bool = True,
+        memory: int | None = None,
     ):
         from nbgrader.apps import NbGraderAPI
         from nbgrader.coursedir import CourseDirectory
@@ -156,7 +174,7 @@ class Course:
             raise PipelineError(f"no assignment notebooks under {self.source}")
         self.root.mkdir(parents=True, exist_ok=True)
         self.db_url = db_url or f"sqlite:///{self.root / 'gradebook.db'}"
-        self.config = load_config(self.root, self.db_url, timeout)
+        self.config = load_config(self.root, self.db_url, timeout, sandboxed, memory)
         coursedir = CourseDirectory(config=self.config)
         self.api = NbGraderAPI(coursedir=coursedir, config=self.config)
         self.api.log.setLevel(logging.ERROR)
@@ -251,12 +269,33 @@ class Course:
                 problems.append(Problem(student, assignment, f"{name} is missing; scored 0", Reason.MISSING_NOTEBOOK))
         return problems
 
-    def autograde(self, student: str, assignment: str) -> Problem | None:
+    def autograde(self, student: str, assignment: str) -> tuple[bool, list[Problem]]:
+        """Autograde one submission: whether nbgrader finished, and the problems met."""
         result = self.api.autograde(assignment, student, force=True, create=True)
-        if result["success"]:
-            return None
-        message, reason = _reason(result)
-        return Problem(student, assignment, "autograding failed: " + message, reason)
+        if not result["success"]:
+            message, reason = _reason(result)
+            return False, [Problem(student, assignment, "autograding failed: " + message, reason)]
+        return True, self.incidents(student, assignment)
+
+    def incidents(self, student: str, assignment: str) -> list[Problem]:
+        """What the grading run itself caught in a submission (tampering, torch inside a numpy
+        function, a limit hit, a dead kernel), read from the errors it left in the graded cells."""
+        from .execute import REPORTED_ERRORS
+
+        reasons = {
+            "tampering": Reason.TAMPERING,
+            "torch-in-numpy": Reason.TORCH_IN_NUMPY,
+            "limit": Reason.LIMIT,
+            "kernel-died": Reason.KERNEL_DIED,
+        }
+        found: dict[tuple[Reason, str], None] = {}
+        for path in sorted((self.root / "autograded" / student / assignment).glob("*.ipynb")):
+            for cell in read_notebook(path).cells:
+                for out in cell.get("outputs", []):
+                    kind = REPORTED_ERRORS.get(out.get("ename")) if out.get("output_type") == "error" else None
+                    if kind is not None:
+                        found[(reasons[kind], f"{path.name}: {out.ename}: {out.evalue}"[:300])] = None
+        return [Problem(student, assignment, message, reason) for reason, message in found]
 
     def feedback(self, student: str, assignment: str, out: Path) -> Problem | None:
         result = self.api.generate_feedback(assignment, student, force=True)
@@ -348,6 +387,8 @@ def grade(
     db_url: str | None = None,
     timeout: int | None = None,
     progress: bool = True,
+    unsafe: bool = False,
+    memory: int | None = None,
 ) -> GradeReport:
     """Autograde ``submissions/<student_id>/<assignment>/<notebook>.ipynb`` into ``out``.
 
@@ -355,6 +396,10 @@ def grade(
     ``out/feedback/<student_id>/<assignment>/<notebook>.html``; the nbgrader course directory it
     used stays in ``out/course`` for inspection. With the default SQLite gradebook
     (``out/course/gradebook.db``) every run starts afresh; a ``db_url`` is used as it is.
+
+    Each notebook runs in the bubblewrap sandbox (``autograder.sandbox``) with ``memory`` bytes of
+    memory (heap) per process; where the sandbox cannot work, grading refuses with the reason,
+    unless ``unsafe`` (then student code runs with the grader's rights, said loudly).
     """
     submissions, out = Path(submissions), Path(out)
     if not submissions.is_dir():
@@ -362,11 +407,27 @@ def grade(
             f"submissions folder {submissions} does not exist (expected "
             f"{submissions}/<student_id>/<assignment>/<notebook>.ipynb)"
         )
+    if unsafe:
+        print(
+            "WARNING: grading without the sandbox (--unsafe): student code runs with your rights and can "
+            "read or delete the gradebook, other students' work and your files.",
+            file=sys.stderr,
+        )
+    else:
+        from . import sandbox
+
+        try:
+            sandbox.check()
+        except sandbox.SandboxUnavailable as exc:
+            raise PipelineError(
+                f"the grading sandbox does not work on this machine: {exc}. Student code would run with "
+                "your rights; fix the sandbox, or pass --unsafe to grade anyway (only for work you trust)."
+            ) from None
     out.mkdir(parents=True, exist_ok=True)
     course_root = out / "course"
     shutil.rmtree(course_root, ignore_errors=True)
     shutil.rmtree(out / "feedback", ignore_errors=True)
-    course = Course(course_root, source, db_url=db_url, timeout=timeout)
+    course = Course(course_root, source, db_url=db_url, timeout=timeout, sandboxed=not unsafe, memory=memory)
     course.stage()
 
     students, problems, jobs = [], [], []
@@ -401,11 +462,12 @@ def grade(
         report.problems += found
         if not any((course.root / "submitted" / student / assignment).glob("*.ipynb")):
             continue
-        problem = course.autograde(student, assignment)
-        if problem is None:
+        graded, found = course.autograde(student, assignment)
+        report.problems += found
+        if graded:
             problem = course.feedback(student, assignment, out / "feedback")
-        if problem is not None:
-            report.problems.append(problem)
+            if problem is not None:
+                report.problems.append(problem)
     report.scores = course.scores()
     report.csv_path = out / "grades.csv"
     course.export_csv(report.csv_path)

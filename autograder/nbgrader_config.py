@@ -21,3 +21,28 @@ c.Execute.interrupt_on_timeout = True
 from autograder.notebooks import KERNEL_ARGUMENTS  # noqa: E402
 
 c.Execute.extra_arguments = list(KERNEL_ARGUMENTS)
+
+# nbgrader's Execute step, with the kernel in a sandbox, the grading agent loaded, limits per cell
+# and per notebook, and a dying kernel costing only its cell (autograder/execute.py). Everything
+# else is nbgrader's own autograde pipeline.
+from nbconvert.preprocessors import ClearMetadataPreprocessor  # noqa: E402
+from nbgrader.preprocessors import (  # noqa: E402
+    AssignLatePenalties,
+    CheckCellMetadata,
+    IgnorePattern,
+    LimitOutput,
+    SaveAutoGrades,
+)
+
+from autograder.execute import GradingExecute  # noqa: E402
+
+c.Autograde.autograde_preprocessors = [
+    GradingExecute,
+    IgnorePattern,
+    ClearMetadataPreprocessor,
+    LimitOutput,
+    SaveAutoGrades,
+    AssignLatePenalties,
+    CheckCellMetadata,
+]
+# GradingExecute is an Execute: the Execute settings above apply to it.

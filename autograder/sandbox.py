@@ -9,7 +9,7 @@ that executes the student's notebook runs inside ``bwrap``:
 - one writable folder, the submission's scratch copy (its working directory), plus a small ``/tmp``;
 - no network (``--unshare-net``: a loopback of its own), its own pid, ipc and uts namespaces;
 - an unprivileged uid (``nobody`` when the grader is root, through ``setpriv``; otherwise a user
-  namespace) and limits: address space (``--memory``), process count, file size.
+  namespace) and limits: memory (``--memory``: heap and anonymous mappings, RLIMIT_DATA), process count, file size.
 
 The kernel talks to nbclient over unix sockets (``KernelManager.transport = "ipc"``) in the
 submission's scratch folder, since TCP on the host's loopback is out of reach of a kernel without
@@ -35,6 +35,9 @@ KERNEL_NAME = "dl-course-sandbox"
 SCRATCH_ENV = "DL_SANDBOX_SCRATCH"
 LIMITS_ENV = "DL_SANDBOX_LIMITS"
 NOBODY = 65534
+# The grading agent (autograder/agent.py) is mounted on its own, read-only, under this name.
+AGENT_DIR = "/opt/dl-grading"
+AGENT_MODULE = "dl_grading_agent"
 GB = 1024**3
 
 
@@ -46,7 +49,9 @@ class SandboxUnavailable(RuntimeError):
 class Limits:
     """Per-submission limits, applied to the kernel and everything it starts."""
 
-    memory: int = 4 * GB  # torch needs ~3 GB of address space to import; address space of each process (RLIMIT_AS)
+    # Heap and anonymous mappings of each process (RLIMIT_DATA). Not the address space: torch alone
+    # maps ~3.7 GB of it; a kernel with numpy, torch and utils loaded holds ~0.9 GB of data.
+    memory: int = 4 * GB
     processes: int = 64  # processes of the sandbox's uid (RLIMIT_NPROC)
     file_size: int = 256 * 1024**2  # largest file the kernel may write (RLIMIT_FSIZE)
     tmp_size: int = 256 * 1024**2  # size of the sandbox's /tmp
@@ -115,6 +120,9 @@ def bwrap_argv(scratch: Path, limits: Limits, command: list[str]) -> list[str]:
     for link in ("lib", "lib64", "bin", "sbin"):
         if os.path.islink(f"/{link}"):
             argv += ["--symlink", os.readlink(f"/{link}"), f"/{link}"]
+    argv += ["--perms", "0755", "--dir", "/opt", "--perms", "0755", "--dir", AGENT_DIR]
+    argv += ["--ro-bind", str(Path(__file__).with_name("agent.py")), f"{AGENT_DIR}/{AGENT_MODULE}.py"]
+    argv += ["--setenv", "PYTHONPATH", AGENT_DIR]
     argv += ["--proc", "/proc", "--dev", "/dev"]
     argv += ["--bind", str(scratch), str(scratch), "--chdir", str(scratch / "work")]
     home = scratch / "work"
@@ -151,7 +159,7 @@ def _apply_limits(limits: Limits) -> None:
     """In the child, before ``exec``: rlimits are inherited by bwrap and the kernel below it."""
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: the sandbox dies with its launcher
-    resource.setrlimit(resource.RLIMIT_AS, (limits.memory, limits.memory))
+    resource.setrlimit(resource.RLIMIT_DATA, (limits.memory, limits.memory))
     resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_size, limits.file_size))
     uid = NOBODY if _as_root() else os.getuid()
     # The count is per real uid across the machine: allow what already runs under it, plus the budget.
@@ -262,8 +270,12 @@ def launch(argv: list[str]) -> int:
     if _as_root():
         os.chown(connection_file, NOBODY, NOBODY)
     command = [sys.executable, "-m", "ipykernel_launcher", "-f", connection_file, *argv[1:]]
+    # The kernel's own stdout carries only its start-up banner; what cells print goes over the sockets.
     proc = subprocess.Popen(
-        bwrap_argv(scratch, limits, command), start_new_session=True, preexec_fn=lambda: _apply_limits(limits)
+        bwrap_argv(scratch, limits, command),
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        preexec_fn=lambda: _apply_limits(limits),
     )
 
     def interrupt(signum, frame):

@@ -163,7 +163,10 @@ def new_topic(name: str, title: str | None = None, root: Path = ROOT) -> list[Pa
         path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(_notebook(LECTURE, **fields), paths["lecture"])
     nbformat.write(_notebook(SEMINAR, **fields), paths["seminar"])
-    nbformat.write(tag_notebook(_notebook(ASSIGNMENT, **fields), paths["assignment"].name), paths["assignment"])
+    assignment = _notebook(ASSIGNMENT, **fields)
+    # Graded functions are numpy unless the topic says otherwise (see README, "For instructors").
+    assignment.metadata["dl_course"] = {"numpy_only": True}
+    nbformat.write(tag_notebook(assignment, paths["assignment"].name), paths["assignment"])
     paths["tests"].write_text(TEST_MODULE.format(**fields))
     paths["independent"].write_text(INDEPENDENT.format(**fields))
     return list(paths.values())

@@ -13,7 +13,7 @@ import pytest
 
 import fixture_course as fx
 from autograder.course import PipelineError, Reason, grade, release
-from conftest import ROOT
+from conftest import ROOT, UNSAFE
 
 pytestmark = [pytest.mark.pipeline, pytest.mark.xdist_group("pipeline-fixture")]
 
@@ -89,7 +89,7 @@ def graded(tmp_path_factory):
 
     with pytest.MonkeyPatch.context() as env:
         env.setenv("PYTHONWARNINGS", "always")  # kernels inherit it: warnings are on unless the notebook silences them
-        report = grade(subs, tmp / "graded", source, timeout=30, progress=False)
+        report = grade(subs, tmp / "graded", source, timeout=30, progress=False, unsafe=UNSAFE)
     return report, tmp / "graded", released
 
 
@@ -120,6 +120,8 @@ def test_release_replaces_solutions_with_stubs_and_drops_hidden_tests(graded):
         ("endless", 2),
         ("crashing", 3),
         ("tampered", 3),
+        ("kernel_killer", 3),  # the cell that killed its kernel costs its own points only
+        ("monkeypatcher", 0),  # detected tampering scores 0 on every test after it
     ],
 )
 def test_scores(graded, student, expected):
@@ -130,7 +132,6 @@ def test_scores(graded, student, expected):
 @pytest.mark.parametrize(
     "student, message, reason",
     [
-        ("kernel_killer", "Kernel died", Reason.KERNEL_DIED),
         ("not_json", "not a readable Jupyter notebook", Reason.MALFORMED_NOTEBOOK),
         ("missing", "fixture.ipynb is missing", Reason.MISSING_NOTEBOOK),
         ("renamed", "unexpected notebook my_fixture.ipynb", Reason.UNEXPECTED_NOTEBOOK),
@@ -145,12 +146,18 @@ def test_bad_input_gets_a_clear_message_and_zero(graded, student, message, reaso
     assert score(report, student) == 0
 
 
-def test_tampering_is_flagged_for_review_without_changing_the_score(graded):
+def test_a_dead_kernel_is_named_and_grading_goes_on(graded):
     report, _, _ = graded
-    assert "flagged for review (score unchanged): solution-add changes numpy.allclose" in problems_of(
-        report, "monkeypatcher"
-    )
-    assert score(report, "monkeypatcher") == 5
+    assert "KernelDied: the kernel stopped in cell 3" in problems_of(report, "kernel_killer")
+    assert Reason.KERNEL_DIED in {p.reason for p in report.problems if p.student == "kernel_killer"}
+
+
+def test_tampering_is_flagged_in_the_source_and_caught_at_run_time(graded):
+    report, _, _ = graded
+    said = problems_of(report, "monkeypatcher")
+    assert "flagged for review (score unchanged): solution-add changes numpy.allclose" in said
+    assert "TamperingDetected: the notebook's code replaced numpy.allclose" in said
+    assert Reason.TAMPERING in {p.reason for p in report.problems if p.student == "monkeypatcher"}
     flagged = {p.student for p in report.problems if "flagged for review" in str(p)}
     assert flagged == {"monkeypatcher", "kernel_killer"}, "only the two who reach into the process are flagged"
 
@@ -191,7 +198,7 @@ def test_without_silencing_warnings_cost_points(tmp_path, monkeypatch):
     released = nbformat.read(released_path, as_version=4)
     put(tmp_path / "subs", "warnings", fx.answer(released, WARNING_ADD, fx.SQUARE))
     monkeypatch.setenv("PYTHONWARNINGS", "always")
-    report = grade(tmp_path / "subs", tmp_path / "graded", source, progress=False)
+    report = grade(tmp_path / "subs", tmp_path / "graded", source, progress=False, unsafe=UNSAFE)
     assert score(report, "warnings") == 3, "a warning on stderr in a test cell should have scored it 0"
 
 

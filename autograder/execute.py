@@ -1,0 +1,231 @@
+"""nbgrader's Execute step, made for a class that may be hostile: ``GradingExecute``.
+
+It replaces ``Execute`` in ``Autograde.autograde_preprocessors`` (see ``nbgrader_config.py``) and
+keeps what nbgrader's does (timeouts, errors recorded in the cells), plus:
+
+- the kernel runs in a scratch copy of the submission, inside the bubblewrap sandbox of
+  ``autograder.sandbox`` (no view of the course, the gradebook or other students; no network; limits
+  on memory, processes and file size), unless the grader was told ``--unsafe``;
+- the grading agent (``autograder.agent``) is loaded into the kernel before any cell: it restores and
+  reports tampering, and keeps numpy-only functions numpy-only (rules from the source notebook's
+  ``dl_course`` metadata, never from the student's copy);
+- a kernel that dies (``os._exit``, a crash) costs only the cell it died in: a new kernel re-runs the
+  cells above and grading goes on after it;
+- a cell that prints more than ``max_output`` bytes is interrupted; the submission as a whole has a
+  time budget (``submission_timeout``), after which the remaining cells are not run;
+- a limit that was hit is said in the cell, for the student and the instructor:
+  ``LimitExceeded: cell 12 used more than 2 GB of memory and was stopped``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import tempfile
+import time
+from pathlib import Path
+
+from nbclient.exceptions import DeadKernelError
+from nbformat import NotebookNode
+from nbgrader.preprocessors import Execute
+from traitlets import Bool, Integer
+
+from . import sandbox as sb
+from .agent import RULES_ENV
+
+LIMIT_ERROR = "LimitExceeded"
+KERNEL_DIED = "KernelDied"
+NOT_RUN = "NotRun"
+# Error names the grader reports to the instructor (see course.py), with what each means.
+REPORTED_ERRORS = {
+    "TamperingDetected": "tampering",
+    "NumpyOnlyError": "torch-in-numpy",
+    LIMIT_ERROR: "limit",
+    KERNEL_DIED: "kernel-died",
+    NOT_RUN: "limit",
+}
+MAX_KERNEL_DEATHS = 3
+
+
+def grading_rules(source_notebook: Path) -> dict:
+    """The agent's rules from a source notebook's ``metadata.dl_course``.
+
+    ``numpy_only``: ``true`` (every function or class a solution cell defines) or a list of names;
+    ``forbidden``: ``{function: ["module.callable", ...]}``, shortcuts that function must not use.
+    """
+    from .notebooks import cell_kind, read_notebook
+
+    nb = read_notebook(source_notebook)
+    meta = nb.metadata.get("dl_course", {})
+    numpy_only = meta.get("numpy_only", [])
+    if numpy_only is True:
+        numpy_only = [
+            name
+            for cell in nb.cells
+            if cell_kind(cell) == "solution"
+            for name in re.findall(r"^(?:def|class)\s+([A-Za-z_]\w*)", cell.source, re.M)
+        ]
+    return {"numpy_only": sorted(numpy_only), "forbidden": dict(meta.get("forbidden", {}))}
+
+
+def _error(ename: str, evalue: str) -> NotebookNode:
+    return NotebookNode(output_type="error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
+
+
+class GradingExecute(Execute):
+    """nbgrader's Execute in a sandbox, with limits and the grading agent (module docstring)."""
+
+    sandbox = Bool(True, help="Run the kernel inside the bubblewrap sandbox.").tag(config=True)
+    memory = Integer(sb.Limits.memory, help="Address space of each sandboxed process, bytes.").tag(config=True)
+    processes = Integer(sb.Limits.processes, help="Processes a sandboxed kernel may start.").tag(config=True)
+    submission_timeout = Integer(900, help="Seconds one notebook may run in all.").tag(config=True)
+    max_output = Integer(2 * 1024**2, help="Bytes of output one cell may print before it is stopped.").tag(config=True)
+
+    # -- the run -----------------------------------------------------------------------------
+    def preprocess(self, nb, resources=None, km=None):
+        rules = self._rules(resources or {})
+        with tempfile.TemporaryDirectory(prefix="dl-grade-") as tmp:
+            scratch = sb.prepare_scratch(Path(tmp) / "scratch", self._submission_folder(resources))
+            self._scratch = scratch
+            self._env = self._kernel_env(scratch, rules)
+            return self._run(nb, resources, km)
+
+    def _run(self, nb, resources, km):
+        from nbclient import NotebookClient
+
+        NotebookClient.__init__(self, nb, km)  # as nbconvert does; it resets the traits from the config
+        self.kernel_name = sb.KERNEL_NAME if self.sandbox else "python3"
+        self.extra_arguments = [*self.extra_arguments, f"--IPKernelApp.extensions={self._agent_module()!r}"]
+        self.reset_execution_trackers()
+        self._check_assign_resources(resources)
+        deadline = time.monotonic() + self.submission_timeout
+        died: set[int] = set()
+        while True:
+            self._current = None
+            try:
+                with self.setup_kernel(env=self._env, cwd=str(self._scratch / "work")):
+                    info = self.wait_for_reply(self.kc.kernel_info())
+                    self.nb.metadata["language_info"] = info["content"]["language_info"]
+                    for index, cell in enumerate(self.nb.cells):
+                        if index in died or cell.cell_type != "code":
+                            continue
+                        if time.monotonic() > deadline:
+                            cell.outputs = [
+                                _error(
+                                    NOT_RUN,
+                                    f"cell {index + 1} was not run: the notebook used up its "
+                                    f"{self.submission_timeout} s for grading",
+                                )
+                            ]
+                            continue
+                        self._current, self._printed, self._flooded = index, 0, False
+                        self.preprocess_cell(cell, resources, index)
+                        self._explain_limits(cell, index)
+                break
+            except DeadKernelError:
+                index = self._current
+                if index is None:
+                    raise
+                died.add(index)
+                self.nb.cells[index].outputs = [
+                    _error(
+                        KERNEL_DIED,
+                        f"the kernel stopped in cell {index + 1} (os._exit, a crash, or more than "
+                        f"{sb.human_size(self.memory)} of memory); the cells above were re-run "
+                        "in a new kernel and grading went on after this one",
+                    )
+                ]
+                self.km = self.kc = None
+                if len(died) >= MAX_KERNEL_DEATHS:
+                    for cell in self.nb.cells[index + 1 :]:
+                        if cell.cell_type == "code":
+                            cell.outputs = [_error(NOT_RUN, f"not run: the kernel died {len(died)} times")]
+                    break
+        self.set_widgets_metadata()
+        return self.nb, self.resources
+
+    # -- limits --------------------------------------------------------------------------------
+    def output(self, outs, msg, display_id, cell_index):
+        """Count what a cell prints; past ``max_output`` drop the rest and interrupt the cell."""
+        if msg["msg_type"] in ("stream", "display_data", "execute_result", "update_display_data"):
+            content = msg["content"]
+            size = len(content.get("text", "")) + sum(len(str(v)) for v in content.get("data", {}).values())
+            self._printed = getattr(self, "_printed", 0) + size
+            if self._printed > self.max_output:
+                if not getattr(self, "_flooded", False):
+                    self._flooded = True
+                    asyncio.ensure_future(self._interrupt())
+                return None
+        return super().output(outs, msg, display_id, cell_index)
+
+    async def _interrupt(self) -> None:
+        from jupyter_core.utils import ensure_async
+
+        if self.km is not None:
+            await ensure_async(self.km.interrupt_kernel())
+
+    def _explain_limits(self, cell, index: int) -> None:
+        where = f"cell {index + 1}"
+        reasons = []
+        if getattr(self, "_flooded", False):
+            reasons.append(f"{where} printed more than {sb.human_size(self.max_output)} and was stopped")
+        for out in cell.outputs:
+            if out.output_type != "error":
+                continue
+            if out.ename == "MemoryError":
+                reasons.append(f"{where} used more than {sb.human_size(self.memory)} of memory and was stopped")
+            elif out.ename in ("BlockingIOError", "OSError", "PermissionError") and (
+                "Resource temporarily unavailable" in out.evalue or "fork" in out.evalue
+            ):
+                reasons.append(f"{where} tried to start more than {self.processes} processes and was stopped")
+            elif out.ename == "CellTimeoutError":
+                reasons.append(f"{where} ran longer than {self.timeout} s and was stopped")
+        if reasons:
+            cell.outputs.append(_error(LIMIT_ERROR, "; ".join(dict.fromkeys(reasons))))
+
+    # -- set-up ----------------------------------------------------------------------------------
+    def _rules(self, resources: dict) -> dict:
+        info = resources.get("nbgrader", {})
+        assignment, notebook = info.get("assignment"), info.get("notebook")
+        root = self.config.get("CourseDirectory", {}).get("root")
+        if not (assignment and notebook and root):
+            return {}
+        # The instructor's source, never the student's copy (whose metadata the student controls).
+        path = Path(root) / "source" / assignment / f"{notebook}.ipynb"
+        return grading_rules(path) if path.exists() else {}
+
+    @staticmethod
+    def _submission_folder(resources) -> Path | None:
+        path = (resources or {}).get("metadata", {}).get("path")
+        return Path(path) if path else None
+
+    def _kernel_env(self, scratch: Path, rules: dict) -> dict:
+        env = dict(os.environ)
+        env[RULES_ENV] = json.dumps(rules)
+        if self.sandbox:
+            env[sb.SCRATCH_ENV] = str(scratch)
+            env[sb.LIMITS_ENV] = sb.Limits(memory=self.memory, processes=self.processes).to_env()
+        return env
+
+    def _agent_module(self) -> list[str]:
+        return [sb.AGENT_MODULE] if self.sandbox else ["autograder.agent"]
+
+    def create_kernel_manager(self):
+        if not self.sandbox:
+            return super().create_kernel_manager()
+        # The sandboxed kernel cannot reach the host's loopback: unix sockets in its scratch folder.
+        from jupyter_client.kernelspec import KernelSpecManager
+
+        spec_root = sb.install_kernelspec(self._scratch.parent / "kernelspec")
+        ksm = KernelSpecManager()
+        ksm.kernel_dirs.insert(0, str(spec_root / "kernels"))
+        self.km = self.kernel_manager_class(
+            kernel_name=sb.KERNEL_NAME,
+            kernel_spec_manager=ksm,
+            transport="ipc",
+            ip=str(self._scratch / "runtime" / "kernel"),
+            config=self.config,
+        )
+        return self.km
