@@ -126,6 +126,16 @@ def _code_of(fn):
     return getattr(fn, "__code__", None)
 
 
+def _torch_name(func) -> str:
+    """``torch.tanh`` or ``Tensor.exp``, as a student would write it."""
+    name = getattr(func, "__name__", None) or repr(func)
+    qualname = getattr(func, "__qualname__", "") or ""
+    if qualname.startswith(("TensorBase.", "Tensor.")):
+        return f"Tensor.{name}"
+    module = getattr(func, "__module__", None) or "torch"
+    return f"{'torch' if module.startswith('torch._') else module}.{name}"
+
+
 class Guard:
     """The agent's state in one kernel: the snapshot, the rules and the tampering seen so far."""
 
@@ -203,7 +213,7 @@ class Guard:
             class Tripwire(TorchFunctionMode):
                 def __torch_function__(self, func, types_, args=(), kwargs=None):
                     if not hits and not guard._inside_standin():
-                        hits.append(getattr(func, "__qualname__", None) or getattr(func, "__name__", repr(func)))
+                        hits.append(_torch_name(func))
                     return func(*args, **(kwargs or {}))
 
             forbidden = guard._forbidden_callables(graded)
@@ -213,14 +223,22 @@ class Guard:
             try:
                 with Tripwire():
                     result = fn(*args, **kwargs)
+            except Exception:
+                if not hits:
+                    raise
+                result = None  # the use of torch is what the student must hear about, not what it broke
             finally:
                 if forbidden:
                     sys.setprofile(previous)
             if hits:
                 what = hits[0]
-                kind = what if what.startswith("forbidden ") else f"torch ({what})"
+                if what.startswith("forbidden "):
+                    raise NumpyOnlyError(
+                        f"{label} calls {what.removeprefix('forbidden ')}, a shortcut this assignment rules out "
+                        "here (write it with numpy), so this test scores 0"
+                    )
                 raise NumpyOnlyError(
-                    f"{label} calls {kind}: this assignment asks for numpy here, so this test scores 0"
+                    f"{label} calls torch ({what}): this assignment asks for numpy here, so this test scores 0"
                 )
             return result
 

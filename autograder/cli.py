@@ -50,6 +50,9 @@ def _cmd_grade(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         unsafe=args.unsafe,
         memory=parse_size(args.memory) if args.memory else None,
+        jobs=args.jobs,
+        scheduler=args.scheduler,
+        resume=args.resume,
     )
     _print_report(report)
     return 0
@@ -125,6 +128,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout", type=int, default=None, help="seconds a cell may run before it is interrupted (default: 120)"
     )
     p.add_argument("--memory", default=None, help="memory each submission's processes may use, e.g. 2G (default: 4G)")
+    p.add_argument("--jobs", type=int, default=1, help="notebooks executed at a time, in worker processes (default: 1)")
+    p.add_argument("--scheduler", default=None, help="execute on the Dask cluster at this address, tcp://host:8786")
+    p.add_argument(
+        "--resume", action="store_true", help="reuse this OUT folder's executions whose submission has not changed"
+    )
     p.add_argument(
         "--unsafe",
         action="store_true",

@@ -7,13 +7,16 @@ broken submission into a message instead of a failed run.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
+import multiprocessing
 import os
 import shutil
 import sys
 import tempfile
 import warnings
+from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -132,6 +135,7 @@ def load_config(
     timeout: int | None = None,
     sandboxed: bool = True,
     memory: int | None = None,
+    replay_dir: Path | None = None,
 ):
     """The course's nbgrader configuration (``nbgrader_config.py``), with the run's own settings."""
     from traitlets.config.loader import PyFileConfigLoader
@@ -146,7 +150,20 @@ def load_config(
     config.GradingExecute.sandbox = sandboxed
     if memory is not None:
         config.GradingExecute.memory = memory
+    if replay_dir is not None:
+        config.GradingExecute.replay_dir = str(replay_dir)
     return config
+
+
+def make_api(config):
+    """nbgrader's Python API on the course directory ``config`` names."""
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+
+    _put_interpreter_on_path()
+    api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+    api.log.setLevel(logging.ERROR)
+    return api
 
 
 class Course:
@@ -160,11 +177,8 @@ class Course:
         timeout: int | None = None,
         sandboxed: bool = True,
         memory: int | None = None,
+        replay_dir: Path | None = None,
     ):
-        from nbgrader.apps import NbGraderAPI
-        from nbgrader.coursedir import CourseDirectory
-
-        _put_interpreter_on_path()
         self.root = Path(root).resolve()
         self.source = Path(source)
         if not self.source.is_dir():
@@ -174,10 +188,8 @@ class Course:
             raise PipelineError(f"no assignment notebooks under {self.source}")
         self.root.mkdir(parents=True, exist_ok=True)
         self.db_url = db_url or f"sqlite:///{self.root / 'gradebook.db'}"
-        self.config = load_config(self.root, self.db_url, timeout, sandboxed, memory)
-        coursedir = CourseDirectory(config=self.config)
-        self.api = NbGraderAPI(coursedir=coursedir, config=self.config)
-        self.api.log.setLevel(logging.ERROR)
+        self.config = load_config(self.root, self.db_url, timeout, sandboxed, memory, replay_dir)
+        self.api = make_api(self.config)
 
     # -- sources ---------------------------------------------------------------------------
     def notebooks(self, assignment: str) -> list[str]:
@@ -389,6 +401,10 @@ def grade(
     progress: bool = True,
     unsafe: bool = False,
     memory: int | None = None,
+    jobs: int = 1,
+    executor: Executor | None = None,
+    scheduler: str | None = None,
+    resume: bool = False,
 ) -> GradeReport:
     """Autograde ``submissions/<student_id>/<assignment>/<notebook>.ipynb`` into ``out``.
 
@@ -400,6 +416,12 @@ def grade(
     Each notebook runs in the bubblewrap sandbox (``autograder.sandbox``) with ``memory`` bytes of
     memory (heap) per process; where the sandbox cannot work, grading refuses with the reason,
     unless ``unsafe`` (then student code runs with the grader's rights, said loudly).
+
+    Notebooks execute ``jobs`` at a time in worker processes, or on ``executor`` (any
+    ``concurrent.futures.Executor``), or on the Dask cluster at ``scheduler``; nbgrader then books
+    the results one by one (``autograder.parallel``). ``resume`` reuses the executions of an
+    earlier, maybe interrupted, run into the same ``out`` whose submission, source and settings are
+    unchanged; without it every run starts afresh, and gives the same grades.
     """
     submissions, out = Path(submissions), Path(out)
     if not submissions.is_dir():
@@ -423,14 +445,21 @@ def grade(
                 f"the grading sandbox does not work on this machine: {exc}. Student code would run with "
                 "your rights; fix the sandbox, or pass --unsafe to grade anyway (only for work you trust)."
             ) from None
+    from . import parallel
+
     out.mkdir(parents=True, exist_ok=True)
-    course_root = out / "course"
+    course_root, cache = out / "course", out / ".executed"
     shutil.rmtree(course_root, ignore_errors=True)
     shutil.rmtree(out / "feedback", ignore_errors=True)
-    course = Course(course_root, source, db_url=db_url, timeout=timeout, sandboxed=not unsafe, memory=memory)
+    if not resume:
+        shutil.rmtree(cache, ignore_errors=True)
+    course = Course(
+        course_root, source, db_url=db_url, timeout=timeout, sandboxed=not unsafe, memory=memory, replay_dir=cache
+    )
     course.stage()
+    settings = parallel.Settings(timeout=timeout, sandboxed=not unsafe, memory=memory)
 
-    students, problems, jobs = [], [], []
+    students, problems, todo = [], [], []
     for entry in sorted(submissions.iterdir()):
         if entry.name.startswith("."):
             continue
@@ -454,13 +483,20 @@ def grade(
                     )
                 )
                 continue
-            jobs.append((entry.name, sub.name, sub))
+            todo.append((entry.name, sub.name, sub))
 
     report = GradeReport(course.assignments, students, problems=problems)
-    for student, assignment, folder in tqdm(jobs, desc="autograding", unit="submission", disable=not progress):
-        found = course.submit(student, assignment, folder)
-        report.problems += found
-        if not any((course.root / "submitted" / student / assignment).glob("*.ipynb")):
+    ready = []
+    for student, assignment, folder in todo:
+        report.problems += course.submit(student, assignment, folder)
+        if any((course.root / "submitted" / student / assignment).glob("*.ipynb")):
+            ready.append((student, assignment))
+
+    executed = _execute(course.root, ready, settings, cache, resume, jobs, executor, scheduler, progress)
+    for student, assignment in tqdm(ready, desc="booking", unit="submission", disable=not progress):
+        error = executed[(student, assignment)].error
+        if error is not None:
+            report.problems.append(Problem(student, assignment, "autograding failed: " + error, _reason_of(error)))
             continue
         graded, found = course.autograde(student, assignment)
         report.problems += found
@@ -473,3 +509,66 @@ def grade(
     course.export_csv(report.csv_path)
     report.feedback_dir = out / "feedback"
     return report
+
+
+def _reason_of(message: str) -> Reason:
+    return _reason({"error": message})[1]
+
+
+def _execute(
+    course_root: Path,
+    ready: list[tuple[str, str]],
+    settings,
+    cache: Path,
+    resume: bool,
+    jobs: int,
+    executor: Executor | None,
+    scheduler: str | None,
+    progress: bool,
+) -> dict:
+    """Execute every ready submission (``autograder.parallel``); cached results are kept in ``cache``."""
+    from . import parallel
+
+    results, pending = {}, []
+    for student, assignment in ready:
+        key = parallel.resume_key(course_root, student, assignment, settings)
+        hit = parallel.load(cache, student, assignment, key) if resume else None
+        if hit is not None:
+            results[(student, assignment)] = hit
+        else:
+            pending.append((student, assignment, key))
+    bar = tqdm(total=len(pending), desc="executing", unit="submission", disable=not progress)
+    with contextlib.ExitStack() as stack:
+        if executor is None and scheduler is not None:
+            from distributed import Client
+
+            executor = stack.enter_context(Client(scheduler)).get_executor()
+        if executor is None and jobs > 1 and len(pending) > 1:
+            ctx = multiprocessing.get_context("spawn")  # the grader may hold threads; a fork would copy them
+            executor = stack.enter_context(ProcessPoolExecutor(max_workers=jobs, mp_context=ctx))
+        if executor is None:
+            for student, assignment, key in pending:
+                done = parallel.execute_in_copy(str(course_root), student, assignment, settings)
+                parallel.save(cache, done, key)
+                results[(student, assignment)] = done
+                bar.update()
+        else:
+            futures = {
+                executor.submit(parallel.execute_in_copy, str(course_root), student, assignment, settings): (
+                    student,
+                    assignment,
+                    key,
+                )
+                for student, assignment, key in pending
+            }
+            for future in as_completed(futures):
+                student, assignment, key = futures[future]
+                try:
+                    done = future.result()
+                except Exception as exc:  # noqa: BLE001 (a worker's failure costs only this submission)
+                    done = parallel.Executed(student, assignment, {}, f"{type(exc).__name__}: {exc}")
+                parallel.save(cache, done, key)
+                results[(student, assignment)] = done
+                bar.update()
+    bar.close()
+    return results

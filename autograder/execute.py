@@ -30,7 +30,7 @@ from pathlib import Path
 from nbclient.exceptions import DeadKernelError
 from nbformat import NotebookNode
 from nbgrader.preprocessors import Execute
-from traitlets import Bool, Integer
+from traitlets import Bool, Integer, Unicode
 
 from . import sandbox as sb
 from .agent import RULES_ENV
@@ -82,9 +82,18 @@ class GradingExecute(Execute):
     processes = Integer(sb.Limits.processes, help="Processes a sandboxed kernel may start.").tag(config=True)
     submission_timeout = Integer(900, help="Seconds one notebook may run in all.").tag(config=True)
     max_output = Integer(2 * 1024**2, help="Bytes of output one cell may print before it is stopped.").tag(config=True)
+    replay_dir = Unicode(
+        None,
+        allow_none=True,
+        help="Folder of notebooks executed earlier (<student>/<assignment>/<notebook>.ipynb, written by "
+        "autograder.parallel): copy their outputs instead of executing.",
+    ).tag(config=True)
 
     # -- the run -----------------------------------------------------------------------------
     def preprocess(self, nb, resources=None, km=None):
+        replayed = self._replay(nb, resources or {})
+        if replayed is not None:
+            return replayed, resources
         rules = self._rules(resources or {})
         with tempfile.TemporaryDirectory(prefix="dl-grade-") as tmp:
             scratch = sb.prepare_scratch(Path(tmp) / "scratch", self._submission_folder(resources))
@@ -145,6 +154,27 @@ class GradingExecute(Execute):
                     break
         self.set_widgets_metadata()
         return self.nb, self.resources
+
+    def _replay(self, nb, resources: dict):
+        """``nb`` with the outputs of the same notebook executed earlier, or None if there is none."""
+        info = resources.get("nbgrader", {})
+        if not self.replay_dir or not info:
+            return None
+        path = Path(self.replay_dir) / info["student"] / info["assignment"] / f"{info['notebook']}.ipynb"
+        if not path.exists():
+            return None
+        import nbformat
+
+        done = nbformat.read(path, as_version=4)
+        if [c.source for c in done.cells] != [c.source for c in nb.cells]:
+            self.log.warning("%s does not match the submission; executing it again", path)
+            return None
+        for cell, ran in zip(nb.cells, done.cells):
+            if cell.cell_type == "code":
+                cell.outputs, cell.execution_count = ran.outputs, ran.execution_count
+        if "language_info" in done.metadata:
+            nb.metadata["language_info"] = done.metadata["language_info"]
+        return nb
 
     # -- limits --------------------------------------------------------------------------------
     def output(self, outs, msg, display_id, cell_index):

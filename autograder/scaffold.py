@@ -194,12 +194,13 @@ def topic_table(root: Path = ROOT) -> str:
     for lecture in sorted((root / "lectures").glob("[0-9][0-9]_*.ipynb")):
         name = lecture.stem
         seminar = root / "seminars" / lecture.name
-        assignment = root / "assignments" / name
+        # A topic's assignment folder shares its number, not always its name (05_rnn -> 05_rnn_gates).
+        assignment = next((p for p in sorted((root / "assignments").glob(f"{name[:2]}_*")) if p.is_dir()), None)
         rows.append(
             f"| {int(name[:2])}. {_title(lecture, 'Lecture')} | `lectures/{lecture.name}` | "
             + (f"`seminars/{seminar.name}`" if seminar.exists() else "-")
             + " | "
-            + (f"`assignments/{name}/`" if assignment.is_dir() else "-")
+            + (f"`assignments/{assignment.name}/`" if assignment is not None else "-")
             + " |"
         )
     return "\n".join(rows)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 MPLBACKEND_BEFORE = os.environ.get("MPLBACKEND")
 
 from tools import bench, bench_conv  # noqa: E402
@@ -40,3 +42,19 @@ def test_rnn_rows_compare_the_numpy_lstm_with_torch():
     rows = bench_rnn.rows()
     assert any("numpy" in row["name"] and "x torch" in row["note"] for row in rows)
     assert all(row["seconds"] > 0 for row in rows)
+
+
+@pytest.mark.pipeline
+@pytest.mark.xdist_group("bench-class")
+def test_class_rows_grade_a_whole_class_each_way(tmp_path):
+    import fixture_course as fx
+
+    source = fx.build(tmp_path / "source")
+    rows = bench.class_rows(fx.ASSIGNMENT, students=2, source=source)
+    names = [row["name"] for row in rows]
+    assert "grade 2 submissions of 00_fixture (jobs 1, no sandbox)" in names
+    assert all("submissions/min" in row["note"] and "only" not in row["note"] for row in rows if "grade" in row["name"])
+    from conftest import UNSAFE
+
+    if not UNSAFE:
+        assert "speed-up of --jobs 2 over --jobs 1" in names and "sandbox overhead per submission" in names

@@ -21,7 +21,7 @@ from autograder.notebooks import (
     tag_notebook,
     visible_source,
 )
-from conftest import ASSIGNMENTS, assignment_notebooks
+from conftest import ASSIGNMENTS, UNSAFE, assignment_notebooks
 from harness import all_assignments, write_notebook
 
 pytestmark = [pytest.mark.pipeline, pytest.mark.xdist_group("course-demo")]
@@ -96,21 +96,85 @@ def test_release_carries_no_solution_and_no_hidden_test(demo_run, path):
     assert (ASSIGNMENTS / path.parent.name).is_dir()
 
 
+# A correct answer that goes through torch, three ways: an alias, a tensor method, autograd. Each
+# wraps the independent solution's own function, so only the use of torch can cost the points.
+TORCH_SHORTCUTS = {
+    "01_backprop": (
+        "linear_forward",
+        "from torch.nn.functional import linear as _lin\n"
+        "def linear_forward(x, W, b, _own=linear_forward):\n"
+        "    out, cache = _own(x, W, b)\n"
+        "    return _lin(torch.as_tensor(x), torch.as_tensor(W).T, torch.as_tensor(b)).numpy(), cache",
+    ),
+    "02_batchnorm_dropout": (
+        "dropout_forward",
+        "import torch as tt\n"
+        "def dropout_forward(*args, _own=dropout_forward, **kwargs):\n"
+        "    out, cache = _own(*args, **kwargs)\n"
+        "    return tt.as_tensor(out).clone().numpy(), cache",
+    ),
+    "03_convolutions": (
+        "conv_forward_naive",
+        "def conv_forward_naive(*args, _own=conv_forward_naive, **kwargs):\n"
+        "    out, cache = _own(*args, **kwargs)\n"
+        "    t = torch.tensor(out, requires_grad=True)\n"
+        "    (t * 1.0).sum().backward()\n"
+        "    return out, cache",
+    ),
+}
+
+
 @pytest.fixture(scope="module")
 def independent_run(tmp_path_factory):
-    """Every assignment's independently written solution, handed in as a student would."""
+    """Every assignment's independently written solution, handed in as a student would; and the
+    same solutions with one numpy function going through torch (TORCH_SHORTCUTS)."""
     tmp = tmp_path_factory.mktemp("independent")
     for assignment in all_assignments():
-        write_notebook(
-            assignment.independent_notebook(),
-            tmp / "submissions" / "independent" / assignment.folder / assignment.path.name,
-        )
-    return grade(tmp / "submissions", tmp / "graded", progress=False)
+        nb = assignment.independent_notebook()
+        write_notebook(nb, tmp / "submissions" / "independent" / assignment.folder / assignment.path.name)
+        if assignment.folder in TORCH_SHORTCUTS:
+            name, shortcut = TORCH_SHORTCUTS[assignment.folder]
+            cell = next(c for c in nb.cells if f"def {name}(" in c.source)
+            cell.source += "\n\n\nimport torch\n" + shortcut
+            write_notebook(nb, tmp / "submissions" / "torch_user" / assignment.folder / assignment.path.name)
+    report = grade(tmp / "submissions", tmp / "graded", progress=False, unsafe=UNSAFE)
+    return report, tmp / "graded"
 
 
 def test_independent_solutions_earn_full_marks_through_nbgrader(independent_run):
-    report = independent_run
-    assert not report.problems, [str(p) for p in report.problems]
+    report, _ = independent_run
+    assert not [p for p in report.problems if p.student == "independent"], [str(p) for p in report.problems]
     for assignment in report.assignments:
         got, out_of = report.scores[("independent", assignment)]
         assert got == out_of > 0, f"{assignment}: the independent solution scored {got}/{out_of}"
+
+
+@pytest.mark.parametrize("assignment", sorted(TORCH_SHORTCUTS))
+def test_torch_inside_a_numpy_function_scores_zero_on_its_test(independent_run, assignment):
+    from nbgrader.api import Gradebook
+
+    report, out = independent_run
+    name, _ = TORCH_SHORTCUTS[assignment]
+    [notebook] = [p.stem for p in (ASSIGNMENTS / assignment).glob("*.ipynb")]
+    with Gradebook(f"sqlite:///{out / 'course' / 'gradebook.db'}") as gb:
+        test = TORCH_SHORTCUT_TESTS[assignment]
+        grade_ = gb.find_grade(test, notebook, assignment, "torch_user")
+        assert grade_.score == 0 < grade_.max_score, f"{test} kept {grade_.score} points"
+        others = gb.find_grade("test-" + TORCH_SHORTCUT_UNTOUCHED[assignment], notebook, assignment, "torch_user")
+        assert others.score == others.max_score, "a test that never calls the torch shortcut lost points"
+    said = [str(p) for p in report.problems if p.student == "torch_user" and p.assignment == assignment]
+    assert any(f"NumpyOnlyError: {name} calls torch" in s for s in said), said
+
+
+# The test of the function with the shortcut.
+TORCH_SHORTCUT_TESTS = {
+    "01_backprop": "test-linear",
+    "02_batchnorm_dropout": "test-dropout_forward",
+    "03_convolutions": "test-conv_forward_naive",
+}
+# A test in the same notebook that does not call the function with the shortcut.
+TORCH_SHORTCUT_UNTOUCHED = {
+    "01_backprop": "relu",
+    "02_batchnorm_dropout": "batchnorm_forward",
+    "03_convolutions": "conv_output_size",
+}

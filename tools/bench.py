@@ -1,11 +1,13 @@
 """`make bench`: the course's speed targets, measured and printed as a table.
 
-    python -m tools.bench [--only notebooks,grading,conv,rnn,site]
+    python -m tools.bench [--only notebooks,grading,class,conv,rnn,site]
 
 - seconds to execute each notebook top to bottom (target: under 60 s on 2 cores), run one at a
   time so that the numbers are not inflated by each other;
 - seconds for nbgrader to autograde one reference submission of each assignment, and to write its
   feedback;
+- a class of reference submissions graded whole: submissions per minute with one job and two, and
+  the sandbox's overhead;
 - the convolution rows of tools/bench_conv.py (the reference im2col against torch's conv2d);
 - the LSTM rows of tools/bench_rnn.py (the reference numpy LSTM forward+backward against nn.LSTM);
 - seconds to build the website (tools/build_site.py, the notebooks executed two at a time).
@@ -60,14 +62,14 @@ def grading_rows() -> list[dict]:
                 nbformat.write(fill_solutions(released, source, EXAMPLE_STUDENTS["reference"]), folder / name)
             course.submit("reference", assignment, folder)
             start = time.perf_counter()
-            problem = course.autograde("reference", assignment)
+            _, problems = course.autograde("reference", assignment)
             graded = time.perf_counter() - start
             score = course.scores().get(("reference", assignment), (0, 0))
             rows.append(
                 {
                     "name": f"autograde one submission of {assignment}",
                     "seconds": graded,
-                    "note": str(problem) if problem else f"score {score[0]:g}/{score[1]:g}",
+                    "note": "; ".join(map(str, problems)) or f"score {score[0]:g}/{score[1]:g}",
                 }
             )
             start = time.perf_counter()
@@ -79,6 +81,72 @@ def grading_rows() -> list[dict]:
                     "note": str(problem) if problem else "",
                 }
             )
+    return rows
+
+
+def class_rows(assignment: str = "01_backprop", students: int = 6, source: Path | None = None) -> list[dict]:
+    """A class of ``students`` reference submissions of ``assignment`` graded whole, as an
+    instructor does: with one job and two, and with and without the sandbox.
+
+    Targets (issue 10): two jobs grade >= 1.8x as many submissions per minute as one; the sandbox
+    costs <= 15% per submission; <= 5 s per submission on 2 cores.
+    """
+    from autograder.course import DEFAULT_SOURCE, grade, release
+    from autograder.demo import EXAMPLE_STUDENTS, fill_solutions, sandbox_works
+    from autograder.notebooks import read_notebook
+
+    source = Path(source or DEFAULT_SOURCE)
+    sandboxed = sandbox_works()
+    rows, per_submission = [], {}
+    with tempfile.TemporaryDirectory(prefix="bench-class-") as tmp:
+        tmp = Path(tmp)
+        only = tmp / "source"
+        only.mkdir()
+        os.symlink((source / assignment).resolve(), only / assignment)
+        for path in release(tmp / "release", only):
+            nb = fill_solutions(
+                read_notebook(path), read_notebook(source / assignment / path.name), EXAMPLE_STUDENTS["reference"]
+            )
+            for i in range(students):
+                target = tmp / "submissions" / f"student{i:02d}" / assignment / path.name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                nbformat.write(nb, target)
+        runs = [("jobs 1, sandbox", 1, False), ("jobs 2, sandbox", 2, False), ("jobs 1, no sandbox", 1, True)]
+        for label, jobs, unsafe in runs:
+            if not unsafe and not sandboxed:
+                continue
+            start = time.perf_counter()
+            report = grade(tmp / "submissions", tmp / "graded", only, progress=False, unsafe=unsafe, jobs=jobs)
+            seconds = time.perf_counter() - start
+            full = sum(report.scores[(s, assignment)][0] == report.scores[(s, assignment)][1] for s in report.students)
+            per_submission[label] = seconds / students
+            rows.append(
+                {
+                    "name": f"grade {students} submissions of {assignment} ({label})",
+                    "seconds": seconds,
+                    "note": f"{60 * students / seconds:.1f} submissions/min, {seconds / students:.1f} s each"
+                    + ("" if full == students else f"; only {full} scored full marks"),
+                }
+            )
+    if {"jobs 1, sandbox", "jobs 2, sandbox"} <= per_submission.keys():
+        speedup = per_submission["jobs 1, sandbox"] / per_submission["jobs 2, sandbox"]
+        rows.append(
+            {
+                "name": "speed-up of --jobs 2 over --jobs 1",
+                "seconds": per_submission["jobs 2, sandbox"],
+                "note": f"{speedup:.2f}x (target >= 1.8x); {per_submission['jobs 2, sandbox']:.1f} s per "
+                "submission with 2 jobs (target <= 5 s)",
+            }
+        )
+    if {"jobs 1, sandbox", "jobs 1, no sandbox"} <= per_submission.keys():
+        overhead = per_submission["jobs 1, sandbox"] / per_submission["jobs 1, no sandbox"] - 1
+        rows.append(
+            {
+                "name": "sandbox overhead per submission",
+                "seconds": per_submission["jobs 1, sandbox"] - per_submission["jobs 1, no sandbox"],
+                "note": f"{100 * overhead:+.0f}% (target <= 15%)",
+            }
+        )
     return rows
 
 
@@ -110,7 +178,14 @@ def site_rows() -> list[dict]:
     ]
 
 
-SUITES = {"notebooks": notebook_rows, "grading": grading_rows, "conv": conv_rows, "rnn": rnn_rows, "site": site_rows}
+SUITES = {
+    "notebooks": notebook_rows,
+    "grading": grading_rows,
+    "class": class_rows,
+    "conv": conv_rows,
+    "rnn": rnn_rows,
+    "site": site_rows,
+}
 
 
 def table(rows: list[dict]) -> str:
