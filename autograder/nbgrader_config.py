@@ -46,3 +46,12 @@ c.Autograde.autograde_preprocessors = [
     CheckCellMetadata,
 ]
 # GradingExecute is an Execute: the Execute settings above apply to it.
+
+# Feedback shows each test's name, visible checks, score and failure message, never a hidden test's
+# code or a traceback that could quote it (autograder/feedback.py); nbgrader's own steps stay.
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
+from nbgrader.preprocessors import GetGrades  # noqa: E402
+
+from autograder.feedback import HideHiddenTests  # noqa: E402
+
+c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]
