@@ -164,7 +164,7 @@ def test_the_two_gru_forms_differ_and_the_update_convention_is_a_sign_flip():
     w_ih, w_hh, b_ih, b_hh = ref.random_params("gru", D, H, rng, scale=1.0)
     t = lambda *a: [torch.tensor(v) for v in a]  # noqa: E731
     with torch.no_grad():
-        slides = ref.gru_step_torch(*t(x, h, w_ih, w_hh, b_ih, b_hh), update="cho").numpy()
+        slides = ref.gru_step_torch(*t(x, h, w_ih, w_hh, b_ih, b_hh), update="slides").numpy()
         flip = np.ones(3 * H)
         flip[H : 2 * H] = -1
         flipped = (w_ih * flip[:, None], w_hh * flip[:, None], b_ih * flip, b_hh * flip)

@@ -359,9 +359,9 @@ def gru_step_torch(
     reset_path=True,
     no_reset=False,
 ):
-    """The GRU step in torch ops -> h. ``update``: "torch" (h = (1 - z) n + z h_prev) or "cho"
-    (h = z n + (1 - z) h_prev); ``reset``: "after" (torch: r * (W_hn h + b_hn)) or "before" (Cho:
-    W_hn (r * h)); ``b_hn``: "inside" the reset gate (torch) or "outside".
+    """The GRU step in torch ops -> h. ``update``: "torch" (h = (1 - z) n + z h_prev, as Cho et al.'s
+    paper too) or "slides" (h = z n + (1 - z) h_prev, the course slides' and Olah's reading of z);
+    ``reset``: "after" (torch: r * (W_hn h + b_hn)) or "before" (Cho et al.: W_hn (r * h)); ``b_hn``: "inside" the reset gate (torch) or "outside".
 
     With ``cached`` = (r, z, n, hn) the activations and hn are those of the cache.
     """
@@ -396,7 +396,7 @@ def gru_step_torch(
     else:
         n = _act(in_ + inner, "tanh", cn, derivative and "none")
     h_direct = h_prev if direct_path else h_prev.detach()
-    if update == "cho":
+    if update == "slides":
         return z * n + (1 - z) * h_direct
     return (1 - z) * n + z * h_direct
 
@@ -910,13 +910,13 @@ def gru_step_forward_mistakes(x, h_prev, w_ih, w_hh, b_ih, b_hh) -> dict[str, tu
         wrong = {
             "the update gate was read the other way round, h = z * n + (1 - z) * h_prev (the slides' "
             "convention): torch's GRU keeps the old state where z is 1, h = (1 - z) * n + z * h_prev.": gru_step_torch(
-                *a, update="cho"
+                *a, update="slides"
             ),
             "the reset gate was applied before the matrix product, W_hn (r * h_prev) (Cho et al.'s form): "
             "torch applies it after, r * (h_prev @ w_hn.T + b_hn).": gru_step_torch(*a, reset="before"),
             "the slides' form in both places (update gate reversed, reset before the product): this "
             "assignment follows torch, h = (1 - z) * n + z * h_prev with r * (h_prev @ w_hn.T + b_hn).": gru_step_torch(
-                *a, update="cho", reset="before"
+                *a, update="slides", reset="before"
             ),
             "b_hn was added outside the reset gate: torch computes r * (h_prev @ w_hn.T + b_hn).": gru_step_torch(
                 *a, b_hn="outside"
@@ -945,7 +945,7 @@ def gru_step_backward_mistakes(dh, cache) -> dict[str, tuple]:
     return {
         "the update gate was read the other way round (the slides' h = z * n + (1 - z) * h_prev): "
         "torch's is h = (1 - z) * n + z * h_prev, so dn = dh * (1 - z) and the direct part of dh_prev "
-        "is dh * z.": _step_backward("gru", [dh], cache, update="cho"),
+        "is dh * z.": _step_backward("gru", [dh], cache, update="slides"),
         "dh_prev misses the direct path: h = (1 - z) * n + z * h_prev, so dh_prev includes dh * z besides "
         "what flows back through the gates and n.": _step_backward("gru", [dh], cache, direct_path=False),
         "the path through the reset gate is missing: n depends on r through r * hn, so dr = "
