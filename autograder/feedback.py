@@ -64,9 +64,7 @@ def _nontrivial(lines: list[str]) -> set[str]:
 class HideHiddenTests(NbGraderPreprocessor):
     """Show test cells without their hidden part and without tracebacks (module docstring)."""
 
-    placeholder = Unicode("# hidden tests: not shown", help="The line shown in place of hidden tests.").tag(
-        config=True
-    )
+    placeholder = Unicode("# hidden tests: not shown", help="The line shown in place of hidden tests.").tag(config=True)
 
     def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
         hidden: set[str] = set()

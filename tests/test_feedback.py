@@ -1,0 +1,138 @@
+"""Feedback without hidden tests (autograder/feedback.py): the fixture assignment, with a hidden test
+that defines a helper and loops, graded through the real pipeline; the feedback HTML shows every
+test's name, points and failure message, and no line of the hidden test nor a traceback from it.
+
+``graded_class`` is shared with tests/test_report.py (same xdist group, one grading run)."""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook, new_output
+
+import fixture_course as fx
+from autograder.course import grade, release
+from autograder.feedback import HideHiddenTests, split_hidden
+from autograder.notebooks import BEGIN_HIDDEN, END_HIDDEN, tag_notebook
+from conftest import UNSAFE
+
+# A hidden test whose failure happens inside a hidden helper: its traceback would quote hidden lines.
+HIDDEN = [
+    "def _check_add_secretly(a, b):",
+    "    expected_secret_sum = a + b",
+    "    assert add(a, b) == expected_secret_sum, f'add({a}, {b}) should be {a + b}'",
+    "for pair in [(-5, 5), (10, 20)]:",
+    "    _check_add_secretly(*pair)",
+]
+TEST_ADD = "\n".join(
+    ["# Test: add (2 points)", "assert add(1, 2) == 3, 'add(1, 2) should be 3'", BEGIN_HIDDEN, *HIDDEN, END_HIDDEN]
+)
+RETURN_3 = "def add(a, b):\n    return 3"
+# Student code that calls the hidden helper after the test ran: its error's frames quote hidden lines.
+PROBER = "def square(x):\n    return x * x\n\n_check_add_secretly('a', 1)"
+STUDENTS = {
+    "reference": (fx.ADD, fx.SQUARE),
+    "blank": (None, None),
+    "hardcoded": (RETURN_3, fx.SQUARE),  # passes the visible check, fails the hidden one
+    "hardcoded_too": (RETURN_3, fx.SQUARE),
+    "doubler": (fx.ADD, "def square(x):\n    return 2 * x"),  # fails the visible check
+    "prober": (fx.ADD, PROBER),
+    "monkeypatcher": ("import numpy\nnumpy.allclose = lambda *a, **k: True\n" + fx.ADD, fx.SQUARE),
+}
+
+
+@pytest.fixture(scope="session")
+def graded_class(tmp_path_factory):
+    """The fixture assignment with the hidden helper above, graded for STUDENTS: (report, out)."""
+    tmp = tmp_path_factory.mktemp("feedback")
+    source = fx.build(tmp / "source")
+    path = source / fx.ASSIGNMENT / fx.NOTEBOOK
+    nb = nbformat.read(path, as_version=4)
+    [test_cell] = [c for c in nb.cells if c.source.startswith("# Test: add")]
+    test_cell.source = TEST_ADD
+    nbformat.write(nb, path)
+    [released_path] = release(tmp / "release", source)
+    released = nbformat.read(released_path, as_version=4)
+    for student, (add, square) in STUDENTS.items():
+        dst = tmp / "submissions" / student / fx.ASSIGNMENT / fx.NOTEBOOK
+        dst.parent.mkdir(parents=True)
+        nbformat.write(fx.answer(released, add, square), dst)
+    report = grade(tmp / "submissions", tmp / "graded", source, timeout=30, progress=False, unsafe=UNSAFE)
+    return report, tmp / "graded"
+
+
+def feedback_text(out: Path, student: str) -> str:
+    """The feedback page as a reader sees it: tags dropped, entities unescaped."""
+    page = (out / "feedback" / student / fx.ASSIGNMENT / "fixture.html").read_text(encoding="utf-8")
+    return html.unescape(re.sub(r"<[^>]+>", "", page))
+
+
+def test_split_hidden_keeps_header_and_visible_checks():
+    shown, hidden = split_hidden(TEST_ADD, "# hidden tests: not shown")
+    assert shown == "# Test: add (2 points)\nassert add(1, 2) == 3, 'add(1, 2) should be 3'\n# hidden tests: not shown"
+    assert hidden == HIDDEN
+    indented, _ = split_hidden(f"if True:\n    {BEGIN_HIDDEN}\n    x = 1\n    {END_HIDDEN}\n", "# hidden")
+    assert indented == "if True:\n    # hidden\n"
+    unterminated, _ = split_hidden("a = 1\n" + BEGIN_HIDDEN + "\nsecret = 2", "# hidden")
+    assert unterminated == "a = 1\n# hidden", "a region without its END marker is hidden to the end"
+
+
+def test_preprocessor_reduces_test_errors_to_name_and_message():
+    frame = "\x1b[32m----> 3\x1b[39m     expected_secret_sum = a + b"
+    nb = tag_notebook(new_notebook(cells=[new_code_cell("x = 1"), new_code_cell(TEST_ADD), new_code_cell("f()")]))
+    test, student = nb.cells[1], nb.cells[2]
+    test.outputs = [
+        new_output("stream", name="stdout", text="checking add\n"),
+        new_output("error", ename="AssertionError", evalue="add(-5, 5) should be 0", traceback=[frame, "last"]),
+    ]
+    student.outputs = [
+        new_output("error", ename="TypeError", evalue="bad", traceback=["mine", frame, "TypeError: bad"])
+    ]
+    nb, _ = HideHiddenTests().preprocess(nb, {})
+    assert nb.cells[1].source.endswith("# hidden tests: not shown")
+    assert nb.cells[1].outputs[0].text == "checking add\n"
+    assert nb.cells[1].outputs[1].traceback == ["AssertionError: add(-5, 5) should be 0"]
+    assert nb.cells[2].outputs[0].traceback == ["mine", "TypeError: bad"]
+
+
+@pytest.mark.pipeline
+@pytest.mark.xdist_group("feedback-report")
+def test_feedback_shows_no_hidden_test_line(graded_class):
+    report, out = graded_class
+    autograded = (out / "course" / "autograded" / "hardcoded" / fx.ASSIGNMENT / fx.NOTEBOOK).read_text()
+    assert "expected_secret_sum" in autograded, "the control: nbgrader's input holds the hidden test"
+    lines = {line.strip() for line in HIDDEN if len(line.strip()) > 3}
+    for student in STUDENTS:
+        text = feedback_text(out, student)
+        leaked = [line for line in lines if line in text]
+        assert not leaked, f"{student}'s feedback shows hidden test lines: {leaked}"
+        assert "expected_secret_sum" not in text and "_check_add_secretly(*pair)" not in text, student
+        assert "# hidden tests: not shown" in text, student
+
+
+@pytest.mark.pipeline
+@pytest.mark.xdist_group("feedback-report")
+@pytest.mark.parametrize(
+    "student, says",
+    [
+        ("reference", ["Score: 2.0 / 2.0", "Score: 3.0 / 3.0", "(Score: 5.0 / 5.0)"]),
+        ("blank", ["Score: 0.0 / 2.0", "Score: 0.0 / 3.0", "NotImplementedError"]),
+        ("hardcoded", ["Score: 0.0 / 2.0", "Score: 3.0 / 3.0", "AssertionError: add(-5, 5) should be 0"]),
+        ("doubler", ["Score: 2.0 / 2.0", "Score: 0.0 / 3.0", "AssertionError: square(3) should be 9"]),
+        ("prober", ["Score: 2.0 / 2.0", "Score: 3.0 / 3.0", "TypeError"]),
+        ("monkeypatcher", ["TamperingDetected: the notebook's code replaced numpy.allclose"]),
+    ],
+)
+def test_feedback_names_every_test_its_points_and_message(graded_class, student, says):
+    report, out = graded_class
+    text = feedback_text(out, student)
+    for name in ("# Test: add (2 points)", "# Test: square (3 points)", "add(1, 2) should be 3"):
+        assert name in text, f"{student}: {name!r} missing"
+    for phrase in says:
+        assert phrase in text, f"{student}: {phrase!r} missing"
+    add_cell = text.split("Grade cell: test-add", 1)[1].split("Student's answer", 1)[0]
+    assert "Traceback (most recent call last)" not in add_cell, "a test cell shows its error's name and message only"

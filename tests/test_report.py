@@ -1,0 +1,176 @@
+"""The instructor's report (autograder/report.py): counts, rates and messages on a hand-made class,
+then the real pipeline's class of tests/test_feedback.py, and the page in chromium."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+from test_feedback import graded_class  # noqa: F401 (the shared pipeline fixture)
+
+from autograder.course import GradeReport, Problem, Reason
+from autograder.notebooks import tag_notebook
+from autograder.report import failure_message, write_report
+
+NAMED = (
+    "one is wrong at index (0,): got {}, expected 2.\n1 of 3 element(s) are off.\n"
+    "Likely mistake: the bias is added twice\ngot:\n[...]"
+)
+
+
+def source_notebook():
+    return tag_notebook(
+        new_notebook(
+            cells=[
+                new_markdown_cell("# A"),
+                new_code_cell("def one():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION"),
+                new_code_cell("# Test: one (2 points)\nassert one() == 1"),
+                new_code_cell("# Test: two (3 points)\nassert True"),
+            ]
+        )
+    )
+
+
+def error(evalue, ename="AssertionError"):
+    return new_output("error", ename=ename, evalue=evalue, traceback=["frames"])
+
+
+# What each student's two test cells printed; [] passes.
+OUTCOMES = {
+    "ann": ([], []),
+    "bob": ([error(NAMED.format(5))], []),
+    "cat": ([error(NAMED.format(7))], [new_output("stream", name="stderr", text="\nWarning: careful\nmore\n")]),
+    "dan": ([error("", "NotImplementedError")], [new_output("execute_result", data={"text/plain": "1"})]),
+    "eve": ([error("one returned None\nsecond line")], [new_output("stream", name="stdout", text="fine\n")]),
+}
+
+
+@pytest.fixture
+def hand_made(tmp_path):
+    """A course root with assignment A graded for OUTCOMES and assignment B (nobody submitted);
+    "fay" has a score but no autograded notebook."""
+    root = tmp_path / "course"
+    for assignment in ("A", "B"):
+        path = root / "source" / assignment / "a.ipynb"
+        path.parent.mkdir(parents=True)
+        nbformat.write(source_notebook(), path)
+    for student, (one, two) in OUTCOMES.items():
+        nb = source_notebook()
+        nb.cells[2].outputs, nb.cells[3].outputs = one, two
+        path = root / "autograded" / student / "A" / "a.ipynb"
+        path.parent.mkdir(parents=True)
+        nbformat.write(nb, path)
+    scores = {"ann": 5, "bob": 3, "cat": 0, "dan": 1, "eve": 3, "fay": 0}
+    report = GradeReport(
+        ["A", "B"],
+        [*scores, "gus"],
+        scores={(s, "A"): (float(v), 5.0) for s, v in scores.items()},
+        problems=[
+            Problem("fay", "A", "autograding failed: boom", Reason.AUTOGRADE_FAILED),
+            Problem("eve", "A", "flagged for review (score unchanged): <script>alert(1)</script>", Reason.FLAGGED),
+        ],
+    )
+    return report, root, tmp_path / "out"
+
+
+def test_counts_rates_and_messages_exactly(hand_made):
+    report, root, out = hand_made
+    html_path, json_path = write_report(report, root, out)
+    data = json.loads(json_path.read_text())
+    a, b = data["assignments"]["A"], data["assignments"]["B"]
+    assert a["max_score"] == 5.0 and a["scores"] == {"ann": 5, "bob": 3, "cat": 0, "dan": 1, "eve": 3, "fay": 0}
+    assert a["unscored"] == ["gus"]
+    assert list(a["tests"]) == ["test-one", "test-two"]
+    one, two = a["tests"]["test-one"], a["tests"]["test-two"]
+    assert (one["points"], one["submissions"], one["failures"], one["failure_rate"]) == (2.0, 5, 4, 0.8)
+    assert one["messages"] == [
+        ["AssertionError: Likely mistake: the bias is added twice", 2],
+        ["AssertionError: one returned None", 1],
+        ["NotImplementedError", 1],
+    ]
+    assert (two["points"], two["submissions"], two["failures"], two["failure_rate"]) == (3.0, 5, 2, 0.4)
+    assert two["messages"] == [["output on stderr: Warning: careful", 1], ["partial credit", 1]]
+    # Nobody submitted B: its tests are listed from the source, with nothing run.
+    assert b["scores"] == {} and b["max_score"] == 5.0
+    assert b["tests"]["test-one"] == {
+        "notebook": "a.ipynb",
+        "points": 2.0,
+        "submissions": 0,
+        "failures": 0,
+        "failure_rate": 0.0,
+        "messages": [],
+    }
+    assert data["problems"] == [
+        {"student": "fay", "assignment": "A", "reason": "autograde-failed", "message": "autograding failed: boom"},
+        {
+            "student": "eve",
+            "assignment": "A",
+            "reason": "flagged",
+            "message": "flagged for review (score unchanged): <script>alert(1)</script>",
+        },
+    ]
+    page = html_path.read_text()
+    assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page, "student text is escaped"
+    assert "Likely mistake: the bias is added twice <b>×2</b>" in page
+    assert "nobody submitted it" in page
+    assert len(re.findall(r'src="data:image/png;base64,', page)) == 4, "A: histogram, rates, messages; B: rates"
+
+
+def test_empty_class(tmp_path):
+    report = GradeReport(["A"], [])
+    html_path, json_path = write_report(report, tmp_path / "course", tmp_path / "out")
+    assert json.loads(json_path.read_text()) == {
+        "assignments": {"A": {"max_score": 0.0, "scores": {}, "unscored": [], "tests": {}}},
+        "problems": [],
+    }
+    page = html_path.read_text()
+    assert "0 students" in page and "No submission was flagged" in page and "<img" not in page
+
+
+def test_failure_message_of_a_passing_cell_is_none():
+    cell = source_notebook().cells[2]
+    assert failure_message(cell) is None
+    cell.outputs = [new_output("execute_result", data={"text/plain": "2"})]
+    assert failure_message(cell) is None, "full partial credit is a pass"
+
+
+@pytest.mark.pipeline
+@pytest.mark.xdist_group("feedback-report")
+def test_report_of_a_real_grading_run(graded_class):  # noqa: F811
+    report, out = graded_class
+    html_path, json_path = write_report(report, out / "course", out)
+    assert html_path.parent == json_path.parent == report.csv_path.parent
+    data = json.loads(json_path.read_text())
+    flagged = {p["reason"] for p in data["problems"] if p["student"] == "monkeypatcher"}
+    assert {"flagged", "tampering"} <= flagged, data["problems"]
+    fixture = data["assignments"]["00_fixture"]
+    assert fixture["scores"]["reference"] == fixture["max_score"] == 5.0
+    add = fixture["tests"]["test-add"]
+    assert add["messages"][0] == ["AssertionError: add(-5, 5) should be 0", 2], add["messages"]
+    assert add["submissions"] == 7 and add["failures"] == 4  # blank, the two hardcoded, the monkeypatcher
+    page = html_path.read_text()
+    images = re.findall(r'src="data:image/png;base64,([^"]+)"', page)
+    assert len(images) == 3 and all(base64.b64decode(i).startswith(b"\x89PNG") for i in images)
+    assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", page, re.I), "the report must work offline"
+    assert "add(-5, 5) should be 0" in page and "monkeypatcher" in page
+
+
+@pytest.mark.xdist_group("report-browser")
+def test_report_renders_offline_in_chromium(hand_made):
+    from browser import browser_context
+
+    report, root, out = hand_made
+    html_path, _ = write_report(report, root, out)
+    requests = []
+    with browser_context() as context:
+        page = context.new_page()
+        page.on("request", lambda r: requests.append(r.url))
+        page.goto(html_path.as_uri())
+        sizes = page.eval_on_selector_all("img", "imgs => imgs.map(i => i.naturalWidth)")
+        assert len(sizes) == 4 and min(sizes) > 100, sizes
+        assert page.locator("h2", has_text="Submissions flagged for review").count() == 1
+    assert requests == [html_path.as_uri()], requests
