@@ -202,7 +202,8 @@ def _plots(name: str, data: dict) -> list[str]:
         fig = _figure(5, 2.6)
         ax = fig.add_subplot()
         top = max(max_score, *scores, 1.0)
-        bins = np.arange(-0.5, top + 1, 1.0) if top <= 40 else np.linspace(0, top, 21)
+        width = max(1.0, np.ceil(top / 15))  # whole points, at most ~15 bars
+        bins = np.arange(-width / 2, top + width, width)
         ax.hist(scores, bins=bins, color="#4c72b0", edgecolor="white")
         ax.set(xlabel=f"score (out of {max_score:g})", ylabel="students", title=f"{name}: scores")
         ax.yaxis.get_major_locator().set_params(integer=True)
@@ -235,7 +236,7 @@ table { border-collapse: collapse; margin: 0.5em 0 1.5em; }
 th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; vertical-align: top; }
 th { background: #f3f3f3; }
 td.num { text-align: right; }
-td.id { white-space: nowrap; }
+td.id, td.reason { white-space: nowrap; }
 .plots img { margin: 0.3em 1em 0.3em 0; vertical-align: top; }
 .none { color: #777; }
 ul.messages { margin: 0; padding-left: 1.2em; }
@@ -283,7 +284,7 @@ def _problems_html(problems: list[dict]) -> str:
         return "<p class=none>No submission was flagged.</p>"
     rows = "".join(
         f"<tr><td>{_e(p['student'])}</td><td>{_e(p['assignment'] or '-')}</td>"
-        f"<td>{_e(p['reason'])}</td><td>{_e(p['message'])}</td></tr>"
+        f"<td class=reason>{_e(p['reason'])}</td><td>{_e(p['message'])}</td></tr>"
         for p in problems
     )
     return f"<table><tr><th>student</th><th>assignment</th><th>reason</th><th>message</th></tr>{rows}</table>"
