@@ -24,6 +24,8 @@ def _print_report(report: GradeReport) -> None:
     print()
     print(f"grades:   {report.csv_path}")
     print(f"feedback: {report.feedback_dir}/<student>/<assignment>/<notebook>.html")
+    if report.report_path is not None:
+        print(f"report:   {report.report_path} (and problems.json beside it)")
     if report.problems:
         print(f"\n{len(report.problems)} problem(s); every other submission was graded:")
         for problem in report.problems:

@@ -89,6 +89,7 @@ class GradeReport:
     problems: list[Problem] = field(default_factory=list)
     csv_path: Path | None = None
     feedback_dir: Path | None = None
+    report_path: Path | None = None  # report.html, with problems.json beside it
 
     def total(self, student: str) -> tuple[float, float]:
         pairs = [self.scores.get((student, a), (0.0, self.max_score(a))) for a in self.assignments]
@@ -508,6 +509,9 @@ def grade(
     report.csv_path = out / "grades.csv"
     course.export_csv(report.csv_path)
     report.feedback_dir = out / "feedback"
+    from .report import write_report
+
+    report.report_path, _ = write_report(report, course.root, out)
     return report
 
 

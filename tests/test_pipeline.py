@@ -223,3 +223,13 @@ def test_malformed_source_notebook_is_a_clear_error(tmp_path):
     nbformat.write(nb, path)
     with pytest.raises(PipelineError, match="unbalanced"):
         release(tmp_path / "release", source)
+
+
+def test_grade_writes_the_instructors_report(graded):
+    import json
+
+    report, out, _ = graded
+    assert report.report_path == out / "report.html" and report.report_path.exists()
+    problems = json.loads((out / "problems.json").read_text())["problems"]
+    said = {(p["student"], p["reason"]) for p in problems}
+    assert ("monkeypatcher", "tampering") in said and ("kernel_killer", "kernel-died") in said, said

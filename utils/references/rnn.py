@@ -361,7 +361,8 @@ def gru_step_torch(
 ):
     """The GRU step in torch ops -> h. ``update``: "torch" (h = (1 - z) n + z h_prev, as Cho et al.'s
     paper too) or "slides" (h = z n + (1 - z) h_prev, the course slides' and Olah's reading of z);
-    ``reset``: "after" (torch: r * (W_hn h + b_hn)) or "before" (Cho et al.: W_hn (r * h)); ``b_hn``: "inside" the reset gate (torch) or "outside".
+    ``reset``: "after" (torch: r * (W_hn h + b_hn)) or "before" (Cho et al.: W_hn (r * h));
+    ``b_hn``: "inside" the reset gate (torch) or "outside".
 
     With ``cached`` = (r, z, n, hn) the activations and hn are those of the cache.
     """
