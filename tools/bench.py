@@ -93,7 +93,7 @@ def class_rows(assignment: str = "01_backprop", students: int = 6, source: Path 
     """
     from autograder.course import DEFAULT_SOURCE, grade, release
     from autograder.demo import EXAMPLE_STUDENTS, fill_solutions, sandbox_works
-    from autograder.notebooks import read_notebook
+    from autograder.notebooks import read_notebook, tag_notebook
 
     source = Path(source or DEFAULT_SOURCE)
     sandboxed = sandbox_works()
@@ -104,9 +104,8 @@ def class_rows(assignment: str = "01_backprop", students: int = 6, source: Path 
         only.mkdir()
         os.symlink((source / assignment).resolve(), only / assignment)
         for path in release(tmp / "release", only):
-            nb = fill_solutions(
-                read_notebook(path), read_notebook(source / assignment / path.name), EXAMPLE_STUDENTS["reference"]
-            )
+            answers = tag_notebook(read_notebook(source / assignment / path.name), f"{assignment}/{path.name}")
+            nb = fill_solutions(read_notebook(path), answers, EXAMPLE_STUDENTS["reference"])
             for i in range(students):
                 target = tmp / "submissions" / f"student{i:02d}" / assignment / path.name
                 target.parent.mkdir(parents=True, exist_ok=True)
