@@ -25,9 +25,10 @@ from __future__ import annotations
 import builtins
 import functools
 import importlib
+import importlib.abc
+import importlib.machinery
 import json
 import os
-import pkgutil
 import re
 import sys
 import types
@@ -48,20 +49,39 @@ class NumpyOnlyError(AssertionError):
 
 
 def _modules() -> list[types.ModuleType]:
+    """The protected modules, imported now (the rest of ``utils`` is recorded as it is imported)."""
     mods = []
     for name in PROTECTED:
         try:
             mods.append(importlib.import_module(name))
         except ImportError:
             continue
-    utils = sys.modules.get("utils")
-    if utils is not None and hasattr(utils, "__path__"):
-        for info in pkgutil.walk_packages(utils.__path__, "utils."):
-            try:
-                mods.append(importlib.import_module(info.name))
-            except Exception:  # noqa: BLE001 (a utils module that fails to import is not ours to judge)
-                continue
+    mods += [m for name, m in list(sys.modules.items()) if name.startswith("utils.") and m is not None]
     return [builtins, *mods]
+
+
+class _RecordOnImport(importlib.abc.MetaPathFinder):
+    """Records a ``utils`` submodule the moment its code has run, before any cell holds it."""
+
+    def __init__(self, snapshot: Snapshot):
+        self.snapshot = snapshot
+
+    def find_spec(self, name, path, target=None):
+        if not name.startswith("utils.") or name in self.snapshot.recorded:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        loader, snapshot = spec.loader, self.snapshot
+
+        class Recording(type(loader)):
+            def exec_module(self, module):
+                loader.exec_module(module)
+                snapshot.record(module)
+
+        spec.loader = Recording.__new__(Recording)
+        spec.loader.__dict__.update(loader.__dict__)
+        return spec
 
 
 def _guarded(value) -> bool:
@@ -73,20 +93,29 @@ class Snapshot:
 
     def __init__(self):
         self.namespaces: list[tuple[str, dict, dict]] = []
+        self.recorded: set[str] = set()
+        self.code = {}
         for module in _modules():
-            self._add(module.__name__, vars(module))
+            self.record(module)
         try:
             import torch
 
             self._add("torch.Tensor", torch.Tensor.__dict__, setter=torch.Tensor)
+            for value in list(torch.Tensor.__dict__.values()):
+                if isinstance(value, types.FunctionType):
+                    self.code[id(value)] = (value, value.__code__, value.__defaults__, value.__kwdefaults__)
         except ImportError:
             pass
         self.sys_modules = {m: sys.modules[m] for m in PROTECTED if m in sys.modules}
-        self.code = {}
-        for _, space, _ in self.namespaces:
-            for value in list(space.values()):
-                if isinstance(value, types.FunctionType):
-                    self.code[id(value)] = (value, value.__code__, value.__defaults__, value.__kwdefaults__)
+        self.finder = _RecordOnImport(self)
+        sys.meta_path.insert(0, self.finder)
+
+    def record(self, module: types.ModuleType) -> None:
+        self.recorded.add(module.__name__)
+        self._add(module.__name__, vars(module))
+        for value in list(vars(module).values()):
+            if isinstance(value, types.FunctionType):
+                self.code[id(value)] = (value, value.__code__, value.__defaults__, value.__kwdefaults__)
 
     def _add(self, name: str, space, setter=None) -> None:
         volatile = VOLATILE_BUILTINS if name == "builtins" else set()
@@ -105,6 +134,14 @@ class Snapshot:
                         setattr(setter, key, value)
                     else:
                         space[key] = value
+        if not sys.meta_path or sys.meta_path[0] is not self.finder:
+            changed.append("sys.meta_path")
+            if self.finder in sys.meta_path:
+                sys.meta_path.remove(self.finder)
+            sys.meta_path.insert(0, self.finder)
+        for name in [n for n in sys.modules if n.startswith("utils.") and n not in self.recorded]:
+            changed.append(f"sys.modules[{name!r}] (imported past the grader)")
+            self.recorded.add(name)
         for module_name, module in self.sys_modules.items():
             if sys.modules.get(module_name) is not module:
                 changed.append(f"sys.modules[{module_name!r}]")

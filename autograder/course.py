@@ -495,7 +495,8 @@ def grade(
 
     executed = _execute(course.root, ready, settings, cache, resume, jobs, executor, scheduler, progress)
     for student, assignment in tqdm(ready, desc="booking", unit="submission", disable=not progress):
-        error = executed[(student, assignment)].error
+        done = executed[(student, assignment)]
+        error = done.error
         if error is not None:
             report.problems.append(Problem(student, assignment, "autograding failed: " + error, _reason_of(error)))
             continue

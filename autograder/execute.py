@@ -105,6 +105,7 @@ class GradingExecute(Execute):
         from nbclient import NotebookClient
 
         NotebookClient.__init__(self, nb, km)  # as nbconvert does; it resets the traits from the config
+        self.shutdown_kernel = "immediate"  # nothing in a graded kernel is worth a graceful goodbye
         self.kernel_name = sb.KERNEL_NAME if self.sandbox else "python3"
         self.extra_arguments = [*self.extra_arguments, f"--IPKernelApp.extensions={self._agent_module()!r}"]
         self.reset_execution_trackers()

@@ -86,9 +86,11 @@ def _as_root() -> bool:
 
 def _readonly_roots() -> list[str]:
     """Host folders the kernel may read: the system, the Python installation, the venv, utils."""
-    import utils
+    import importlib.util
 
-    roots = ["/usr", "/etc", sys.base_prefix, sys.prefix, str(Path(utils.__file__).resolve().parent)]
+    # Found, not imported: importing utils would load torch in the kernel's launcher for nothing.
+    utils_dir = Path(importlib.util.find_spec("utils").origin).resolve().parent
+    roots = ["/usr", "/etc", sys.base_prefix, sys.prefix, str(utils_dir)]
     for extra in ("/lib", "/lib64", "/bin", "/sbin", "/lib32"):
         if os.path.islink(extra) or not os.path.exists(extra):
             continue

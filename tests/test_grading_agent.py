@@ -109,3 +109,10 @@ def test_tampering_is_undone_and_fails_every_later_test(kernel):
     assert first.startswith("TamperingDetected: the notebook's code replaced numpy.allclose, utils.assert_close")
     assert run(kernel, "print(np.allclose(1, 2))").strip() == "False", "the originals are back"
     assert run(kernel, "# Test: later\nprint('x')").startswith("TamperingDetected")
+
+
+def test_a_utils_module_first_imported_by_the_student_is_guarded_too(kernel):
+    # utils.references.backprop is not loaded with utils: the agent records it as it is imported.
+    run(kernel, "import utils.references.backprop as b\nb.check_elementwise = lambda *a, **k: None")
+    out = run(kernel, "# Test: later\nimport utils.references.backprop as b\nprint(b.check_elementwise)")
+    assert "utils.references.backprop.check_elementwise" in out, out

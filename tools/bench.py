@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -110,7 +111,11 @@ def class_rows(assignment: str = "01_backprop", students: int = 6, source: Path 
                 target = tmp / "submissions" / f"student{i:02d}" / assignment / path.name
                 target.parent.mkdir(parents=True, exist_ok=True)
                 nbformat.write(nb, target)
-        runs = [("jobs 1, sandbox", 1, False), ("jobs 2, sandbox", 2, False), ("jobs 1, no sandbox", 1, True)]
+        # One untimed submission first: the first kernel of a run pays for cold disk caches.
+        warm = tmp / "warm" / "student00"
+        shutil.copytree(tmp / "submissions" / "student00", warm)
+        grade(warm.parent, tmp / "graded", only, progress=False, unsafe=not sandboxed)
+        runs = [("jobs 1, no sandbox", 1, True), ("jobs 1, sandbox", 1, False), ("jobs 2, sandbox", 2, False)]
         for label, jobs, unsafe in runs:
             if not unsafe and not sandboxed:
                 continue
