@@ -128,7 +128,11 @@ class Snapshot:
         for name, saved, where in self.namespaces:
             space, setter = where["space"], where["setter"]
             for key, value in saved.items():
-                if space.get(key, _MISSING) is not value:
+                current = space.get(key, _MISSING)
+                if current is not value and _torch_wraps(value, current):
+                    saved[key] = current  # torch's own rewrapping on a lazy import: the new baseline
+                    continue
+                if current is not value:
                     changed.append(f"{name}.{key}")
                     if setter is not None:
                         setattr(setter, key, value)
@@ -154,6 +158,22 @@ class Snapshot:
 
 
 _MISSING = object()
+
+
+def _nested_codes(code: types.CodeType):
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            yield const
+            yield from _nested_codes(const)
+
+
+def _torch_wraps(original, new) -> bool:
+    """Whether ``new`` is torch's own dynamo-disabling wrapper around ``original``: importing
+    ``torch._dynamo`` (torchvision does) rebinds ``torch.manual_seed`` so."""
+    compile_module = sys.modules.get("torch._compile")
+    if compile_module is None or getattr(new, "__wrapped__", None) is not original:
+        return False
+    return getattr(new, "__code__", None) in set(_nested_codes(compile_module._disable_dynamo.__code__))
 
 
 def _code_of(fn):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 
 import pytest
 from jupyter_client.manager import start_new_kernel
@@ -116,3 +117,26 @@ def test_a_utils_module_first_imported_by_the_student_is_guarded_too(kernel):
     run(kernel, "import utils.references.backprop as b\nb.check_elementwise = lambda *a, **k: None")
     out = run(kernel, "# Test: later\nimport utils.references.backprop as b\nprint(b.check_elementwise)")
     assert "utils.references.backprop.check_elementwise" in out, out
+
+
+def test_torchs_own_rewrapping_on_import_is_not_tampering():
+    import torch
+
+    from autograder.agent import Snapshot, _torch_wraps
+
+    snapshot = Snapshot()
+    original = torch.manual_seed
+    import torch._compile
+
+    wrapped = torch._compile._disable_dynamo(original)
+    assert _torch_wraps(original, wrapped)
+    assert not _torch_wraps(original, lambda seed: None)
+    assert not _torch_wraps(original, torch._compile._disable_dynamo(lambda seed: None))
+    torch.manual_seed = wrapped
+    try:
+        assert snapshot.restore() == []
+        torch.manual_seed = lambda seed: None
+        assert snapshot.restore() == ["torch.manual_seed"]
+    finally:
+        torch.manual_seed = original
+        sys.meta_path.remove(snapshot.finder)
