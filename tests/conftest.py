@@ -39,3 +39,19 @@ def pytest_configure(config):
     for folder in sorted(ASSIGNMENTS.iterdir()):
         if folder.is_dir() and folder.name[:2].isdigit():
             config.addinivalue_line("markers", f"a{folder.name[:2]}: tests of assignments/{folder.name}")
+
+
+def run_in_kernel(kc, code: str, timeout: float = 120) -> str:
+    """Execute ``code`` with a jupyter_client kernel client; return its printed text and errors
+    (``Name: message``) as one string."""
+    out, msg_id = [], kc.execute(code)
+    while True:
+        msg = kc.get_iopub_msg(timeout=timeout)
+        if msg["parent_header"].get("msg_id") != msg_id:
+            continue
+        if msg["msg_type"] == "stream":
+            out.append(msg["content"]["text"])
+        elif msg["msg_type"] == "error":
+            out.append(f"{msg['content']['ename']}: {msg['content']['evalue']}")
+        elif msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+            return "".join(out)

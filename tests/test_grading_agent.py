@@ -13,6 +13,7 @@ import pytest
 from jupyter_client.manager import start_new_kernel
 
 from autograder.agent import RULES_ENV
+from conftest import run_in_kernel
 
 RULES = {
     "numpy_only": ["good", "direct", "alias", "method", "autograd", "via_utils", "Model", "naive"],
@@ -57,18 +58,8 @@ def kernel():
     km.shutdown_kernel(now=True)
 
 
-def run(kc, code: str) -> str:
-    out, msg_id = [], kc.execute(code)
-    while True:
-        msg = kc.get_iopub_msg(timeout=120)
-        if msg["parent_header"].get("msg_id") != msg_id:
-            continue
-        if msg["msg_type"] == "stream":
-            out.append(msg["content"]["text"])
-        elif msg["msg_type"] == "error":
-            out.append(f"{msg['content']['ename']}: {msg['content']['evalue']}")
-        elif msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
-            return "".join(out)
+def run(kc, code: str, timeout: float = 120) -> str:
+    return run_in_kernel(kc, code, timeout)
 
 
 def test_numpy_code_passes(kernel):

@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from autograder import sandbox
-from conftest import ROOT
+from conftest import ROOT, run_in_kernel
 
 pytestmark = [pytest.mark.pipeline, pytest.mark.xdist_group("grading-sandbox")]
 
@@ -39,18 +39,7 @@ def kernel(tmp_path_factory):
 
 
 def run(kc, code: str, timeout: float = 60) -> str:
-    """Execute ``code``; return its stdout and error as text."""
-    out, msg_id = [], kc.execute(code)
-    while True:
-        msg = kc.get_iopub_msg(timeout=timeout)
-        if msg["parent_header"].get("msg_id") != msg_id:
-            continue
-        if msg["msg_type"] == "stream":
-            out.append(msg["content"]["text"])
-        elif msg["msg_type"] == "error":
-            out.append(f"{msg['content']['ename']}: {msg['content']['evalue']}")
-        elif msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
-            return "".join(out)
+    return run_in_kernel(kc, code, timeout)
 
 
 def test_the_kernel_works_as_an_unprivileged_user(kernel):
