@@ -34,6 +34,7 @@ from traitlets import Bool, Integer, Unicode
 
 from . import sandbox as sb
 from .agent import RULES_ENV
+from .replay import CLEAN_CHECK_FAILED
 
 LIMIT_ERROR = "LimitExceeded"
 KERNEL_DIED = "KernelDied"
@@ -44,6 +45,7 @@ REPORTED_ERRORS = {
     "NumpyOnlyError": "torch-in-numpy",
     LIMIT_ERROR: "limit",
     KERNEL_DIED: "kernel-died",
+    CLEAN_CHECK_FAILED: "tampering",
     NOT_RUN: "limit",
 }
 MAX_KERNEL_DEATHS = 3
@@ -82,6 +84,9 @@ class GradingExecute(Execute):
     processes = Integer(sb.Limits.processes, help="Processes a sandboxed kernel may start.").tag(config=True)
     submission_timeout = Integer(900, help="Seconds one notebook may run in all.").tag(config=True)
     max_output = Integer(2 * 1024**2, help="Bytes of output one cell may print before it is stopped.").tag(config=True)
+    check_outside = Bool(
+        True, help="Repeat the numpy-only tests in the grader's process with the recorded answers (autograder.replay)."
+    ).tag(config=True)
     replay_dir = Unicode(
         None,
         allow_none=True,
@@ -98,8 +103,18 @@ class GradingExecute(Execute):
         with tempfile.TemporaryDirectory(prefix="dl-grade-") as tmp:
             scratch = sb.prepare_scratch(Path(tmp) / "scratch", self._submission_folder(resources))
             self._scratch = scratch
+            if self.check_outside and rules.get("numpy_only"):
+                rules = dict(rules, records=str(scratch / "records"))
             self._env = self._kernel_env(scratch, rules)
-            return self._run(nb, resources, km)
+            nb, resources = self._run(nb, resources, km)
+            if "records" in rules:
+                from .replay import check_outside
+
+                summary = check_outside(
+                    nb, self._source_path(resources), rules, scratch / "records", self.timeout, self.log
+                )
+                nb.metadata["dl_grading"] = {"checked_outside_the_kernel": summary}
+            return nb, resources
 
     def _run(self, nb, resources, km):
         from nbclient import NotebookClient
@@ -173,8 +188,9 @@ class GradingExecute(Execute):
         for cell, ran in zip(nb.cells, done.cells):
             if cell.cell_type == "code":
                 cell.outputs, cell.execution_count = ran.outputs, ran.execution_count
-        if "language_info" in done.metadata:
-            nb.metadata["language_info"] = done.metadata["language_info"]
+        for key in ("language_info", "dl_grading"):
+            if key in done.metadata:
+                nb.metadata[key] = done.metadata[key]
         return nb
 
     # -- limits --------------------------------------------------------------------------------
@@ -217,15 +233,20 @@ class GradingExecute(Execute):
             cell.outputs.append(_error(LIMIT_ERROR, "; ".join(dict.fromkeys(reasons))))
 
     # -- set-up ----------------------------------------------------------------------------------
-    def _rules(self, resources: dict) -> dict:
+    def _source_path(self, resources: dict) -> Path | None:
+        """The instructor's source of this notebook, never the student's copy (whose metadata and
+        unlocked cells the student controls)."""
         info = resources.get("nbgrader", {})
         assignment, notebook = info.get("assignment"), info.get("notebook")
         root = self.config.get("CourseDirectory", {}).get("root")
         if not (assignment and notebook and root):
-            return {}
-        # The instructor's source, never the student's copy (whose metadata the student controls).
+            return None
         path = Path(root) / "source" / assignment / f"{notebook}.ipynb"
-        return grading_rules(path) if path.exists() else {}
+        return path if path.exists() else None
+
+    def _rules(self, resources: dict) -> dict:
+        path = self._source_path(resources)
+        return grading_rules(path) if path is not None else {}
 
     @staticmethod
     def _submission_folder(resources) -> Path | None:

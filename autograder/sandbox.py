@@ -173,12 +173,14 @@ def _apply_limits(limits: Limits) -> None:
 
 
 def prepare_scratch(scratch: Path, files_from: Path | None = None) -> Path:
-    """A fresh scratch folder: ``work/`` (a copy of the submission's own files, no notebooks) and
-    ``runtime/`` (the kernel's connection file and sockets), writable by the sandbox's uid."""
+    """A fresh scratch folder: ``work/`` (a copy of the submission's own files, no notebooks),
+    ``runtime/`` (the kernel's connection file and sockets) and ``records/`` (what the test cells'
+    calls returned), writable by the sandbox's uid."""
     shutil.rmtree(scratch, ignore_errors=True)
     (scratch / "work").mkdir(parents=True)
     (scratch / "runtime").mkdir()
     (scratch / ".config").mkdir()
+    (scratch / "records").mkdir()  # the agent's records of the test cells' calls (autograder.replay)
     if files_from is not None:
         for path in Path(files_from).iterdir():
             if path.suffix == ".ipynb" or path.name.startswith("."):

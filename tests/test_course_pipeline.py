@@ -52,6 +52,27 @@ def test_grades_csv_and_feedback(demo_run):
             assert html.stat().st_size > 1000, html
 
 
+def _checked_outside(graded, student: str) -> dict[str, dict]:
+    """Per assignment, what ``autograder.replay`` found when it repeated the tests outside the kernel."""
+    found = {}
+    for path in sorted((graded / "course" / "autograded" / student).glob("*/*.ipynb")):
+        found[path.parent.name] = read_notebook(path).metadata["dl_grading"]["checked_outside_the_kernel"]
+    return found
+
+
+def test_the_reference_passes_every_test_again_outside_the_kernel(demo_run):
+    _, _, tmp = demo_run
+    for student in demo.EXAMPLE_STUDENTS:
+        summaries = _checked_outside(tmp / "graded", student)
+        assert set(summaries) == {p.parent.name for p in assignment_notebooks()}
+        for assignment, summary in summaries.items():
+            assert summary["failed"] == [], (student, assignment, summary)
+            if student == "reference":
+                assert summary["failed in the kernel"] == [] and len(summary["passed"]) >= 7, (assignment, summary)
+            if student == "blank":
+                assert summary["passed"] == [], (assignment, summary)
+
+
 def _code_lines(source: str) -> list[str]:
     return [line.rstrip() for line in source.splitlines() if line.strip()]
 
@@ -142,11 +163,13 @@ def independent_run(tmp_path_factory):
 
 
 def test_independent_solutions_earn_full_marks_through_nbgrader(independent_run):
-    report, _ = independent_run
+    report, graded = independent_run
     assert not [p for p in report.problems if p.student == "independent"], [str(p) for p in report.problems]
     for assignment in report.assignments:
         got, out_of = report.scores[("independent", assignment)]
         assert got == out_of > 0, f"{assignment}: the independent solution scored {got}/{out_of}"
+    for assignment, summary in _checked_outside(graded, "independent").items():
+        assert summary["failed"] == summary["failed in the kernel"] == [] and summary["passed"], (assignment, summary)
 
 
 @pytest.mark.parametrize("assignment", sorted(TORCH_SHORTCUTS))

@@ -48,6 +48,26 @@ PATCHES = (
     "utils.checks.assert_close = lambda *a, **k: None\nglobals()['assert_close'] = lambda *a, **k: None\n"
 )
 
+# A student who has read autograder/agent.py: remove its hooks, or keep its recorder but silence
+# its tampering check and patch the comparisons again after it has put them back.
+UNHOOK_AGENT = (
+    "import IPython, numpy, utils\n_ip = IPython.get_ipython()\n_ip.input_transformers_post.clear()\n"
+    "_ip.events.callbacks['post_run_cell'].clear()\n" + PATCHES
+)
+OUTWIT_AGENT = (
+    "import IPython, numpy, torch, utils\n_ip = IPython.get_ipython()\n"
+    "_guard = next(t.__self__ for t in _ip.input_transformers_post if hasattr(t, '__self__'))\n"
+    "_transform = _guard.transform\n"
+    "def _sneaky(lines):\n"
+    "    out = _transform(lines)\n"
+    "    _guard.tampered.clear()\n"
+    "    numpy.allclose = lambda *a, **k: True\n"
+    "    torch.allclose = lambda *a, **k: True\n"
+    "    utils.assert_close = lambda *a, **k: None\n"
+    "    return [line for line in out if 'TamperingDetected' not in line]\n"
+    "_ip.input_transformers_post[:] = [_sneaky]\n"
+)
+
 
 def harmless(code: str) -> str:
     """Attack code whose failure must not stop the cell (so the rest of it is graded)."""
@@ -87,7 +107,12 @@ def attacks(paths: dict[str, str], port: int) -> dict[str, tuple[str, float, Rea
             Reason.TORCH_IN_NUMPY,
         ),
         "wrong": (WRONG_SQUARE, 2.0, None),
-        "wrong_patched": (PATCHES + WRONG_SQUARE, 0.0, Reason.TAMPERING),
+        # The test of add runs before the patching cell and keeps its points.
+        "wrong_patched": (PATCHES + WRONG_SQUARE, 2.0, Reason.TAMPERING),
+        # Without the agent's hooks nothing is recorded after them: no later test can pass outside the kernel.
+        "wrong_unhooked": (UNHOOK_AGENT + WRONG_SQUARE, 2.0, Reason.TAMPERING),
+        # The comparisons pass in the kernel; repeated in the grader with square's answers, they fail.
+        "wrong_outwitting": (OUTWIT_AGENT + WRONG_SQUARE, 2.0, Reason.TAMPERING),
     }
 
 
@@ -202,10 +227,25 @@ def test_each_attack_costs_only_its_own_cell(graded, student):
     assert listener.connections == 0, "a sandboxed kernel reached the grader's loopback"
 
 
-def test_patched_checks_score_no_more_than_the_same_wrong_answer(graded):
-    report, _, _, _, _ = graded
-    assert score(report, "wrong_patched") <= score(report, "wrong"), report.table()
-    assert Reason.TAMPERING in [p.reason for p in report.problems if p.student == "wrong_patched"]
+@pytest.mark.parametrize("student", ["wrong_patched", "wrong_unhooked", "wrong_outwitting"])
+def test_patched_checks_score_no_more_than_the_same_wrong_answer(graded, student):
+    report, _, plan, _, _ = graded
+    assert score(report, student) == plan[student][1] <= score(report, "wrong"), report.table()
+    assert Reason.TAMPERING in [p.reason for p in report.problems if p.student == student]
+
+
+def test_comparisons_outwitted_in_the_kernel_fail_outside_it(graded):
+    """The agent in the kernel was silenced: only the check outside the kernel caught the patch."""
+    _, out, _, _, _ = graded
+    nb = nbformat.read(out / "course" / "autograded" / "wrong_outwitting" / ASSIGNMENT / NOTEBOOK, as_version=4)
+    [test] = [c for c in nb.cells if c.source.startswith("# Test: square")]
+    errors = [o for o in test.outputs if o.output_type == "error"]
+    assert [e.ename for e in errors] == ["CleanCheckFailed"], errors
+    assert "square" in errors[0].evalue and "AssertionError" in errors[0].evalue, errors[0].evalue
+    summary = nb.metadata["dl_grading"]["checked_outside_the_kernel"]
+    assert summary["passed"] == ["add"] and summary["failed"] == ["square"], summary
+    honest = nbformat.read(out / "course" / "autograded" / "victim" / ASSIGNMENT / NOTEBOOK, as_version=4)
+    assert honest.metadata["dl_grading"]["checked_outside_the_kernel"]["passed"] == ["add", "square"]
 
 
 def test_limits_are_explained_in_the_students_feedback(graded):

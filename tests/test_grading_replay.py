@@ -1,0 +1,198 @@
+"""The check outside the kernel (``autograder.replay``): records, their reading, the stand-ins, the plan.
+
+The pipeline-level proof (a student who silences the agent in the kernel still loses the points of
+a wrong answer) is in ``test_grading_attacks.py``; every assignment's reference and independent
+solution passing it is in ``test_course_pipeline.py``.
+"""
+
+from __future__ import annotations
+
+import os
+import types
+
+import numpy as np
+import pytest
+import torch
+
+from autograder import replay
+from autograder.agent import Recorder, encode
+from autograder.execute import grading_rules
+from autograder.notebooks import read_notebook, tag_notebook
+from conftest import ASSIGNMENTS
+
+
+def record(tmp_path, calls, names=None, test="t"):
+    """Run ``calls`` (``(label, fn, args, kwargs)``) through the agent's recorder; the record's path."""
+    shell = types.SimpleNamespace(user_ns=dict(names or {}))
+    recorder = Recorder(str(tmp_path), f"{test}.npz", "x = " + " + ".join(names or ["0"]), shell, set())
+    for label, fn, args, kwargs in calls:
+        entry = recorder.begin(label, args, kwargs, is_init=label.endswith(".__init__"))
+        try:
+            result = fn(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001
+            recorder.end(entry, args, kwargs, error=exc)
+            continue
+        recorder.end(entry, args, kwargs, result)
+    recorder.write()
+    return tmp_path / f"{test}.npz"
+
+
+PLAIN = [
+    None,
+    True,
+    "text",
+    7,
+    2**80,
+    -0.0,
+    float("nan"),
+    float("inf"),
+    np.float32(1.5),
+    np.int64(3),
+    np.arange(6.0).reshape(2, 3),
+    np.array([True, False]),
+    np.zeros((0, 4), dtype=np.float32),
+    torch.arange(3, dtype=torch.float64),
+    (1, [2.0, {"k": np.ones(2)}]),
+    {("a", 1): slice(1, None, 2)},
+]
+
+
+@pytest.mark.parametrize("value", PLAIN, ids=lambda v: type(v).__name__)
+def test_plain_data_survives_a_record(tmp_path, value):
+    path = record(tmp_path, [("f", lambda: value, (), {})])
+    meta, npz = replay.load_record(path)
+    back = replay.Replayer(meta, npz).call("f", (), {})
+    arrays_a, arrays_b = [], []
+    assert replay.same(
+        encode(value, arrays_a),
+        replay.Decoder({f"a{i}": a for i, a in enumerate(arrays_a)}, {}),
+        encode(back, arrays_b),
+        arrays_b,
+    )
+    assert type(back) is type(value) or isinstance(value, np.generic)
+
+
+def test_a_generator_and_the_global_random_state_move_as_in_the_kernel(tmp_path):
+    def draws(rng):
+        np.random.random()
+        return rng.random(3)
+
+    path = record(tmp_path, [("draws", draws, (np.random.default_rng(1),), {})])
+    np.random.seed(0)
+    meta, npz = replay.load_record(path)
+    mine = np.random.default_rng(1)
+    replayer = replay.Replayer(meta, npz)
+    expected_next = np.random.default_rng(1)
+    expected_next.random(3)
+    np.testing.assert_array_equal(replayer.call("draws", (mine,), {}), np.random.default_rng(1).random(3))
+    assert mine.random() == expected_next.random(), "the generator passed in was not advanced as in the kernel"
+
+
+def test_changes_in_place_and_to_the_object_are_replayed(tmp_path):
+    class Model:
+        def __init__(self, n):
+            self.params = {"W": np.zeros(n)}
+
+        def step(self, x, cache):
+            self.params["W"] += x
+            cache["seen"] = x.sum()
+            x *= 2
+            return None
+
+    model = Model.__new__(Model)
+    x, cache = np.ones(3), {}
+    calls = [("Model.__init__", Model.__init__, (model, 3), {}), ("Model.step", Model.step, (model, x, cache), {})]
+    path = record(tmp_path, calls)
+    meta, npz = replay.load_record(path)
+    stand_in = replay.stand_in_class("Model", replay.Replayer(meta, npz))
+    mine_x, mine_cache = np.ones(3), {}
+    obj = stand_in(3)
+    obj.step(mine_x, mine_cache)
+    np.testing.assert_array_equal(obj.params["W"], np.ones(3))
+    np.testing.assert_array_equal(mine_x, 2 * np.ones(3))
+    assert mine_cache == {"seen": 3.0}
+
+
+def test_the_students_exception_is_raised_again(tmp_path):
+    def fails(x):
+        raise FloatingPointError("overflow in exp")
+
+    path = record(tmp_path, [("f", fails, (np.ones(2),), {})])
+    with pytest.raises(FloatingPointError, match="overflow in exp"):
+        replay.Replayer(*replay.load_record(path)).call("f", (np.ones(2),), {})
+
+
+@pytest.mark.parametrize(
+    "label, args, message",
+    [
+        ("f", (np.ones(2) + 1e-6,), "other arguments"),
+        ("g", (np.ones(2),), "was to f"),
+        ("f", (np.ones(3),), "other arguments"),
+    ],
+)
+def test_a_different_call_from_the_recorded_one_is_refused(tmp_path, label, args, message):
+    path = record(tmp_path, [("f", lambda x: x, (np.ones(2),), {})])
+    replayer = replay.Replayer(*replay.load_record(path))
+    with pytest.raises(replay.ReplayError, match=message):
+        replayer.call(label, args, {})
+
+
+def test_more_calls_than_recorded_are_refused(tmp_path):
+    path = record(tmp_path, [("f", lambda: 1, (), {})])
+    replayer = replay.Replayer(*replay.load_record(path))
+    replayer.call("f", (), {})
+    with pytest.raises(replay.ReplayError, match="more often"):
+        replayer.call("f", (), {})
+
+
+def test_free_names_are_recorded_by_value(tmp_path):
+    path = record(tmp_path, [], names={"test_accuracy": 0.97})
+    meta, npz = replay.load_record(path)
+    assert replay.Decoder(npz, {})(meta["names"]["test_accuracy"]) == 0.97
+
+
+def test_records_that_are_not_plain_data_are_refused(tmp_path):
+    target = tmp_path / "secret.npz"
+    np.savez(target, meta=np.frombuffer(b'{"calls": []}', dtype=np.uint8))
+    os.symlink(target, tmp_path / "link.npz")
+    with pytest.raises(replay.RecordError, match="no record"):
+        replay.load_record(tmp_path / "link.npz")
+    with pytest.raises(replay.RecordError, match="no record"):
+        replay.load_record(tmp_path / "missing.npz")
+    (tmp_path / "junk.npz").write_bytes(b"not a zip")
+    with pytest.raises(replay.RecordError, match="unreadable"):
+        replay.load_record(tmp_path / "junk.npz")
+    pickled = tmp_path / "pickled.npz"
+    np.savez(pickled, meta=np.frombuffer(b'{"calls": []}', dtype=np.uint8), a0=np.array([object()], dtype=object))
+    meta, npz = replay.load_record(pickled)
+    with pytest.raises(replay.RecordError, match="lacks array 0"):  # numpy refused to unpickle it
+        replay.Decoder(npz, {}).array(0)
+    for bad in ({"int": "9" * 5000}, {"generator": "os.system"}, {"tensor": 0, "dtype": "__class__"}, {"x": 1}):
+        with pytest.raises(replay.RecordError):
+            replay.Decoder({"a0": np.ones(1)}, {})(bad)
+
+
+def test_an_oversized_record_is_refused(tmp_path, monkeypatch):
+    path = record(tmp_path, [("f", lambda: np.ones(1000), (), {})])
+    monkeypatch.setattr(replay, "RECORD_FILE_LIMIT", 100)
+    with pytest.raises(replay.RecordError, match="sane size"):
+        replay.load_record(path)
+
+
+def test_opaque_values_equal_nothing(tmp_path):
+    path = record(tmp_path, [("f", lambda: object(), (), {})])
+    back = replay.Replayer(*replay.load_record(path)).call("f", (), {})
+    assert isinstance(back, replay.Opaque) and back != back.__class__("object")
+
+
+@pytest.mark.parametrize("folder", sorted(p.name for p in ASSIGNMENTS.iterdir() if (p / ".").is_dir()))
+def test_every_numpy_only_test_is_repeated_outside_the_kernel(folder):
+    [path] = sorted((ASSIGNMENTS / folder).glob("*.ipynb"))
+    rules = grading_rules(path)
+    source = tag_notebook(read_notebook(path))
+    _, tests, _, _ = replay.plan(source, set(rules["numpy_only"]))
+    headers = [c.source.split("\n", 1)[0] for c in source.cells if c.source.startswith("# Test:")]
+    repeated = [c.source.split("\n", 1)[0] for c in tests]
+    # Only assignment 4's torch modules stay in the kernel: they must be objects of the student's process.
+    expected = [h for h in headers if not ("ResidualBlock" in h or "count_params_macs" in h)]
+    assert repeated == expected
