@@ -194,6 +194,7 @@ def _torch_name(func) -> str:
 
 
 # -- the record of a test cell's calls, checked again outside this process (autograder.replay) -----
+RECORD_MAGIC = b"DLREC1\n"
 RECORD_LIMIT = 200 * 1024**2  # bytes of arrays one test cell may record (below the sandbox's file size limit)
 TEST_NAME = re.compile(r"^#\s*Test:\s*([A-Za-z0-9_.-]+)")
 
@@ -201,10 +202,10 @@ TEST_NAME = re.compile(r"^#\s*Test:\s*([A-Za-z0-9_.-]+)")
 def record_file_name(first_line: str) -> str | None:
     """The record's file name for a test cell's header line (shared with the grader)."""
     match = TEST_NAME.match(first_line.strip())
-    return f"{match.group(1)}.npz" if match else None
+    return f"{match.group(1)}.record" if match else None
 
 
-def encode(value, arrays: list, instances: dict | None = None, depth: int = 0):
+def encode(value, arrays: list, instances: dict | None = None, depth: int = 0, copy: bool = True):
     """``value`` as JSON-able nodes; arrays are appended to ``arrays`` and named by their index.
 
     Plain data (None, bools, numbers, strings, numpy arrays and scalars, tensors, tuples, lists,
@@ -217,7 +218,7 @@ def encode(value, arrays: list, instances: dict | None = None, depth: int = 0):
     np = sys.modules.get("numpy")
     if np is not None:  # first: np.float64 is also a float, and keeps its type
         if isinstance(value, (np.ndarray, np.generic)) and not np.asarray(value).dtype.hasobject:
-            arrays.append(np.array(value, copy=True))
+            arrays.append(np.array(value, copy=True) if copy else np.asarray(value))
             return {"a": len(arrays) - 1, "scalar": isinstance(value, np.generic)}
         if isinstance(value, np.random.Generator):
             return {
@@ -241,11 +242,11 @@ def encode(value, arrays: list, instances: dict | None = None, depth: int = 0):
         return {"tensor": len(arrays) - 1, "dtype": str(value.dtype).removeprefix("torch.")}
     if isinstance(value, tuple | list):
         key = "tuple" if isinstance(value, tuple) else "list"
-        return {key: [encode(v, arrays, instances, depth + 1) for v in value]}
+        return {key: [encode(v, arrays, instances, depth + 1, copy) for v in value]}
     if isinstance(value, dict):
         return {
             "dict": [
-                [encode(k, arrays, instances, depth + 1), encode(v, arrays, instances, depth + 1)]
+                [encode(k, arrays, instances, depth + 1, copy), encode(v, arrays, instances, depth + 1, copy)]
                 for k, v in value.items()
             ]
         }
@@ -254,10 +255,6 @@ def encode(value, arrays: list, instances: dict | None = None, depth: int = 0):
     if instances is not None and id(value) in instances:
         return {"inst": instances[id(value)][0]}
     return {"opaque": type(value).__qualname__}
-
-
-def _array_bytes(arrays: list) -> int:
-    return sum(getattr(a, "nbytes", 0) for a in arrays)
 
 
 class Recorder:
@@ -272,8 +269,9 @@ class Recorder:
     """
 
     def __init__(self, folder: str, name: str, source: str, shell, graded: set):
-        self.path = os.path.join(folder, name)
+        self.path = os.path.join(folder, name)  # name: record_file_name(header)
         self.arrays: list = []
+        self.counted = self.size = 0  # arrays counted so far, and their bytes
         self.instances: dict = {}
         self.calls: list = []
         self.depth = 0
@@ -348,7 +346,8 @@ class Recorder:
         if self._random_digest() != before_random:
             entry["random_after"] = self._random_state()
         self.calls.append(entry)
-        if _array_bytes(self.arrays) > RECORD_LIMIT:
+        self.counted, self.size = len(self.arrays), self.size + sum(a.nbytes for a in self.arrays[self.counted :])
+        if self.size > RECORD_LIMIT:
             self.overflow = True
 
     def _state_of(self, args):
@@ -360,31 +359,48 @@ class Recorder:
     def _digest(self, value) -> str:
         import hashlib
 
+        import numpy as np
+
         arrays: list = []
-        tree = json.dumps(encode(value, arrays, self.instances), sort_keys=True).encode()
+        tree = json.dumps(encode(value, arrays, self.instances, copy=False), sort_keys=True).encode()
         digest = hashlib.sha256(tree)
         for array in arrays:
             digest.update(str((array.dtype.str, array.shape)).encode())
-            digest.update(array.tobytes())
+            digest.update(np.asarray(array, order="C").reshape(-1).view(np.uint8))
         return digest.hexdigest()
 
-    def _random_digest(self) -> str:
-        return self._digest(self._random_state_values())
-
     @staticmethod
-    def _random_state_values():
+    def _random_digest() -> bytes:
+        """numpy's and torch's global random state, as bytes to compare."""
         np, torch = sys.modules.get("numpy"), sys.modules.get("torch")
-        return (np.random.get_state() if np else None, torch.get_rng_state() if torch else None)
+        parts = []
+        if np is not None:
+            state = np.random.get_state()
+            parts += [state[1].tobytes(), repr(state[2:]).encode()]
+        if torch is not None:
+            parts.append(torch.get_rng_state().numpy().tobytes())
+        return b"".join(parts)
 
     def write(self) -> None:
+        """``RECORD_MAGIC``, the JSON header's length (8 bytes, little-endian), the JSON header (the
+        calls, and ``arrays``: each array's dtype, shape, offset and size), then the arrays' bytes."""
         import numpy as np
 
         meta = dict(self.meta, overflow=self.overflow)
         if self.overflow:
             meta["calls"], self.arrays = [], []
-        payload = {f"a{i}": a for i, a in enumerate(self.arrays)}
-        payload["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
-        np.savez(self.path, **payload)
+        blobs, index, offset = [], [], 0
+        for array in self.arrays:
+            blob = np.asarray(array, order="C")
+            index.append([blob.dtype.str, list(blob.shape), offset, blob.nbytes])
+            blobs.append(blob)
+            offset += blob.nbytes
+        meta["arrays"] = index
+        header = json.dumps(meta).encode()
+        with open(self.path, "wb") as file:
+            file.write(RECORD_MAGIC + len(header).to_bytes(8, "little") + header)
+            for blob in blobs:
+                file.write(blob.reshape(-1).view(np.uint8).data)
 
 
 class Guard:

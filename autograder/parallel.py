@@ -7,9 +7,10 @@ not take concurrent writers. So grading is split in two:
    cluster through ``distributed.Client.get_executor()``): ``execute_in_copy`` copies the submission,
    its assignment's source and the gradebook into a scratch course folder and runs nbgrader's own
    autograde there (sandboxed execution included). It returns the executed notebooks as JSON.
-2. **Booking**, in the grader's process, one submission at a time: nbgrader's autograde again, on the
-   real gradebook, with ``GradingExecute.replay_dir`` pointing at the executed notebooks, so its
-   Execute step copies their outputs instead of running anything.
+2. **Booking**, in the grader's process, one submission at a time as soon as its execution is
+   done (while the workers execute the next ones): nbgrader's autograde again, on the real
+   gradebook, with ``GradingExecute.replay_dir`` pointing at the executed notebooks, so its
+   Execute step copies their outputs instead of running anything; then its feedback.
 
 Executed notebooks are kept in ``<out>/.executed/<student>/<assignment>/`` with a key (a hash of the
 submission, the source and the settings): ``grade --resume`` reuses those whose key still matches.

@@ -38,7 +38,7 @@ from pathlib import Path
 import nbformat
 from nbformat import NotebookNode
 
-from .agent import encode, record_file_name
+from .agent import RECORD_MAGIC, encode, record_file_name
 
 CLEAN_CHECK_FAILED = "CleanCheckFailed"
 RECORD_FILE_LIMIT = 300 * 1024**2
@@ -66,8 +66,6 @@ class Opaque:
 # -- reading a record --------------------------------------------------------------------------
 def load_record(path: Path):
     """``(meta, arrays)`` of a record file; refuses links, non-files and oversized files."""
-    import numpy as np
-
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
     except OSError as exc:
@@ -77,33 +75,74 @@ def load_record(path: Path):
         if not stat.S_ISREG(info.st_mode) or info.st_size > RECORD_FILE_LIMIT:
             raise RecordError("the record of this test's calls is not a regular file of a sane size")
         data = file.read()
+    start = len(RECORD_MAGIC) + 8
     try:
-        npz = np.load(io.BytesIO(data), allow_pickle=False)
-        meta = json.loads(bytes(npz["meta"]).decode())
+        if not data.startswith(RECORD_MAGIC):
+            raise ValueError("not a record")
+        end = start + int.from_bytes(data[len(RECORD_MAGIC) : start], "little")
+        meta = json.loads(data[start:end].decode())
+        arrays = Arrays(meta["arrays"], memoryview(data)[end:])
     except Exception as exc:  # noqa: BLE001 (whatever is wrong with it, the record is unusable)
         raise RecordError(f"the record of this test's calls is unreadable ({type(exc).__name__})") from None
     if not isinstance(meta, dict) or not isinstance(meta.get("calls"), list):
         raise RecordError("the record of this test's calls is malformed")
-    return meta, npz
+    return meta, arrays
+
+
+class Arrays:
+    """The arrays of a record: ``index`` lists each one's ``[dtype, shape, offset, size]`` in ``blob``.
+
+    Only numbers, booleans and fixed-width strings: no object dtype, so nothing is unpickled.
+    """
+
+    KINDS = "biufc?SU"
+
+    def __init__(self, index: list, blob):
+        self.index, self.blob = index, blob
+
+    @classmethod
+    def of(cls, arrays: list) -> Arrays:
+        """The table of arrays that ``autograder.agent.encode`` appended to a list (for tests)."""
+        import numpy as np
+
+        index, blobs, offset = [], [], 0
+        for array in arrays:
+            blob = np.asarray(array, order="C").tobytes()
+            index.append([array.dtype.str, list(array.shape), offset, len(blob)])
+            blobs.append(blob)
+            offset += len(blob)
+        return cls(index, memoryview(b"".join(blobs)))
+
+    def view(self, i):
+        """Array ``i``, read-only, without a copy."""
+        import numpy as np
+
+        try:
+            dtype_text, shape, offset, size = self.index[i]
+            dtype, shape = np.dtype(str(dtype_text)), tuple(int(n) for n in shape)
+            count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+            ok = dtype.kind in self.KINDS and not dtype.hasobject and not dtype.fields and min(shape, default=0) >= 0
+            if not ok or count * dtype.itemsize != size or not 0 <= offset <= offset + size <= len(self.blob):
+                raise ValueError
+        except (TypeError, ValueError, IndexError, KeyError):
+            raise RecordError(f"the record's array {i} is malformed") from None
+        return np.frombuffer(self.blob, dtype=dtype, count=count, offset=offset).reshape(shape)
 
 
 class Decoder:
     """Values from a record's nodes (the inverse of ``autograder.agent.encode``)."""
 
-    def __init__(self, npz, instances: dict):
-        self.npz = npz
+    def __init__(self, arrays: Arrays, instances: dict):
+        self.arrays = arrays
         self.instances = instances  # id in the record -> stand-in object
-        self.cache: dict[int, object] = {}
+
+    def view(self, index):
+        if not isinstance(index, int) or isinstance(index, bool):
+            raise RecordError("malformed array reference")
+        return self.arrays.view(index)
 
     def array(self, index):
-        if not isinstance(index, int):
-            raise RecordError("malformed array reference")
-        if index not in self.cache:
-            try:
-                self.cache[index] = self.npz[f"a{index}"]
-            except (KeyError, ValueError) as exc:
-                raise RecordError(f"the record lacks array {index}") from exc
-        return self.cache[index].copy()
+        return self.view(index).copy()
 
     def __call__(self, node):
         try:
@@ -175,7 +214,7 @@ def same(recorded, decode: Decoder, node, arrays: list) -> bool:
         if key in node:
             if recorded.get("dtype") != node.get("dtype") or recorded.get("scalar") != node.get("scalar"):
                 return False
-            mine, theirs = arrays[node[key]], decode.array(recorded[key])
+            mine, theirs = arrays[node[key]], decode.view(recorded[key])
             if mine.shape != theirs.shape or mine.dtype != theirs.dtype:
                 return False
             if np.array_equal(mine, theirs, equal_nan=mine.dtype.kind in "fc"):
@@ -246,11 +285,11 @@ def _exception(error: dict) -> BaseException:
 class Replayer:
     """Answers one test cell's calls to graded names from the record of its run in the kernel."""
 
-    def __init__(self, meta: dict, npz):
+    def __init__(self, meta: dict, arrays: Arrays):
         self.calls = meta["calls"]
         self.position = 0
         self.instances: dict = {}  # id in the record -> stand-in object
-        self.decode = Decoder(npz, self.instances)
+        self.decode = Decoder(arrays, self.instances)
 
     def _ids(self) -> dict:
         return {id(obj): (key, obj) for key, obj in self.instances.items()}
@@ -515,12 +554,12 @@ def _repeat(test: NotebookNode, namespace: dict, records: Path, classes, functio
     """Run one test cell with the recorded answers; ``None`` if it passes, else what failed."""
     name = record_file_name(test.source.lstrip().split("\n", 1)[0])
     try:
-        meta, npz = load_record(records / name)
+        meta, arrays = load_record(records / name)
     except RecordError as exc:
         return str(exc)
     if meta.get("overflow"):
         return "its calls returned more data than the grader records"
-    replayer = Replayer(meta, npz)
+    replayer = Replayer(meta, arrays)
     try:
         for graded in functions:
             namespace[graded] = stand_in_function(graded, replayer)

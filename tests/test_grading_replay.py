@@ -65,7 +65,7 @@ def test_plain_data_survives_a_record(tmp_path, value):
     arrays_a, arrays_b = [], []
     assert replay.same(
         encode(value, arrays_a),
-        replay.Decoder({f"a{i}": a for i, a in enumerate(arrays_a)}, {}),
+        replay.Decoder(replay.Arrays.of(arrays_a), {}),
         encode(back, arrays_b),
         arrays_b,
     )
@@ -152,24 +152,27 @@ def test_free_names_are_recorded_by_value(tmp_path):
 
 
 def test_records_that_are_not_plain_data_are_refused(tmp_path):
-    target = tmp_path / "secret.npz"
-    np.savez(target, meta=np.frombuffer(b'{"calls": []}', dtype=np.uint8))
-    os.symlink(target, tmp_path / "link.npz")
+    target = record(tmp_path, [("f", lambda: 1, (), {})])
+    os.symlink(target, tmp_path / "link.record")
     with pytest.raises(replay.RecordError, match="no record"):
-        replay.load_record(tmp_path / "link.npz")
+        replay.load_record(tmp_path / "link.record")
     with pytest.raises(replay.RecordError, match="no record"):
-        replay.load_record(tmp_path / "missing.npz")
-    (tmp_path / "junk.npz").write_bytes(b"not a zip")
-    with pytest.raises(replay.RecordError, match="unreadable"):
-        replay.load_record(tmp_path / "junk.npz")
-    pickled = tmp_path / "pickled.npz"
-    np.savez(pickled, meta=np.frombuffer(b'{"calls": []}', dtype=np.uint8), a0=np.array([object()], dtype=object))
-    meta, npz = replay.load_record(pickled)
-    with pytest.raises(replay.RecordError, match="lacks array 0"):  # numpy refused to unpickle it
-        replay.Decoder(npz, {}).array(0)
+        replay.load_record(tmp_path / "missing.record")
+    for junk in (b"not a record", replay.RECORD_MAGIC + b"\xff" * 8, replay.RECORD_MAGIC + (2).to_bytes(8, "little")):
+        (tmp_path / "junk.record").write_bytes(junk)
+        with pytest.raises(replay.RecordError, match="unreadable"):
+            replay.load_record(tmp_path / "junk.record")
+    # An index that claims object arrays, a structured dtype, or more bytes than there are: refused.
+    blob = memoryview(np.arange(4.0).tobytes())
+    for entry in (["|O", [4], 0, 32], ["[('a', 'O')]", [1], 0, 8], ["<f8", [5], 0, 40], ["<f8", [4], 8, 32]):
+        with pytest.raises(replay.RecordError, match="malformed"):
+            replay.Decoder(replay.Arrays([entry], blob), {})({"a": 0})
+    np.testing.assert_array_equal(
+        replay.Decoder(replay.Arrays([["<f8", [4], 0, 32]], blob), {})({"a": 0}), np.arange(4.0)
+    )
     for bad in ({"int": "9" * 5000}, {"generator": "os.system"}, {"tensor": 0, "dtype": "__class__"}, {"x": 1}):
         with pytest.raises(replay.RecordError):
-            replay.Decoder({"a0": np.ones(1)}, {})(bad)
+            replay.Decoder(replay.Arrays.of([np.ones(1)]), {})(bad)
 
 
 def test_an_oversized_record_is_refused(tmp_path, monkeypatch):

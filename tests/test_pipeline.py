@@ -233,3 +233,15 @@ def test_grade_writes_the_instructors_report(graded):
     problems = json.loads((out / "problems.json").read_text())["problems"]
     said = {(p["student"], p["reason"]) for p in problems}
     assert ("monkeypatcher", "tampering") in said and ("kernel_killer", "kernel-died") in said, said
+
+
+def test_gradebooks_are_stamped_with_the_revision_alembic_names():
+    """course.alembic_head reads what nbgrader otherwise asks ``alembic heads`` for, in a subprocess."""
+    from nbgrader.dbutil import _temp_alembic_ini
+
+    from autograder.course import alembic_head
+
+    with _temp_alembic_ini("sqlite:////tmp/unused.db") as ini:
+        alembic = Path(sys.executable).with_name("alembic")
+        output = subprocess.check_output([str(alembic), "-c", ini, "heads"], text=True)
+    assert alembic_head() == output.split()[0]
