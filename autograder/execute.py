@@ -100,8 +100,16 @@ class GradingExecute(Execute):
         if replayed is not None:
             return replayed, resources
         rules = self._rules(resources or {})
+        self._uid, uid_lock = sb.claim_uid() if self.sandbox else (sb.NOBODY, None)
+        try:
+            return self._preprocess_in_scratch(nb, resources, km, rules)
+        finally:
+            if uid_lock is not None:
+                uid_lock.close()
+
+    def _preprocess_in_scratch(self, nb, resources, km, rules):
         with tempfile.TemporaryDirectory(prefix="dl-grade-") as tmp:
-            scratch = sb.prepare_scratch(Path(tmp) / "scratch", self._submission_folder(resources))
+            scratch = sb.prepare_scratch(Path(tmp) / "scratch", self._submission_folder(resources), self._uid)
             self._scratch = scratch
             if self.check_outside and rules.get("numpy_only"):
                 rules = dict(rules, records=str(scratch / "records"))
@@ -258,7 +266,7 @@ class GradingExecute(Execute):
         env[RULES_ENV] = json.dumps(rules)
         if self.sandbox:
             env[sb.SCRATCH_ENV] = str(scratch)
-            env[sb.LIMITS_ENV] = sb.Limits(memory=self.memory, processes=self.processes).to_env()
+            env[sb.LIMITS_ENV] = sb.Limits(memory=self.memory, processes=self.processes, uid=self._uid).to_env()
         return env
 
     def _agent_module(self) -> list[str]:

@@ -55,6 +55,7 @@ class Limits:
     processes: int = 64  # processes of the sandbox's uid (RLIMIT_NPROC)
     file_size: int = 256 * 1024**2  # largest file the kernel may write (RLIMIT_FSIZE)
     tmp_size: int = 256 * 1024**2  # size of the sandbox's /tmp
+    uid: int = NOBODY  # the kernel's uid when the grader is root (claim_uid gives each sandbox its own)
 
     def to_env(self) -> str:
         return json.dumps(self.__dict__)
@@ -137,11 +138,45 @@ def bwrap_argv(scratch: Path, limits: Limits, command: list[str]) -> list[str]:
         setpriv = shutil.which("setpriv")
         if setpriv is None:
             raise SandboxUnavailable("setpriv (util-linux) is needed to drop root inside the sandbox")
-        argv += ["--", setpriv, f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
+        argv += ["--", setpriv, f"--reuid={limits.uid}", f"--regid={limits.uid}", "--clear-groups"]
         argv += ["--inh-caps=-all", "--bounding-set=-all", "--no-new-privs"]
     else:
         argv += ["--"]
     return argv + command
+
+
+# Each sandbox of a root grader runs as a uid of its own from this range (numbers no account uses),
+# so that the process limit, which the kernel counts per uid, is one submission's alone: a fork bomb
+# in one parallel job cannot starve another's kernel of threads.
+UID_POOL = range(61000, 61512)
+
+
+def claim_uid():
+    """``(uid, lock)``: a uid from ``UID_POOL`` that no other sandbox on this machine holds, and
+    the open lock file that holds it (close it when the sandbox is gone). ``(NOBODY, None)`` when
+    the grader is not root (then the sandbox's user namespace maps the grader's own uid)."""
+    import fcntl
+    import pwd
+    import tempfile
+
+    if not _as_root():
+        return NOBODY, None
+    folder = Path(tempfile.gettempdir()) / "dl-grading-uids"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    for uid in UID_POOL:
+        try:
+            pwd.getpwuid(uid)
+            continue  # an account of this machine: not ours to use
+        except KeyError:
+            pass
+        lock = open(folder / str(uid), "w")  # noqa: SIM115 (held open for the sandbox's lifetime)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            lock.close()
+            continue
+        return uid, lock
+    raise SandboxUnavailable(f"all {len(UID_POOL)} sandbox uids are in use")
 
 
 def _running_processes(uid: int) -> int:
@@ -163,7 +198,7 @@ def _apply_limits(limits: Limits) -> None:
     libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: the sandbox dies with its launcher
     resource.setrlimit(resource.RLIMIT_DATA, (limits.memory, limits.memory))
     resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_size, limits.file_size))
-    uid = NOBODY if _as_root() else os.getuid()
+    uid = limits.uid if _as_root() else os.getuid()
     # The count is per real uid across the machine: allow what already runs under it, plus the budget.
     nproc = _running_processes(uid) + limits.processes
     resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
@@ -172,7 +207,7 @@ def _apply_limits(limits: Limits) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def prepare_scratch(scratch: Path, files_from: Path | None = None) -> Path:
+def prepare_scratch(scratch: Path, files_from: Path | None = None, uid: int = NOBODY) -> Path:
     """A fresh scratch folder: ``work/`` (a copy of the submission's own files, no notebooks),
     ``runtime/`` (the kernel's connection file and sockets) and ``records/`` (what the test cells'
     calls returned), writable by the sandbox's uid."""
@@ -192,7 +227,7 @@ def prepare_scratch(scratch: Path, files_from: Path | None = None) -> Path:
     if _as_root():
         for dirpath, dirnames, filenames in os.walk(scratch):
             for name in [*dirnames, *filenames, "."]:
-                os.lchown(os.path.join(dirpath, name), NOBODY, NOBODY)
+                os.lchown(os.path.join(dirpath, name), uid, uid)
     os.chmod(scratch, 0o755)
     return scratch
 
@@ -272,7 +307,7 @@ def launch(argv: list[str]) -> int:
     connection_file = str(scratch / "runtime" / "connection.json")
     Path(connection_file).write_text(json.dumps(info))
     if _as_root():
-        os.chown(connection_file, NOBODY, NOBODY)
+        os.chown(connection_file, limits.uid, limits.uid)
     command = [sys.executable, "-m", "ipykernel_launcher", "-f", connection_file, *argv[1:]]
     # The kernel's own stdout carries only its start-up banner; what cells print goes over the sockets.
     proc = subprocess.Popen(

@@ -58,3 +58,5 @@ def test_class_rows_grade_a_whole_class_each_way(tmp_path):
 
     if not UNSAFE:
         assert "speed-up of --jobs 2 over --jobs 1" in names and "sandbox overhead per submission" in names
+        [bigger] = [row for row in rows if row["name"] == "grade 4 submissions of 00_fixture (jobs 2, sandbox)"]
+        assert "each of the last 2 added" in bigger["note"]

@@ -4,6 +4,7 @@ attack fails inside the sandbox and the kernel (where it survives) goes on with 
 
 from __future__ import annotations
 
+import os
 import threading
 
 import pytest
@@ -124,3 +125,20 @@ def test_parse_size():
     assert sandbox.parse_size("2G") == 2 * sandbox.GB
     assert sandbox.parse_size("512M") == 512 * 1024**2
     assert sandbox.parse_size("1000") == 1000
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="uids of their own are for a root grader")
+def test_parallel_sandboxes_run_as_uids_of_their_own():
+    """RLIMIT_NPROC counts processes per uid: a fork bomb in one job must not use up another's."""
+    first, first_lock = sandbox.claim_uid()
+    second, second_lock = sandbox.claim_uid()
+    try:
+        assert first != second and {first, second} <= set(sandbox.UID_POOL)
+    finally:
+        second_lock.close()
+    again, again_lock = sandbox.claim_uid()
+    try:
+        assert again == second, "a released uid is free again"
+    finally:
+        again_lock.close()
+        first_lock.close()
