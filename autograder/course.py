@@ -485,80 +485,92 @@ def grade(
             ) from None
     from . import parallel
 
-    out.mkdir(parents=True, exist_ok=True)
-    course_root, cache = out / "course", out / ".executed"
-    shutil.rmtree(course_root, ignore_errors=True)
-    shutil.rmtree(out / "feedback", ignore_errors=True)
-    if not resume:
-        shutil.rmtree(cache, ignore_errors=True)
-    course = Course(
-        course_root, source, db_url=db_url, timeout=timeout, sandboxed=not unsafe, memory=memory, replay_dir=cache
-    )
-    course.stage()
-    settings = parallel.Settings(timeout=timeout, sandboxed=not unsafe, memory=memory)
+    pool = None
+    if executor is None and scheduler is None and jobs > 1:
+        # Started before the course is staged, so that the workers load what they need meanwhile.
+        pool = executor = ProcessPoolExecutor(max_workers=jobs, mp_context=_worker_context())
+        for _ in range(jobs):
+            pool.submit(int)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        course_root, cache = out / "course", out / ".executed"
+        shutil.rmtree(course_root, ignore_errors=True)
+        shutil.rmtree(out / "feedback", ignore_errors=True)
+        if not resume:
+            shutil.rmtree(cache, ignore_errors=True)
+        course = Course(
+            course_root, source, db_url=db_url, timeout=timeout, sandboxed=not unsafe, memory=memory, replay_dir=cache
+        )
+        course.stage()
+        settings = parallel.Settings(timeout=timeout, sandboxed=not unsafe, memory=memory)
 
-    students, problems, todo = [], [], []
-    for entry in sorted(submissions.iterdir()):
-        if entry.name.startswith("."):
-            continue
-        if not entry.is_dir():
-            problems.append(
-                Problem(entry.name, None, "a file where a student folder was expected; ignored", Reason.NOT_A_FOLDER)
-            )
-            continue
-        students.append(entry.name)
-        course.add_student(entry.name)
-        for sub in sorted(entry.iterdir()):
-            if sub.name.startswith("."):
+        students, problems, todo = [], [], []
+        for entry in sorted(submissions.iterdir()):
+            if entry.name.startswith("."):
                 continue
-            if not sub.is_dir() or sub.name not in course.assignments:
+            if not entry.is_dir():
                 problems.append(
                     Problem(
-                        entry.name,
-                        None,
-                        f"unknown assignment {sub.name!r} (known: {', '.join(course.assignments)}); ignored",
-                        Reason.UNKNOWN_ASSIGNMENT,
+                        entry.name, None, "a file where a student folder was expected; ignored", Reason.NOT_A_FOLDER
                     )
                 )
                 continue
-            todo.append((entry.name, sub.name, sub))
+            students.append(entry.name)
+            course.add_student(entry.name)
+            for sub in sorted(entry.iterdir()):
+                if sub.name.startswith("."):
+                    continue
+                if not sub.is_dir() or sub.name not in course.assignments:
+                    problems.append(
+                        Problem(
+                            entry.name,
+                            None,
+                            f"unknown assignment {sub.name!r} (known: {', '.join(course.assignments)}); ignored",
+                            Reason.UNKNOWN_ASSIGNMENT,
+                        )
+                    )
+                    continue
+                todo.append((entry.name, sub.name, sub))
 
-    report = GradeReport(course.assignments, students, problems=problems)
-    ready = []
-    for student, assignment, folder in todo:
-        report.problems += course.submit(student, assignment, folder)
-        if any((course.root / "submitted" / student / assignment).glob("*.ipynb")):
-            ready.append((student, assignment))
+        report = GradeReport(course.assignments, students, problems=problems)
+        ready = []
+        for student, assignment, folder in todo:
+            report.problems += course.submit(student, assignment, folder)
+            if any((course.root / "submitted" / student / assignment).glob("*.ipynb")):
+                ready.append((student, assignment))
 
-    booked: dict[tuple[str, str], list[Problem]] = {}
+        booked: dict[tuple[str, str], list[Problem]] = {}
 
-    def book(done: parallel.Executed) -> None:
-        """nbgrader's autograde (replaying the execution) and feedback for one submission, in this
-        process, while the workers execute the next ones."""
-        found = booked.setdefault((done.student, done.assignment), [])
-        if done.error is not None:
-            found.append(
-                Problem(done.student, done.assignment, "autograding failed: " + done.error, _reason_of(done.error))
-            )
-            return
-        graded, incidents = course.autograde(done.student, done.assignment)
-        found += incidents
-        if graded:
-            problem = course.feedback(done.student, done.assignment, out / "feedback")
-            if problem is not None:
-                found.append(problem)
+        def book(done: parallel.Executed) -> None:
+            """nbgrader's autograde (replaying the execution) and feedback for one submission, in this
+            process, while the workers execute the next ones."""
+            found = booked.setdefault((done.student, done.assignment), [])
+            if done.error is not None:
+                found.append(
+                    Problem(done.student, done.assignment, "autograding failed: " + done.error, _reason_of(done.error))
+                )
+                return
+            graded, incidents = course.autograde(done.student, done.assignment)
+            found += incidents
+            if graded:
+                problem = course.feedback(done.student, done.assignment, out / "feedback")
+                if problem is not None:
+                    found.append(problem)
 
-    _execute(course.root, ready, settings, cache, resume, jobs, executor, scheduler, progress, book)
-    for key in ready:  # in submission order, whatever order they finished in
-        report.problems += booked.get(key, [])
-    report.scores = course.scores()
-    report.csv_path = out / "grades.csv"
-    course.export_csv(report.csv_path)
-    report.feedback_dir = out / "feedback"
-    from .report import write_report
+        _execute(course.root, ready, settings, cache, resume, jobs, executor, scheduler, progress, book)
+        for key in ready:  # in submission order, whatever order they finished in
+            report.problems += booked.get(key, [])
+        report.scores = course.scores()
+        report.csv_path = out / "grades.csv"
+        course.export_csv(report.csv_path)
+        report.feedback_dir = out / "feedback"
+        from .report import write_report
 
-    report.report_path, _ = write_report(report, course.root, out)
-    return report
+        report.report_path, _ = write_report(report, course.root, out)
+        return report
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
 
 
 def _reason_of(message: str) -> Reason:

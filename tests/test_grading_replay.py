@@ -158,6 +158,13 @@ def test_records_that_are_not_plain_data_are_refused(tmp_path):
         replay.load_record(tmp_path / "link.record")
     with pytest.raises(replay.RecordError, match="no record"):
         replay.load_record(tmp_path / "missing.record")
+    os.mkfifo(tmp_path / "fifo.record")  # opening it for reading would wait for a writer forever
+    with pytest.raises(replay.RecordError, match="regular file"):
+        replay.load_record(tmp_path / "fifo.record")
+    (tmp_path / "elsewhere").mkdir()
+    os.symlink(tmp_path, tmp_path / "elsewhere" / "records")  # the records folder swapped for a link
+    with pytest.raises(replay.RecordError, match="no record"):
+        replay.load_record(tmp_path / "elsewhere" / "records" / target.name)
     for junk in (b"not a record", replay.RECORD_MAGIC + b"\xff" * 8, replay.RECORD_MAGIC + (2).to_bytes(8, "little")):
         (tmp_path / "junk.record").write_bytes(junk)
         with pytest.raises(replay.RecordError, match="unreadable"):
