@@ -58,5 +58,8 @@ def test_class_rows_grade_a_whole_class_each_way(tmp_path):
 
     if not UNSAFE:
         assert "speed-up of --jobs 2 over --jobs 1" in names and "sandbox overhead per submission" in names
-        [bigger] = [row for row in rows if row["name"] == "grade 4 submissions of 00_fixture (jobs 2, sandbox)"]
-        assert "each of the last 2 added" in bigger["note"]
+        for jobs in (1, 2):
+            name = f"grade 4 submissions of 00_fixture (jobs {jobs}, sandbox)"
+            [bigger] = [row for row in rows if row["name"] == name]
+            assert "each of the last 2 added" in bigger["note"]
+        assert "speed-up of --jobs 2 over --jobs 1 per further submission" in names
