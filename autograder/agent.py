@@ -257,6 +257,29 @@ def encode(value, arrays: list, instances: dict | None = None, depth: int = 0, c
     return {"opaque": type(value).__qualname__}
 
 
+def names_in(source: str) -> tuple[set[str], set[str]]:
+    """``(set, read)``: the names a cell binds (assignments, defs, imports, arguments) and reads."""
+    import ast
+
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return set(), set()
+    bound, read = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            (read if isinstance(node.ctx, ast.Load) else bound).add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, ast.alias):
+            bound.add((node.asname or node.name).split(".")[0])
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            bound.add(node.name)
+    return bound, read
+
+
 class Recorder:
     """What one test cell's code passed to the graded functions and what came back.
 
@@ -284,14 +307,7 @@ class Recorder:
 
     def _free_names(self, source: str, ns: dict, graded: set) -> dict:
         """Values of the names the cell reads but does not set (``test_accuracy``), by value."""
-        import ast
-
-        try:
-            tree = ast.parse(source)
-        except SyntaxError:
-            return {}
-        stored = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
-        loaded = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+        stored, loaded = names_in(source)
         names = {}
         for name in sorted(loaded - stored - graded):
             value = ns.get(name, _MISSING)

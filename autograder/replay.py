@@ -21,7 +21,6 @@ is not repeated. A test is repeated when every graded name it uses is numpy-only
 
 from __future__ import annotations
 
-import ast
 import builtins
 import contextlib
 import io
@@ -30,6 +29,7 @@ import os
 import re
 import signal
 import stat
+import sys
 import threading
 import traceback
 import warnings
@@ -38,7 +38,7 @@ from pathlib import Path
 import nbformat
 from nbformat import NotebookNode
 
-from .agent import RECORD_MAGIC, encode, record_file_name
+from .agent import RECORD_MAGIC, encode, names_in, record_file_name
 
 CLEAN_CHECK_FAILED = "CleanCheckFailed"
 RECORD_FILE_LIMIT = 300 * 1024**2
@@ -265,7 +265,7 @@ def assign_in_place(target, value):
     if isinstance(target, np.random.Generator) and isinstance(value, np.random.Generator):
         target.bit_generator.state = value.bit_generator.state
         return target
-    torch = __import__("sys").modules.get("torch")
+    torch = sys.modules.get("torch")
     if torch is not None and isinstance(target, torch.Tensor) and isinstance(value, torch.Tensor):
         if target.shape == value.shape:
             with torch.no_grad():
@@ -382,27 +382,6 @@ def set_random_state(state, decode: Decoder) -> None:
 
 
 # -- which cells, and running them -------------------------------------------------------------------
-def names_in(source: str) -> tuple[set[str], set[str]]:
-    """``(set, read)``: the names a cell binds (assignments, defs, imports, arguments) and reads."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return set(), set()
-    bound, read = set(), set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name):
-            (read if isinstance(node.ctx, ast.Load) else bound).add(node.id)
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            bound.add(node.name)
-        elif isinstance(node, ast.alias):
-            bound.add((node.asname or node.name).split(".")[0])
-        elif isinstance(node, ast.arg):
-            bound.add(node.arg)
-        elif isinstance(node, ast.ExceptHandler) and node.name:
-            bound.add(node.name)
-    return bound, read
-
-
 def plan(source: NotebookNode, numpy_only: set[str]):
     """``(clean, tests, classes, functions)``: the locked cells to run first, the test cells to
     repeat (source cells), and the graded names they use."""
