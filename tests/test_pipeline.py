@@ -245,3 +245,18 @@ def test_gradebooks_are_stamped_with_the_revision_alembic_names():
         alembic = Path(sys.executable).with_name("alembic")
         output = subprocess.check_output([str(alembic), "-c", ini, "heads"], text=True)
     assert alembic_head() == output.split()[0]
+
+
+def test_the_grader_reads_notebooks_without_building_iri_parsers():
+    """tools/__init__.py keeps jsonschema from importing rfc3987_syntax (~1.7 s per process); notebooks
+    are still validated against their schema."""
+    probe = (
+        "import sys, autograder.course, nbformat\n"
+        "assert sys.modules.get('rfc3987_syntax') is None, 'rfc3987_syntax was imported'\n"
+        "nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell('1')])\n"
+        "nbformat.validate(nb)\n"
+        "nb.cells[0]['outputs'] = 'not a list'\n"
+        "try:\n    nbformat.validate(nb)\nexcept nbformat.ValidationError:\n    print('invalid caught')\n"
+    )
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert run.returncode == 0 and run.stdout.strip() == "invalid caught", run.stderr[-2000:]
