@@ -12,11 +12,13 @@ student's answers with references computed here, out of the student's reach.
 A test that passed in the kernel and fails here scores zero, with a ``CleanCheckFailed`` error
 that says so (the report files it under tampering; the instructor can override). A test that
 failed in the kernel keeps its own message. The record is data only: numbers, arrays, strings and
-containers, read with ``allow_pickle=False``; nothing in it is executed.
+containers (a JSON header and raw array bytes); nothing in it is unpickled or executed.
 
 What needs the student's process stays there: whether a function is vectorised or uses torch is
 checked by the agent in the kernel; a test of a torch module (assignment 4's ``ResidualBlock``)
-is not repeated. A test is repeated when every graded name it uses is numpy-only.
+is not repeated. A test is repeated when every graded name it uses is numpy-only. Once a repeated
+test has failed here, the tests that were not repeated lose their pass in the kernel as well: the
+kernel they passed in is proven tampered with.
 """
 
 from __future__ import annotations
@@ -481,12 +483,21 @@ def check_outside(
     """Repeat ``nb``'s numpy-only test cells here with the records in ``records`` (module docstring).
 
     A test cell that passed in the kernel and fails here gets a ``CleanCheckFailed`` error output.
+    Such a failure proves that the notebook changed what its checks compare with, so the tests that
+    cannot be repeated here (assignment 4's torch modules) lose their pass in that kernel too.
     Returns the test names by outcome, ``{"passed": [...], "failed": [...], "failed in the kernel":
-    [...], "not repeated": [...]}``; ``execute.GradingExecute`` keeps it in the notebook's metadata.
+    [...], "not repeated": [...], "not trusted": [...]}`` (the last: not repeated, passed in the
+    kernel, zeroed); ``execute.GradingExecute`` keeps it in the notebook's metadata.
     """
     from .notebooks import TEST_HEADER, read_notebook
 
-    summary: dict[str, list[str]] = {"passed": [], "failed": [], "failed in the kernel": [], "not repeated": []}
+    summary: dict[str, list[str]] = {
+        "passed": [],
+        "failed": [],
+        "failed in the kernel": [],
+        "not repeated": [],
+        "not trusted": [],
+    }
     if source_path is None:
         return summary
     source = read_notebook(source_path)
@@ -496,9 +507,8 @@ def check_outside(
         match = TEST_HEADER.match(cell.source.lstrip().split("\n", 1)[0])
         return match.group("name") if match else "?"
 
-    summary["not repeated"] = [
-        test_name(c) for c in source.cells if c.cell_type == "code" and test_name(c) != "?" and c not in tests
-    ]
+    unrepeatable = [c for c in source.cells if c.cell_type == "code" and test_name(c) != "?" and c not in tests]
+    summary["not repeated"] = [test_name(c) for c in unrepeatable]
     if not tests:
         return summary
     by_id = {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in nb.cells if c.cell_type == "code"}
@@ -520,21 +530,39 @@ def check_outside(
             problem = _repeat(test, namespace, records, classes, functions, timeout)
             summary["passed" if problem is None else "failed"].append(test_name(test))
             if problem is not None:
-                cell.outputs.append(
-                    nbformat.v4.new_output(
-                        "error",
-                        ename=CLEAN_CHECK_FAILED,
-                        evalue=(
-                            "this test passed in the notebook's kernel, but not when the grader repeated its checks "
-                            "outside the notebook's reach with the values the notebook's functions returned: "
-                            f"{problem}. "
-                            "Something in the notebook changed what the checks compare with; it scores 0 (the "
-                            "instructor can review and override)"
-                        ),
-                        traceback=[f"{CLEAN_CHECK_FAILED}: {problem}"],
-                    )
+                _zero(
+                    cell,
+                    "this test passed in the notebook's kernel, but not when the grader repeated its checks "
+                    "outside the notebook's reach with the values the notebook's functions returned: "
+                    f"{problem}. Something in the notebook changed what the checks compare with; it scores 0 "
+                    "(the instructor can review and override)",
+                    problem,
                 )
+    if summary["failed"]:
+        # Tampering is proven: a pass that only the notebook's own kernel saw is worth nothing.
+        failed = ", ".join(summary["failed"])
+        for test in unrepeatable:
+            cell = by_id.get(test.metadata.get("nbgrader", {}).get("grade_id"))
+            if cell is None or _failed(cell):
+                continue
+            summary["not trusted"].append(test_name(test))
+            _zero(
+                cell,
+                "this test can only run in the notebook's kernel, and there the notebook changed what the "
+                f"checks compare with (the grader's repeat of {failed} failed outside the kernel): its pass "
+                "cannot be trusted, so it scores 0 (the instructor can review and override)",
+                f"not trusted after the repeat of {failed} failed",
+            )
     return summary
+
+
+def _zero(cell: NotebookNode, message: str, short: str) -> None:
+    """Make a test cell score 0 with a ``CleanCheckFailed`` error that says why."""
+    cell.outputs.append(
+        nbformat.v4.new_output(
+            "error", ename=CLEAN_CHECK_FAILED, evalue=message, traceback=[f"{CLEAN_CHECK_FAILED}: {short}"]
+        )
+    )
 
 
 def _repeat(test: NotebookNode, namespace: dict, records: Path, classes, functions, timeout) -> str | None:

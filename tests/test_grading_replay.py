@@ -206,3 +206,67 @@ def test_every_numpy_only_test_is_repeated_outside_the_kernel(folder):
     # Only assignment 4's torch modules stay in the kernel: they must be objects of the student's process.
     expected = [h for h in headers if not ("ResidualBlock" in h or "count_params_macs" in h)]
     assert repeated == expected
+
+
+SQUARE_TEST = "# Test: square (3 points)\nassert square(3) == 9, 'square(3) should be 9'"
+LAYER_TEST = "# Test: layer (2 points)\nassert layer(2) == 4, 'layer(2) should be 4'"
+
+
+def kernel_run(tmp_path, square_of_3, layer_failed=False):
+    """A notebook whose kernel passed both tests (unless ``layer_failed``), ``square`` numpy-only and
+    repeated outside with the recorded ``square(3) == square_of_3``; ``layer`` can only run in the kernel."""
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook, new_output
+
+    solution = "def {}(x):\n    ### BEGIN SOLUTION\n    return {}\n    ### END SOLUTION"
+    source = new_notebook(
+        cells=[
+            new_code_cell("import numpy as np"),
+            new_code_cell(solution.format("square", "x * x")),
+            new_code_cell(SQUARE_TEST),
+            new_code_cell(solution.format("layer", "2 * x")),
+            new_code_cell(LAYER_TEST),
+        ]
+    )
+    tag_notebook(source)
+    path = tmp_path / "source.ipynb"
+    nbformat.write(source, path)
+    records = tmp_path / "records"
+    records.mkdir()
+    recorder = Recorder(str(records), "square.record", SQUARE_TEST, types.SimpleNamespace(user_ns={}), {"square"})
+    entry = recorder.begin("square", (3,), {}, is_init=False)
+    recorder.end(entry, (3,), {}, square_of_3)
+    recorder.write()
+    ran = nbformat.from_dict(source)
+    if layer_failed:
+        ran.cells[4].outputs = [
+            new_output("error", ename="AssertionError", evalue="layer(2) should be 4", traceback=[])
+        ]
+    summary = replay.check_outside(ran, path, {"numpy_only": ["square"]}, records)
+    return ran, summary
+
+
+def errors_of(cell) -> list[str]:
+    return [o.evalue for o in cell.outputs if o.output_type == "error" and o.ename == replay.CLEAN_CHECK_FAILED]
+
+
+def test_a_test_that_fails_outside_distrusts_the_tests_that_only_ran_inside(tmp_path):
+    """square's wrong answer passed in a tampered kernel: layer's pass there is not trusted either."""
+    ran, summary = kernel_run(tmp_path, square_of_3=10)
+    assert summary["failed"] == ["square"] and summary["not trusted"] == ["layer"], summary
+    [square_error] = errors_of(ran.cells[2])
+    assert "square(3) should be 9" in square_error
+    [layer_error] = errors_of(ran.cells[4])
+    assert "cannot be trusted" in layer_error and "repeat of square failed" in layer_error
+
+
+def test_honest_answers_leave_the_unrepeated_tests_alone(tmp_path):
+    ran, summary = kernel_run(tmp_path, square_of_3=9)
+    assert summary["passed"] == ["square"] and summary["not repeated"] == ["layer"], summary
+    assert summary["not trusted"] == [] and errors_of(ran.cells[2]) == errors_of(ran.cells[4]) == []
+
+
+def test_a_test_that_failed_in_the_kernel_keeps_its_own_message(tmp_path):
+    ran, summary = kernel_run(tmp_path, square_of_3=10, layer_failed=True)
+    assert summary["not trusted"] == [] and errors_of(ran.cells[4]) == [], summary
+    assert [o.ename for o in ran.cells[4].outputs] == ["AssertionError"]
