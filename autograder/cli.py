@@ -55,6 +55,7 @@ def _cmd_grade(args: argparse.Namespace) -> int:
         jobs=args.jobs,
         scheduler=args.scheduler,
         resume=args.resume,
+        overrides=Path(args.overrides) if args.overrides else None,
     )
     _print_report(report)
     return 0
@@ -139,6 +140,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--unsafe",
         action="store_true",
         help="grade without the sandbox where it cannot work (student code then runs with your rights)",
+    )
+    p.add_argument(
+        "--overrides",
+        default=None,
+        help="CSV file of scores set by hand after review: student,assignment,test,score,reason",
     )
     p.add_argument("--source", default=str(DEFAULT_SOURCE), help=source_help)
     p.set_defaults(func=_cmd_grade)
