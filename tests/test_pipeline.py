@@ -215,6 +215,20 @@ def test_missing_submissions_folder_is_a_clear_error(tmp_path):
     assert "does not exist" in run.stderr
 
 
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_without_a_working_sandbox_grading_refuses_and_says_why(tmp_path, monkeypatch, jobs):
+    from autograder import sandbox
+
+    def broken(limits=None):
+        raise sandbox.SandboxUnavailable("bwrap (bubblewrap) is not installed: apt-get install bubblewrap")
+
+    monkeypatch.setattr(sandbox, "check", broken)
+    (tmp_path / "subs" / "someone").mkdir(parents=True)
+    with pytest.raises(PipelineError, match=r"sandbox does not work.*bubblewrap.*--unsafe"):
+        grade(tmp_path / "subs", tmp_path / "out", fx.build(tmp_path / "source"), progress=False, jobs=jobs)
+    assert not (tmp_path / "out" / "course").exists(), "nothing is graded without the sandbox"
+
+
 def test_malformed_source_notebook_is_a_clear_error(tmp_path):
     source = fx.build(tmp_path / "source")
     path = source / fx.ASSIGNMENT / fx.NOTEBOOK
