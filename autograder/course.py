@@ -477,12 +477,18 @@ def grade(
             file=sys.stderr,
         )
     from . import overrides as hand
-    from . import parallel
+    from . import parallel, zygote
+    from . import sandbox as sandbox_module
 
     try:
         by_hand = hand.read_overrides(overrides) if overrides is not None else []
     except hand.OverrideError as exc:
         raise PipelineError(str(exc)) from None
+    zygote_before = os.environ.get(sandbox_module.ZYGOTE_ENV)
+    if not unsafe and zygote.available() and scheduler is None:
+        # One kernel fork server for the run, started now: it imports numpy and torch while the
+        # course is staged. Workers started below inherit its address.
+        os.environ[sandbox_module.ZYGOTE_ENV] = zygote.start()
     pool = None
     if executor is None and scheduler is None and jobs > 1:
         # Started before the sandbox is checked and the course staged: the workers load what they
@@ -589,6 +595,10 @@ def grade(
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
+        if zygote_before is None:
+            os.environ.pop(sandbox_module.ZYGOTE_ENV, None)
+        else:
+            os.environ[sandbox_module.ZYGOTE_ENV] = zygote_before
 
 
 def _reason_of(message: str) -> Reason:

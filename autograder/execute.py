@@ -84,6 +84,9 @@ class GradingExecute(Execute):
     processes = Integer(sb.Limits.processes, help="Processes a sandboxed kernel may start.").tag(config=True)
     submission_timeout = Integer(900, help="Seconds one notebook may run in all.").tag(config=True)
     max_output = Integer(2 * 1024**2, help="Bytes of output one cell may print before it is stopped.").tag(config=True)
+    fork_server = Bool(
+        True, help="Fork sandboxed kernels from a process that has imported numpy and torch (autograder.zygote)."
+    ).tag(config=True)
     check_outside = Bool(
         True, help="Repeat the numpy-only tests in the grader's process with the recorded answers (autograder.replay)."
     ).tag(config=True)
@@ -267,6 +270,12 @@ class GradingExecute(Execute):
         if self.sandbox:
             env[sb.SCRATCH_ENV] = str(scratch)
             env[sb.LIMITS_ENV] = sb.Limits(memory=self.memory, processes=self.processes, uid=self._uid).to_env()
+            from . import zygote
+
+            env.pop(sb.ZYGOTE_ENV, None)
+            if self.fork_server and zygote.available():
+                # The grading run's zygote (autograder.course.grade starts it), else this process's own.
+                env[sb.ZYGOTE_ENV] = zygote.address(os.environ.get(sb.ZYGOTE_ENV))
         return env
 
     def _agent_module(self) -> list[str]:

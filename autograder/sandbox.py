@@ -20,6 +20,7 @@ then starts ``bwrap`` in a session of its own and forwards interrupts to the ker
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import os
@@ -34,6 +35,7 @@ from pathlib import Path
 KERNEL_NAME = "dl-course-sandbox"
 SCRATCH_ENV = "DL_SANDBOX_SCRATCH"
 LIMITS_ENV = "DL_SANDBOX_LIMITS"
+ZYGOTE_ENV = "DL_SANDBOX_ZYGOTE"  # the unix socket of a kernel fork server (autograder.zygote), if any
 NOBODY = 65534
 # The grading agent (autograder/agent.py) is mounted on its own, read-only, under this name.
 AGENT_DIR = "/opt/dl-grading"
@@ -192,17 +194,21 @@ def _running_processes(uid: int) -> int:
     return count
 
 
+def set_rlimits(limits: Limits, running: int) -> None:
+    """Memory, file size, core dumps, and processes: ``running`` (what already runs under the
+    sandbox's uid, since the count is per real uid across the machine) plus the budget."""
+    resource.setrlimit(resource.RLIMIT_DATA, (limits.memory, limits.memory))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_size, limits.file_size))
+    nproc = running + limits.processes
+    resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
 def _apply_limits(limits: Limits) -> None:
     """In the child, before ``exec``: rlimits are inherited by bwrap and the kernel below it."""
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: the sandbox dies with its launcher
-    resource.setrlimit(resource.RLIMIT_DATA, (limits.memory, limits.memory))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_size, limits.file_size))
-    uid = limits.uid if _as_root() else os.getuid()
-    # The count is per real uid across the machine: allow what already runs under it, plus the budget.
-    nproc = _running_processes(uid) + limits.processes
-    resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    set_rlimits(limits, _running_processes(limits.uid if _as_root() else os.getuid()))
     # bwrap dies of a SIGINT; the kernel installs its own handler while it executes a cell.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
@@ -308,6 +314,8 @@ def launch(argv: list[str]) -> int:
     Path(connection_file).write_text(json.dumps(info))
     if _as_root():
         os.chown(connection_file, limits.uid, limits.uid)
+    if os.environ.get(ZYGOTE_ENV):
+        return _launch_from_zygote(os.environ[ZYGOTE_ENV], scratch, limits, connection_file, argv[1:])
     command = [sys.executable, "-m", "ipykernel_launcher", "-f", connection_file, *argv[1:]]
     # The kernel's own stdout carries only its start-up banner; what cells print goes over the sockets.
     proc = subprocess.Popen(
@@ -329,6 +337,58 @@ def launch(argv: list[str]) -> int:
     signal.signal(signal.SIGINT, interrupt)
     signal.signal(signal.SIGTERM, stop)
     return proc.wait()
+
+
+def kernel_environment(scratch: Path) -> dict:
+    """The kernel's environment in the sandbox: the launcher's, as ``bwrap_argv`` sets it."""
+    env = {k: v for k, v in os.environ.items() if k not in (SCRATCH_ENV, LIMITS_ENV, ZYGOTE_ENV, "JPY_PARENT_PID")}
+    env.update(PYTHONPATH=AGENT_DIR, HOME=str(scratch / "work"), MPLCONFIGDIR=str(scratch / ".config"), TMPDIR="/tmp")
+    return env
+
+
+def _launch_from_zygote(address: str, scratch: Path, limits: Limits, connection_file: str, args: list[str]) -> int:
+    """``launch`` with a kernel forked by the zygote at ``address`` (``autograder.zygote``)."""
+    import select
+
+    from .zygote import request_kernel
+
+    try:
+        reply = request_kernel(
+            address,
+            {
+                "scratch": str(scratch),
+                "limits": limits.__dict__,
+                "env": kernel_environment(scratch),
+                "agent_dir": AGENT_DIR,
+                "cwd": str(scratch / "work"),
+                "connection_file": connection_file,
+                "argv": args,
+            },
+        )
+    except (OSError, RuntimeError) as exc:
+        print(f"sandbox: {exc}", file=sys.stderr)
+        return 3
+    monitor, init = reply["pid"], reply["init"]
+    try:
+        watch = os.pidfd_open(monitor)
+    except ProcessLookupError:
+        return 1
+
+    def interrupt(signum, frame):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(init, signal.SIGINT)  # the sandbox's init passes it to the kernel
+
+    def stop(signum, frame):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(init, signal.SIGKILL)  # pid 1 of the sandbox: everything in it goes with it
+
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, stop)
+    poller = select.poll()
+    poller.register(watch, select.POLLIN)
+    while not poller.poll():
+        pass
+    return 0
 
 
 if __name__ == "__main__":

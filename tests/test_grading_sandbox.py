@@ -4,12 +4,13 @@ attack fails inside the sandbox and the kernel (where it survives) goes on with 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 
 import pytest
 
-from autograder import sandbox
+from autograder import sandbox, zygote
 from conftest import ROOT, run_in_kernel
 
 pytestmark = [pytest.mark.pipeline, pytest.mark.xdist_group("grading-sandbox")]
@@ -21,22 +22,45 @@ except sandbox.SandboxUnavailable as exc:
     UNAVAILABLE = str(exc)
 
 
-@pytest.fixture(scope="module")
-def kernel(tmp_path_factory):
+@contextlib.contextmanager
+def started_by(how: str):
+    """Kernels started by bwrap, or forked by the kernel fork server (autograder.zygote, root only)."""
     if UNAVAILABLE:
         pytest.skip(f"no sandbox on this machine: {UNAVAILABLE}")
-    tmp = tmp_path_factory.mktemp("sandbox")
-    (tmp / "other_student").mkdir()
-    (tmp / "other_student" / "answer.ipynb").write_text("someone else's work")
-    scratch = sandbox.prepare_scratch(tmp / "scratch")
-    km = sandbox.kernel_manager(scratch, sandbox.Limits(memory=4 * sandbox.GB, processes=32))
-    km.start_kernel()
-    kc = km.client()
-    kc.start_channels()
-    kc.wait_for_ready(timeout=90)
-    yield km, kc, tmp, scratch
-    kc.stop_channels()
-    km.shutdown_kernel(now=True)
+    if how == "bwrap":
+        yield
+        return
+    if not zygote.available():
+        pytest.skip("the kernel fork server needs a root grader")
+    before = os.environ.get(sandbox.ZYGOTE_ENV)
+    os.environ[sandbox.ZYGOTE_ENV] = zygote.address()
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(sandbox.ZYGOTE_ENV, None)
+        else:
+            os.environ[sandbox.ZYGOTE_ENV] = before
+
+
+@pytest.fixture(scope="module", params=["bwrap", "zygote"])
+def kernel(tmp_path_factory, request):
+    with started_by(request.param):
+        tmp = tmp_path_factory.mktemp("sandbox")
+        (tmp / "other_student").mkdir()
+        (tmp / "other_student" / "answer.ipynb").write_text("someone else's work")
+        uid, lock = sandbox.claim_uid()
+        scratch = sandbox.prepare_scratch(tmp / "scratch", uid=uid)
+        km = sandbox.kernel_manager(scratch, sandbox.Limits(memory=4 * sandbox.GB, processes=32, uid=uid))
+        km.start_kernel()
+        kc = km.client()
+        kc.start_channels()
+        kc.wait_for_ready(timeout=90)
+        yield km, kc, tmp, scratch
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+        if lock is not None:
+            lock.close()
 
 
 def run(kc, code: str, timeout: float = 60) -> str:
@@ -46,7 +70,10 @@ def run(kc, code: str, timeout: float = 60) -> str:
 def test_the_kernel_works_as_an_unprivileged_user(kernel):
     _, kc, _, scratch = kernel
     out = run(kc, "import os, numpy, torch, utils\nprint(os.getuid(), os.getcwd())\nopen('mine.txt', 'w').write('ok')")
-    assert out.split() == ["65534", str(scratch / "work")], out
+    uid, cwd = out.split()
+    assert cwd == str(scratch / "work"), out
+    # A root grader's sandbox runs as a uid of its own from the pool; otherwise as nobody.
+    assert int(uid) in (sandbox.UID_POOL if os.geteuid() == 0 else [sandbox.NOBODY]), out
     assert (scratch / "work" / "mine.txt").read_text() == "ok"
 
 
@@ -103,22 +130,39 @@ def test_an_endless_loop_is_interrupted_and_the_kernel_goes_on(kernel):
     assert run(kc, "print('alive')").strip() == "alive"
 
 
-def test_os_exit_kills_only_the_sandbox(tmp_path):
-    if UNAVAILABLE:
-        pytest.skip(UNAVAILABLE)
-    km = sandbox.kernel_manager(sandbox.prepare_scratch(tmp_path / "scratch"))
-    km.start_kernel()
-    kc = km.client()
-    kc.start_channels()
-    kc.wait_for_ready(timeout=90)
-    kc.execute("import os\nos._exit(1)")
-    for _ in range(100):
-        if not km.is_alive():
-            break
-        threading.Event().wait(0.1)
-    assert not km.is_alive()
-    kc.stop_channels()
-    km.cleanup_resources()
+@pytest.mark.parametrize("how", ["bwrap", "zygote"])
+def test_os_exit_kills_only_the_sandbox(tmp_path, how):
+    with started_by(how):
+        km = sandbox.kernel_manager(sandbox.prepare_scratch(tmp_path / "scratch"))
+        km.start_kernel()
+        kc = km.client()
+        kc.start_channels()
+        kc.wait_for_ready(timeout=90)
+        kc.execute("import os\nos._exit(1)")
+        for _ in range(100):
+            if not km.is_alive():
+                break
+            threading.Event().wait(0.1)
+        assert not km.is_alive()
+        kc.stop_channels()
+        km.cleanup_resources()
+
+
+def test_no_capabilities_and_no_way_back_to_the_hosts_root(kernel):
+    _, kc, _, _ = kernel
+    status = run(kc, "print(open('/proc/self/status').read())")
+    fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+    assert int(fields["CapEff"], 16) == 0 and int(fields["CapPrm"], 16) == 0, status
+    assert fields["NoNewPrivs"].strip() == "1", status
+    if os.geteuid() == 0:
+        assert int(fields["CapBnd"], 16) == 0, status
+    mounts = run(kc, "print(open('/proc/self/mountinfo').read())")
+    points = [line.split()[4] for line in mounts.splitlines() if line.strip()]
+    assert not [p for p in points if "oldroot" in p or "newroot" in p], mounts
+    assert str(ROOT / "autograder") not in points and "/" in points, mounts
+    # Nothing open but the kernel's own files, sockets and pipes: no descriptor of the host's.
+    fds = run(kc, "import os\nprint(sorted({os.readlink(f'/proc/self/fd/{n}') for n in os.listdir('/proc/self/fd')}))")
+    assert "zygote" not in fds and "/work" not in fds and "/root" not in fds, fds
 
 
 def test_parse_size():
