@@ -315,7 +315,9 @@ def launch(argv: list[str]) -> int:
     if _as_root():
         os.chown(connection_file, limits.uid, limits.uid)
     if os.environ.get(ZYGOTE_ENV):
-        return _launch_from_zygote(os.environ[ZYGOTE_ENV], scratch, limits, connection_file, argv[1:])
+        code = _launch_from_zygote(os.environ[ZYGOTE_ENV], scratch, limits, connection_file, argv[1:])
+        if code is not None:
+            return code
     command = [sys.executable, "-m", "ipykernel_launcher", "-f", connection_file, *argv[1:]]
     # The kernel's own stdout carries only its start-up banner; what cells print goes over the sockets.
     proc = subprocess.Popen(
@@ -346,8 +348,11 @@ def kernel_environment(scratch: Path) -> dict:
     return env
 
 
-def _launch_from_zygote(address: str, scratch: Path, limits: Limits, connection_file: str, args: list[str]) -> int:
-    """``launch`` with a kernel forked by the zygote at ``address`` (``autograder.zygote``)."""
+def _launch_from_zygote(
+    address: str, scratch: Path, limits: Limits, connection_file: str, args: list[str]
+) -> int | None:
+    """``launch`` with a kernel forked by the zygote at ``address`` (``autograder.zygote``); None
+    if the zygote could not make the sandbox (then ``bwrap`` starts the kernel)."""
     import select
 
     from .zygote import request_kernel
@@ -365,9 +370,9 @@ def _launch_from_zygote(address: str, scratch: Path, limits: Limits, connection_
                 "argv": args,
             },
         )
-    except (OSError, RuntimeError) as exc:
-        print(f"sandbox: {exc}", file=sys.stderr)
-        return 3
+    except (OSError, RuntimeError, ValueError) as exc:
+        print(f"sandbox: the kernel fork server failed ({exc}); starting the kernel with bwrap", file=sys.stderr)
+        return None
     monitor, init = reply["pid"], reply["init"]
     try:
         watch = os.pidfd_open(monitor)

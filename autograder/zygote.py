@@ -22,7 +22,8 @@ survives into the kernel.
 The kernelspec's launcher (``python -m autograder.sandbox``) asks the zygote at ``ZYGOTE_ENV`` for
 a kernel instead of starting ``bwrap``; interrupts go to the namespace's init, which passes them to
 the kernel; the sandbox dies with the launcher. Without root (no way to enter namespaces without a
-user namespace, which a forked, threaded Python cannot create) grading uses ``bwrap`` as before.
+user namespace, which a forked, threaded Python cannot create) grading uses ``bwrap`` as before,
+and so does a launcher whose zygote could not make the sandbox (it says why on stderr).
 """
 
 from __future__ import annotations
@@ -56,9 +57,21 @@ DEVICES = ["null", "zero", "full", "random", "urandom", "tty"]
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
+# What entering the sandbox takes: CAP_SETGID, CAP_SETUID, CAP_SETPCAP, CAP_NET_ADMIN, CAP_SYS_ADMIN.
+NEEDED_CAPABILITIES = (6, 7, 8, 12, 21)
+
+
 def available() -> bool:
-    """Whether kernels can come from a zygote here: root, Linux on x86_64 or aarch64."""
-    return os.geteuid() == 0 and SYS_PIVOT_ROOT is not None and sys.platform == "linux"
+    """Whether kernels can come from a zygote here: Linux on x86_64 or aarch64, a root grader with
+    the capabilities the sandbox needs (a container's root often lacks CAP_SYS_ADMIN)."""
+    if sys.platform != "linux" or SYS_PIVOT_ROOT is None or os.geteuid() != 0:
+        return False
+    try:
+        status = Path("/proc/self/status").read_text()
+        effective = int(next(line.split()[1] for line in status.splitlines() if line.startswith("CapEff:")), 16)
+    except (OSError, StopIteration, ValueError):
+        return False
+    return all(effective >> cap & 1 for cap in NEEDED_CAPABILITIES)
 
 
 def _call(result: int, what: str) -> None:

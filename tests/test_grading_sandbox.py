@@ -186,3 +186,24 @@ def test_parallel_sandboxes_run_as_uids_of_their_own():
     finally:
         again_lock.close()
         first_lock.close()
+
+
+def test_a_fork_server_that_cannot_make_the_sandbox_leaves_it_to_bwrap(tmp_path, monkeypatch):
+    if UNAVAILABLE:
+        pytest.skip(UNAVAILABLE)
+    monkeypatch.setenv(sandbox.ZYGOTE_ENV, str(tmp_path / "no-zygote-listens-here"))
+    uid, lock = sandbox.claim_uid()
+    try:
+        scratch = sandbox.prepare_scratch(tmp_path / "scratch", uid=uid)
+        km = sandbox.kernel_manager(scratch, sandbox.Limits(uid=uid))
+        km.start_kernel()
+        kc = km.client()
+        kc.start_channels()
+        kc.wait_for_ready(timeout=90)
+        out = run(kc, "import os\nprint(os.getuid(), os.getpid())")
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+    finally:
+        if lock is not None:
+            lock.close()
+    assert out.split()[0] != "0", out
