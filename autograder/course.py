@@ -485,9 +485,10 @@ def grade(
     except hand.OverrideError as exc:
         raise PipelineError(str(exc)) from None
     zygote_before = os.environ.get(sandbox_module.ZYGOTE_ENV)
-    if not unsafe and zygote.available() and scheduler is None:
+    if not unsafe and zygote.available() and executor is None and scheduler is None:
         # One kernel fork server for the run, started now: it imports numpy and torch while the
-        # course is staged. Workers started below inherit its address.
+        # course is staged. Workers started below inherit its address (an executor's own workers,
+        # started before, each start theirs).
         os.environ[sandbox_module.ZYGOTE_ENV] = zygote.start()
     pool = None
     if executor is None and scheduler is None and jobs > 1:
