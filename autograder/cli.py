@@ -26,9 +26,15 @@ def _print_report(report: GradeReport) -> None:
     print(f"feedback: {report.feedback_dir}/<student>/<assignment>/<notebook>.html")
     if report.report_path is not None:
         print(f"report:   {report.report_path} (and problems.json beside it)")
-    if report.problems:
-        print(f"\n{len(report.problems)} problem(s); every other submission was graded:")
-        for problem in report.problems:
+    overridden = [p for p in report.problems if p.reason == "overridden"]
+    problems = [p for p in report.problems if p.reason != "overridden"]
+    if overridden:
+        print(f"\n{len(overridden)} score(s) set by the instructor (--overrides):")
+        for problem in overridden:
+            print(f"  - {problem}")
+    if problems:
+        print(f"\n{len(problems)} problem(s); every other submission was graded:")
+        for problem in problems:
             print(f"  - {problem}")
 
 
