@@ -128,15 +128,17 @@ def _build_root(scratch: str, limits, roots: list[str], agent: str) -> None:
     _call(_libc.syscall(SYS_PIVOT_ROOT, b"/tmp", b"/tmp/oldroot"), "pivot_root")
     os.chdir("/")
     new = "/newroot"
+    # /tmp first, as bwrap does: what lives under the host's /tmp (a venv, the scratch folder) is
+    # bound on top of the sandbox's own /tmp, not hidden by it.
+    os.makedirs(new + "/tmp")
+    _mount("tmpfs", new + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"mode=1777,size={limits.tmp_size}")
     for root in roots:
         _bind("/oldroot" + root, new + root)
     for link in ("lib", "lib64", "bin", "sbin"):
         if os.path.islink(f"/oldroot/{link}"):
             os.symlink(os.readlink(f"/oldroot/{link}"), f"{new}/{link}")
     _bind("/oldroot" + agent, f"{new}{sb.AGENT_DIR}/{sb.AGENT_MODULE}.py")
-    os.makedirs(new + "/tmp", exist_ok=True)
-    _mount("tmpfs", new + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"mode=1777,size={limits.tmp_size}")
-    _bind("/oldroot" + scratch, new + scratch, writable=True)  # on top of /tmp's tmpfs, as bwrap does
+    _bind("/oldroot" + scratch, new + scratch, writable=True)
     os.makedirs(new + "/proc", exist_ok=True)
     _mount("proc", new + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     os.makedirs(new + "/dev", exist_ok=True)
