@@ -207,3 +207,12 @@ def test_a_fork_server_that_cannot_make_the_sandbox_leaves_it_to_bwrap(tmp_path,
         if lock is not None:
             lock.close()
     assert out.split()[0] != "0", out
+
+
+def test_every_read_only_root_is_seen_whole_in_the_kernel(kernel):
+    """The system, Python, the venv and utils are visible wherever they live (a clone under /tmp
+    too, where the sandbox's own /tmp must not hide them)."""
+    _, kc, _, _ = kernel
+    roots = sandbox._readonly_roots()
+    out = run(kc, f"import os\nprint([r for r in {roots!r} if not (os.path.isdir(r) and os.listdir(r))])")
+    assert out.strip() == "[]", (roots, out)
