@@ -36,12 +36,19 @@ _HIDDEN_REGION = re.compile(r"[ \t]*" + re.escape(BEGIN_HIDDEN) + r".*?" + re.es
 DEF_NAME = re.compile(r"^\s*(?:def|class)\s+([A-Za-z_]\w*)", re.M)
 
 
+def header_of(cell: NotebookNode) -> re.Match | None:
+    """A test cell's header line (``# Test: name (N points)``) matched, with groups ``name`` and
+    ``points``; None for any other cell."""
+    if cell.cell_type != "code":
+        return None
+    return TEST_HEADER.match(cell.source.lstrip().split("\n", 1)[0])
+
+
 def cell_kind(cell: NotebookNode) -> str:
     """``"solution"``, ``"test"`` or ``"locked"``, from the cell's text alone."""
     if cell.cell_type != "code":
         return "locked"
-    first_line = cell.source.lstrip().split("\n", 1)[0]
-    if TEST_HEADER.match(first_line):
+    if header_of(cell):
         return "test"
     if BEGIN_SOLUTION in cell.source:
         return "solution"
@@ -81,7 +88,7 @@ def tag_notebook(nb: NotebookNode, name: str = "notebook") -> NotebookNode:
             grade_id = f"solution-{defined[0]}" if defined else f"solution-{solution_count}"
             meta.update(solution=True, locked=False)
         elif kind == "test":
-            match = TEST_HEADER.match(cell.source.lstrip().split("\n", 1)[0])
+            match = header_of(cell)
             grade_id = f"test-{match['name']}"
             points = float(match["points"])
             meta.update(grade=True, points=int(points) if points.is_integer() else points)

@@ -71,13 +71,13 @@ def read_overrides(path: Path) -> list[Override]:
 
 def tests_of(source_notebooks: list[Path]) -> dict[str, tuple[str, str, float]]:
     """Test name -> ``(notebook, grade_id, points)`` for one assignment's staged source notebooks."""
-    from .notebooks import TEST_HEADER, read_notebook
+    from .notebooks import header_of, read_notebook
 
     found = {}
     for path in source_notebooks:
         for cell in read_notebook(path).cells:
             meta = cell.get("metadata", {}).get("nbgrader", {})
-            match = TEST_HEADER.match(cell.source.lstrip().split("\n", 1)[0]) if cell.cell_type == "code" else None
+            match = header_of(cell)
             if match and meta.get("grade"):
                 found[match["name"]] = (path.stem, meta["grade_id"], float(meta.get("points", 0)))
     return found

@@ -489,7 +489,7 @@ def check_outside(
     [...], "not repeated": [...], "not trusted": [...]}`` (the last: not repeated, passed in the
     kernel, zeroed); ``execute.GradingExecute`` keeps it in the notebook's metadata.
     """
-    from .notebooks import TEST_HEADER, read_notebook
+    from .notebooks import header_of, read_notebook
 
     summary: dict[str, list[str]] = {
         "passed": [],
@@ -504,7 +504,7 @@ def check_outside(
     clean, tests, classes, functions = plan(source, set(rules.get("numpy_only", [])))
 
     def test_name(cell) -> str:
-        match = TEST_HEADER.match(cell.source.lstrip().split("\n", 1)[0])
+        match = header_of(cell)
         return match.group("name") if match else "?"
 
     unrepeatable = [c for c in source.cells if c.cell_type == "code" and test_name(c) != "?" and c not in tests]

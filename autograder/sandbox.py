@@ -127,14 +127,13 @@ def bwrap_argv(scratch: Path, limits: Limits, command: list[str]) -> list[str]:
             argv += ["--symlink", os.readlink(f"/{link}"), f"/{link}"]
     argv += ["--perms", "0755", "--dir", "/opt", "--perms", "0755", "--dir", AGENT_DIR]
     argv += ["--ro-bind", str(Path(__file__).with_name("agent.py")), f"{AGENT_DIR}/{AGENT_MODULE}.py"]
-    argv += ["--setenv", "PYTHONPATH", AGENT_DIR]
     argv += ["--proc", "/proc", "--dev", "/dev"]
     argv += ["--bind", str(scratch), str(scratch), "--chdir", str(scratch / "work")]
-    home = scratch / "work"
-    argv += ["--setenv", "HOME", str(home), "--setenv", "MPLCONFIGDIR", str(scratch / ".config")]
-    argv += ["--setenv", "TMPDIR", "/tmp", "--unsetenv", SCRATCH_ENV, "--unsetenv", LIMITS_ENV]
-    # ipykernel polls its parent pid, which in a pid namespace is bwrap's init: it would exit at once.
-    argv += ["--unsetenv", "JPY_PARENT_PID"]
+    changed, removed = _environment_changes(scratch)
+    for name, value in changed.items():
+        argv += ["--setenv", name, value]
+    for name in removed:
+        argv += ["--unsetenv", name]
     if _as_root():
         # A real unprivileged uid (RLIMIT_NPROC does not bind root), with every capability dropped.
         setpriv = shutil.which("setpriv")
@@ -341,11 +340,22 @@ def launch(argv: list[str]) -> int:
     return proc.wait()
 
 
+def _environment_changes(scratch: Path) -> tuple[dict[str, str], list[str]]:
+    """How the kernel's environment differs from its launcher's: the variables set, and removed."""
+    changed = {
+        "PYTHONPATH": AGENT_DIR,
+        "HOME": str(scratch / "work"),
+        "MPLCONFIGDIR": str(scratch / ".config"),
+        "TMPDIR": "/tmp",
+    }
+    # ipykernel polls its parent pid, which in a pid namespace is the sandbox's init: it would exit at once.
+    return changed, [SCRATCH_ENV, LIMITS_ENV, ZYGOTE_ENV, "JPY_PARENT_PID"]
+
+
 def kernel_environment(scratch: Path) -> dict:
-    """The kernel's environment in the sandbox: the launcher's, as ``bwrap_argv`` sets it."""
-    env = {k: v for k, v in os.environ.items() if k not in (SCRATCH_ENV, LIMITS_ENV, ZYGOTE_ENV, "JPY_PARENT_PID")}
-    env.update(PYTHONPATH=AGENT_DIR, HOME=str(scratch / "work"), MPLCONFIGDIR=str(scratch / ".config"), TMPDIR="/tmp")
-    return env
+    """The kernel's environment in the sandbox: the launcher's, changed as ``bwrap_argv`` changes it."""
+    changed, removed = _environment_changes(scratch)
+    return {**{k: v for k, v in os.environ.items() if k not in removed}, **changed}
 
 
 def _launch_from_zygote(

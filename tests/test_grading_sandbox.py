@@ -43,24 +43,35 @@ def started_by(how: str):
             os.environ[sandbox.ZYGOTE_ENV] = before
 
 
+@contextlib.contextmanager
+def sandboxed_kernel(folder, memory: int = 4 * sandbox.GB, processes: int = 64):
+    """``(km, kc, scratch)``: a started kernel in a sandbox of its own uid, shut down afterwards."""
+    uid, lock = sandbox.claim_uid()
+    try:
+        scratch = sandbox.prepare_scratch(folder / "scratch", uid=uid)
+        km = sandbox.kernel_manager(scratch, sandbox.Limits(memory=memory, processes=processes, uid=uid))
+        km.start_kernel()
+        kc = km.client()
+        kc.start_channels()
+        try:
+            kc.wait_for_ready(timeout=90)
+            yield km, kc, scratch
+        finally:
+            kc.stop_channels()
+            km.shutdown_kernel(now=True)
+    finally:
+        if lock is not None:
+            lock.close()
+
+
 @pytest.fixture(scope="module", params=["bwrap", "zygote"])
 def kernel(tmp_path_factory, request):
     with started_by(request.param):
         tmp = tmp_path_factory.mktemp("sandbox")
         (tmp / "other_student").mkdir()
         (tmp / "other_student" / "answer.ipynb").write_text("someone else's work")
-        uid, lock = sandbox.claim_uid()
-        scratch = sandbox.prepare_scratch(tmp / "scratch", uid=uid)
-        km = sandbox.kernel_manager(scratch, sandbox.Limits(memory=4 * sandbox.GB, processes=32, uid=uid))
-        km.start_kernel()
-        kc = km.client()
-        kc.start_channels()
-        kc.wait_for_ready(timeout=90)
-        yield km, kc, tmp, scratch
-        kc.stop_channels()
-        km.shutdown_kernel(now=True)
-        if lock is not None:
-            lock.close()
+        with sandboxed_kernel(tmp, processes=32) as (km, kc, scratch):
+            yield km, kc, tmp, scratch
 
 
 def run(kc, code: str, timeout: float = 60) -> str:
@@ -132,20 +143,13 @@ def test_an_endless_loop_is_interrupted_and_the_kernel_goes_on(kernel):
 
 @pytest.mark.parametrize("how", ["bwrap", "zygote"])
 def test_os_exit_kills_only_the_sandbox(tmp_path, how):
-    with started_by(how):
-        km = sandbox.kernel_manager(sandbox.prepare_scratch(tmp_path / "scratch"))
-        km.start_kernel()
-        kc = km.client()
-        kc.start_channels()
-        kc.wait_for_ready(timeout=90)
+    with started_by(how), sandboxed_kernel(tmp_path) as (km, kc, _):
         kc.execute("import os\nos._exit(1)")
         for _ in range(100):
             if not km.is_alive():
                 break
             threading.Event().wait(0.1)
         assert not km.is_alive()
-        kc.stop_channels()
-        km.cleanup_resources()
 
 
 def test_no_capabilities_and_no_way_back_to_the_hosts_root(kernel):
@@ -192,20 +196,8 @@ def test_a_fork_server_that_cannot_make_the_sandbox_leaves_it_to_bwrap(tmp_path,
     if UNAVAILABLE:
         pytest.skip(UNAVAILABLE)
     monkeypatch.setenv(sandbox.ZYGOTE_ENV, str(tmp_path / "no-zygote-listens-here"))
-    uid, lock = sandbox.claim_uid()
-    try:
-        scratch = sandbox.prepare_scratch(tmp_path / "scratch", uid=uid)
-        km = sandbox.kernel_manager(scratch, sandbox.Limits(uid=uid))
-        km.start_kernel()
-        kc = km.client()
-        kc.start_channels()
-        kc.wait_for_ready(timeout=90)
+    with sandboxed_kernel(tmp_path) as (_, kc, _):
         out = run(kc, "import os\nprint(os.getuid(), os.getpid())")
-        kc.stop_channels()
-        km.shutdown_kernel(now=True)
-    finally:
-        if lock is not None:
-            lock.close()
     assert out.split()[0] != "0", out
 
 

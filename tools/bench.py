@@ -16,13 +16,13 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
+from unittest import mock
 
 import nbformat
 
@@ -141,7 +141,7 @@ def class_rows(assignment: str = "01_backprop", students: int = 6, source: Path 
             from autograder import zygote
 
             if zygote.available():  # the isolation alone, kernels started by bwrap as without root
-                with _patched(zygote, "available", lambda: False):
+                with mock.patch.object(zygote, "available", return_value=False):
                     timed("jobs 1, sandbox, no fork server", students, 1, False)
             timed("jobs 1, sandbox", students, 1, False)
             timed("jobs 2, sandbox", students, 2, False)
@@ -186,16 +186,6 @@ def class_rows(assignment: str = "01_backprop", students: int = 6, source: Path 
                 }
             )
     return rows
-
-
-@contextlib.contextmanager
-def _patched(owner, name: str, value):
-    before = getattr(owner, name)
-    setattr(owner, name, value)
-    try:
-        yield
-    finally:
-        setattr(owner, name, before)
 
 
 def conv_rows() -> list[dict]:
