@@ -28,12 +28,14 @@ and so does a launcher whose zygote could not make the sandbox (it says why on s
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import ctypes
 import fcntl
 import json
 import os
 import select
+import shutil
 import signal
 import socket
 import struct
@@ -330,7 +332,19 @@ def start() -> str:
         preexec_fn=lambda: _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0),
     )
     _started[os.getpid()] = (proc, path)
+    atexit.register(_forget, os.getpid(), proc, os.path.dirname(path))
     return path
+
+
+def _forget(owner: int, proc: subprocess.Popen, folder: str) -> None:
+    """At the starting process's exit: the zygote dies with it anyway (PDEATHSIG), and its
+    socket's folder goes too, so that runs leave nothing in /tmp."""
+    if os.getpid() != owner:  # a forked child that exits normally is not the zygote's owner
+        return
+    with contextlib.suppress(OSError, subprocess.TimeoutExpired):
+        proc.kill()
+        proc.wait(timeout=5)
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def address(path: str | None = None, timeout: float = 120) -> str:

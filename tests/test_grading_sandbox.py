@@ -208,3 +208,29 @@ def test_every_read_only_root_is_seen_whole_in_the_kernel(kernel):
     roots = sandbox._readonly_roots()
     out = run(kc, f"import os\nprint([r for r in {roots!r} if not (os.path.isdir(r) and os.listdir(r))])")
     assert out.strip() == "[]", (roots, out)
+
+
+def test_fork_server_leaves_nothing_behind():
+    """The fork server dies with the process that started it, and its socket's folder goes too."""
+    import subprocess
+    import sys
+
+    if not zygote.available():
+        pytest.skip("the kernel fork server needs a root grader")
+    started = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from autograder import zygote; print(zygote.address(), zygote._started[__import__('os').getpid()][0].pid)",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    socket_path, pid = started.stdout.split()
+    assert not os.path.exists(os.path.dirname(socket_path)), "the fork server's folder was left in /tmp"
+    with contextlib.suppress(FileNotFoundError):
+        state = open(f"/proc/{pid}/stat").read().split(")")[-1].split()[0]
+        assert state in "ZX", f"the fork server (pid {pid}) outlived the process that started it"
