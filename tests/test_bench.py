@@ -44,6 +44,11 @@ def test_rnn_rows_compare_the_numpy_lstm_with_torch():
     assert all(row["seconds"] > 0 for row in rows)
 
 
+def test_parallel_ceiling_is_a_ratio_of_serial_to_parallel_time():
+    # Any machine lies between one core (about 1x, with the cost of forking) and two or more (about 2x).
+    assert 0.5 < bench.parallel_ceiling(rounds=1, n=1_000_000) < 2.5
+
+
 @pytest.mark.pipeline
 @pytest.mark.xdist_group("bench-class")
 def test_class_rows_grade_a_whole_class_each_way(tmp_path):
@@ -63,3 +68,5 @@ def test_class_rows_grade_a_whole_class_each_way(tmp_path):
                 assert f"grade {size} submissions of 00_fixture (jobs {jobs}, sandbox)" in names
         assert "speed-up of --jobs 2 over --jobs 1 per further submission" in names
         assert "sandbox overhead per submission" in names
+        assert "this machine's ceiling: a CPU-bound loop in 2 processes vs 1" in names
+        assert all("of the ceiling" in row["note"] for row in rows if row["name"].startswith("speed-up"))
