@@ -126,7 +126,8 @@ def class_rows(assignment: str = "01_backprop", students: int = 6, source: Path 
     costs <= 15% per submission; <= 5 s per submission on 2 cores. A run has fixed costs (staging
     the course, starting the workers, the last submission finishing alone, the report), which two
     jobs cannot halve: the smaller the class, the more they weigh. So the speed-up is given for
-    both classes, and per further submission (the difference between the two).
+    both classes, and per further submission (the difference between the two). Beside them, the
+    machine's own ceiling for two processes, measured before and after the runs.
     """
     from autograder.course import DEFAULT_SOURCE, grade, release
     from autograder.demo import EXAMPLE_STUDENTS, fill_solutions, sandbox_works
@@ -135,6 +136,7 @@ def class_rows(assignment: str = "01_backprop", students: int = 6, source: Path 
     source = Path(source or DEFAULT_SOURCE)
     sandboxed = sandbox_works()
     rows, seconds_for = [], {}
+    ceilings = [parallel_ceiling()] if sandboxed else []
     with tempfile.TemporaryDirectory(prefix="bench-class-") as tmp:
         tmp = Path(tmp)
         only = tmp / "source"
@@ -182,12 +184,13 @@ def class_rows(assignment: str = "01_backprop", students: int = 6, source: Path 
             timed("jobs 2, sandbox", 2 * students, 2, False)
     if not sandboxed:
         return rows
-    ceiling = parallel_ceiling()
+    ceilings.append(parallel_ceiling())
     rows.append(
         {
             "name": "this machine's ceiling: a CPU-bound loop in 2 processes vs 1",
             "seconds": 0.0,
-            "note": f"{ceiling:.2f}x (what no two-job run can beat here)",
+            "note": f"{ceilings[0]:.2f}x before the runs, {ceilings[1]:.2f}x after (no two-job run beats it; "
+            "the host's load moves it)",
         }
     )
     for size in (students, 2 * students):
@@ -196,8 +199,8 @@ def class_rows(assignment: str = "01_backprop", students: int = 6, source: Path 
             {
                 "name": f"speed-up of --jobs 2 over --jobs 1, class of {size}",
                 "seconds": two / size,
-                "note": f"{one / two:.2f}x (target >= 1.8x; {one / two / ceiling:.0%} of the ceiling); "
-                f"{two / size:.1f} s per submission with 2 jobs (target <= 5 s)",
+                "note": f"{one / two:.2f}x (target >= 1.8x); {two / size:.1f} s per submission with 2 jobs "
+                "(target <= 5 s)",
             }
         )
     marginal = {
@@ -209,8 +212,7 @@ def class_rows(assignment: str = "01_backprop", students: int = 6, source: Path 
         {
             "name": "speed-up of --jobs 2 over --jobs 1 per further submission",
             "seconds": marginal[2],
-            "note": f"{marginal[1] / marginal[2]:.2f}x ({marginal[1] / marginal[2] / ceiling:.0%} of the ceiling); "
-            f"each further submission takes {marginal[2]:.1f} s with "
+            "note": f"{marginal[1] / marginal[2]:.2f}x; each further submission takes {marginal[2]:.1f} s with "
             f"2 jobs, {marginal[1]:.1f} s with 1",
         }
     )
