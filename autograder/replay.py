@@ -507,7 +507,7 @@ def check_outside(
         match = header_of(cell)
         return match.group("name") if match else "?"
 
-    unrepeatable = [c for c in source.cells if c.cell_type == "code" and test_name(c) != "?" and c not in tests]
+    unrepeatable = [c for c in source.cells if header_of(c) and c not in tests]
     summary["not repeated"] = [test_name(c) for c in unrepeatable]
     if not tests:
         return summary

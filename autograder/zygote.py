@@ -2,9 +2,9 @@
 
 Every graded notebook runs in a fresh kernel, and a fresh Python spends ~2 s of CPU importing
 numpy, torch, IPython and ipykernel before the first cell: a fifth of a submission's grading.
-When the grader is root, one process per grading process (the *zygote*, started on first use) does
-those imports once. For each kernel it forks a child that enters a sandbox of its own and becomes
-the kernel, with the imports already done:
+When the grader is root, one process per grading run (the *zygote*: ``autograder.course.grade``
+starts it, or a grading process on its first kernel) does those imports once. For each kernel it
+forks a child that enters a sandbox of its own and becomes the kernel, with the imports already done:
 
     zygote ── monitor (new mount, network, ipc, uts, cgroup and pid namespaces)
                  └── init: pid 1 of the new pid namespace; builds the root, drops root, reaps
@@ -15,7 +15,7 @@ calls bwrap makes: a private mount namespace whose new root (``pivot_root``) hol
 of the system, the Python installation, the venv, ``utils`` and the agent, the submission's
 scratch folder (writable), a small ``/tmp``, a fresh ``/proc`` and a minimal ``/dev``; a network
 namespace with only a loopback; then the sandbox's own uid, no capabilities (bounding set
-emptied), ``no_new_privs`` and the limits of ``autograder.sandbox._apply_limits``. The host's root
+emptied), ``no_new_privs`` and the rlimits of ``autograder.sandbox.set_rlimits``. The host's root
 is unmounted from the namespace before any student code runs, and no descriptor of the zygote's
 survives into the kernel.
 

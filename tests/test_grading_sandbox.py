@@ -221,7 +221,7 @@ def test_fork_server_leaves_nothing_behind():
         [
             sys.executable,
             "-c",
-            "from autograder import zygote; print(zygote.address(), zygote._started[__import__('os').getpid()][0].pid)",
+            "import os\nfrom autograder import zygote\nprint(zygote.address(), zygote._started[os.getpid()][0].pid)",
         ],
         cwd=ROOT,
         capture_output=True,

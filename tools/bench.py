@@ -136,7 +136,7 @@ def class_rows(assignment: str = "01_backprop", students: int = 6, source: Path 
     source = Path(source or DEFAULT_SOURCE)
     sandboxed = sandbox_works()
     rows, seconds_for = [], {}
-    ceilings = [parallel_ceiling()] if sandboxed else []
+    ceiling_before = parallel_ceiling() if sandboxed else None
     with tempfile.TemporaryDirectory(prefix="bench-class-") as tmp:
         tmp = Path(tmp)
         only = tmp / "source"
@@ -184,12 +184,12 @@ def class_rows(assignment: str = "01_backprop", students: int = 6, source: Path 
             timed("jobs 2, sandbox", 2 * students, 2, False)
     if not sandboxed:
         return rows
-    ceilings.append(parallel_ceiling())
+    ceiling_after = parallel_ceiling()
     rows.append(
         {
             "name": "this machine's ceiling: a CPU-bound loop in 2 processes vs 1",
             "seconds": 0.0,
-            "note": f"{ceilings[0]:.2f}x before the runs, {ceilings[1]:.2f}x after (no two-job run beats it; "
+            "note": f"{ceiling_before:.2f}x before the runs, {ceiling_after:.2f}x after (no two-job run beats it; "
             "the host's load moves it)",
         }
     )
