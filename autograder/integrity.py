@@ -2,7 +2,9 @@
 
 Tests run in the same Python process as the student's code, so a student can, say, replace
 ``utils.assert_close`` or ``numpy.allclose`` with a function that never fails. That cannot be
-prevented from inside the kernel, but it is easy to spot in the source. Flags never change a score.
+prevented from inside the kernel, but it is easy to spot in the source. Flags never change a score,
+and the scan never stops a grading run: code it cannot read (too long, too deeply nested for the
+parser) is itself a flag.
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ from .notebooks import strip_magics
 KNOWN_MODULES = {"np", "numpy", "torch", "F", "nn", "utils", "builtins", "sys", "math", "warnings", "nbgrader"}
 RISKY_CALLS = {"setattr", "delattr", "exec", "eval", "compile", "__import__", "globals", "vars"}
 RISKY_ATTRIBUTES = {"modules", "_exit", "__builtins__", "__dict__", "__code__", "f_globals", "f_back"}
+# A cell of this course is a few KB; scanning takes about 3 s a MB.
+MAX_CELL_CHARS = 128 * 1024
+MAX_NOTEBOOK_CHARS = 1024**2
 
 
 def _root_name(node: ast.AST) -> str | None:
@@ -27,10 +32,18 @@ def _root_name(node: ast.AST) -> str | None:
 
 def flags_in_source(source: str, modules: set[str] | None = None) -> list[str]:
     """Reasons to look twice at one cell's code (empty when nothing stands out)."""
+    if len(source) > MAX_CELL_CHARS:
+        return [f"could not be scanned ({len(source)} characters, over {MAX_CELL_CHARS})"]
     try:
-        tree = ast.parse(strip_magics(source))
+        return _flags(source, modules)
     except SyntaxError:
         return []  # the test cells will report the error to the student
+    except Exception as exc:  # noqa: BLE001 (RecursionError, MemoryError: the parser's stack, not the machine's)
+        return [f"could not be scanned ({type(exc).__name__})"]
+
+
+def _flags(source: str, modules: set[str] | None) -> list[str]:
+    tree = ast.parse(strip_magics(source))
     modules = set(KNOWN_MODULES if modules is None else modules)
     for node in ast.walk(tree):
         if isinstance(node, ast.Import | ast.ImportFrom):
@@ -70,11 +83,18 @@ def flag_notebook(nb: NotebookNode, locked_ids: set[str]) -> list[str]:
     gradebook before grading, whatever the submitted copy says, so only they are skipped. Anything
     else (solution cells, cells the student added, cells with made-up metadata) is scanned.
     """
-    flags = []
+    flags, scanned = [], 0
     for index, cell in enumerate(nb.cells):
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if cell.cell_type != "code" or grade_id in locked_ids:
+        meta = cell.get("metadata", {}).get("nbgrader")
+        grade_id = meta.get("grade_id") if isinstance(meta, dict) else None
+        if not isinstance(grade_id, str):  # made-up metadata: not a locked cell's id
+            grade_id = None
+        if cell.get("cell_type") != "code" or grade_id in locked_ids or not isinstance(cell.get("source"), str):
             continue
         where = grade_id or f"added cell {index + 1}"
+        scanned += len(cell.source)
+        if scanned > MAX_NOTEBOOK_CHARS:
+            flags.append(f"{where} and the cells after it could not be scanned (over {MAX_NOTEBOOK_CHARS} characters)")
+            break
         flags += [f"{where} {reason}" for reason in flags_in_source(cell.source)]
     return flags

@@ -59,3 +59,32 @@ def test_a_torch_models_modules_are_not_sys_modules():
     assert flags_in_source("def count(model):\n    return sum(1 for m in model.modules())") == []
     assert flags_in_source("import sys\nsys.modules['numpy'] = None") != []
     assert any("sys.modules" in f for f in flags_in_source("import sys\nx = sys.modules"))
+
+
+@pytest.mark.parametrize(
+    "source, reason",
+    [
+        ("x = " + "-" * 100_000 + "1", "could not be scanned (MemoryError)"),
+        ("y = np" + ".a" * 3000, "could not be scanned (RecursionError)"),
+        ("z = 1\n" * 30_000, "could not be scanned (180000 characters"),
+    ],
+)
+def test_code_the_scan_cannot_read_is_a_flag_not_a_failure(source, reason):
+    assert [f for f in flags_in_source(source) if f.startswith(reason)], flags_in_source(source)
+
+
+def test_made_up_nbgrader_metadata_is_scanned_not_trusted():
+    nb = new_notebook(
+        cells=[
+            new_code_cell("np.allclose = None", metadata={"nbgrader": "not a dict"}),
+            new_code_cell("np.allclose = None", metadata={"nbgrader": {"grade_id": ["not", "hashable"]}}),
+        ]
+    )
+    flags = flag_notebook(nbformat.from_dict(nb), locked_ids={"cell-abc"})
+    assert flags == ["added cell 1 changes np.allclose", "added cell 2 changes np.allclose"]
+
+
+def test_a_notebook_too_long_to_scan_says_where_the_scan_stopped():
+    cells = [new_code_cell("a = 1\n" * 20_000) for _ in range(10)]  # 120 KB each, 1.2 MB in all
+    flags = flag_notebook(nbformat.from_dict(new_notebook(cells=cells)), locked_ids=set())
+    assert flags == ["added cell 9 and the cells after it could not be scanned (over 1048576 characters)"]
