@@ -15,6 +15,12 @@ what the HTML shows of each test cell:
 
 Other cells keep their tracebacks, minus any frame that quotes a hidden line (student code can call
 a function a hidden test defined). The autograded notebook itself is not changed on disk.
+
+The page is the student's work shown to the student and to the instructor, so ``FeedbackExporter``
+renders nothing of it that could run: outputs are kept in the formats listed in ``SHOWN_OUTPUTS``
+only (no JavaScript, no widgets), HTML outputs and every rendered markdown pass ``clean_html`` (an
+allow-list of tags and attributes: no script, no ``on*`` handler, no ``javascript:`` URL), and what
+the templates put in attributes unescaped (image sizes, grade ids) is reduced to plain values.
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ from __future__ import annotations
 import re
 from unittest import mock
 
+import bleach
+from jinja2 import pass_context
 from nbconvert.exporters import HTMLExporter
 from nbformat import NotebookNode
 from nbgrader import utils as nbutils
@@ -100,14 +108,86 @@ class _Unparsed:
         return self.html
 
 
-class FeedbackExporter(HTMLExporter):
-    """nbconvert's HTML exporter without its last pass.
+# What a student's output may be shown as; the first two are escaped as text, images are data URIs.
+SHOWN_OUTPUTS = {"text/plain", "text/latex", "text/html", "text/markdown", "image/png", "image/jpeg", "image/svg+xml"}
+TAGS = {
+    *"a abbr b blockquote br caption code col colgroup dd del details div dl dt em figcaption figure hr i".split(),
+    *"img ins kbd li mark ol p pre q s samp small span strong sub summary sup table tbody td tfoot th".split(),
+    *"thead tr u ul h1 h2 h3 h4 h5 h6".split(),
+}
+ATTRIBUTES = {"class", "title", "alt", "href", "src", "width", "height", "colspan", "rowspan", "align", "start", "id"}
+IMAGE_DATA = re.compile(r"data:image/(png|jpeg|gif|webp|svg\+xml)[;,]", re.I)
 
-    That pass parses the finished page with BeautifulSoup's pure-Python parser only to add ``alt``
+
+def _allowed(tag: str, name: str, value: str) -> bool:
+    if name == "id":  # the anchors of markdown headings
+        return tag in {"h1", "h2", "h3", "h4", "h5", "h6"}
+    if name == "src":  # images from the notebook itself, or the web
+        return tag == "img" and (IMAGE_DATA.match(value) is not None or value.lower().startswith(("http:", "https:")))
+    if name == "href" and value.lower().startswith("data:"):
+        return False
+    return name in ATTRIBUTES
+
+
+def clean_html(html: str) -> str:
+    """``html`` with only the tags of ``TAGS`` and harmless attributes: no script, style, frame or
+    form, no event handler, no ``javascript:`` or ``data:`` link (``data:`` images stay)."""
+    return bleach.clean(
+        html,
+        tags=TAGS,
+        attributes=_allowed,
+        protocols={"http", "https", "mailto", "data"},
+        strip=True,
+        strip_comments=True,
+    )
+
+
+def _plain_size(value) -> int | float | None:
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def make_safe(nb: NotebookNode) -> NotebookNode:
+    """Reduce what the templates take from the notebook to what cannot run (module docstring); in place."""
+    nb.metadata.pop("widgets", None)
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader")
+        if isinstance(meta, dict) and "grade_id" in meta:  # written into href and name attributes
+            meta["grade_id"] = re.sub(r"[^\w.-]", "_", str(meta["grade_id"]))
+        for out in cell.get("outputs", []):
+            if "data" not in out:
+                continue
+            out.data = {k: v for k, v in out.data.items() if k in SHOWN_OUTPUTS and isinstance(v, str)}
+            if "text/html" in out.data:
+                out.data["text/html"] = clean_html(out.data["text/html"])
+            sizes = {}
+            for mime, info in out.get("metadata", {}).items():
+                if mime in out.data and isinstance(info, dict):
+                    sizes[mime] = {k: info[k] for k in ("width", "height") if _plain_size(info.get(k)) is not None}
+            out.metadata = sizes
+        if "outputs" in cell:
+            cell.outputs = [out for out in cell.outputs if out.get("data", True)]  # nothing left to show
+    return nb
+
+
+class FeedbackExporter(HTMLExporter):
+    """nbconvert's HTML exporter, made safe for a student's notebook and without its last pass.
+
+    After the preprocessors (nbgrader's and ours), ``make_safe`` removes what could run in a
+    reader's browser, and every markdown rendered passes ``clean_html``.
+
+    The last pass parses the finished page with BeautifulSoup's pure-Python parser only to add ``alt``
     text to images and ``tabindex`` to cells: about a second per feedback page with figures, as
     long as the rest of nbgrader's booking of a submission. Here a regular expression adds the
     ``alt`` text.
     """
+
+    def _preprocess(self, nb, resources):
+        nb, resources = super()._preprocess(nb, resources)
+        return make_safe(nb), resources
+
+    @pass_context
+    def markdown2html(self, context, source):
+        return clean_html(super().markdown2html(context, source))
 
     def from_notebook_node(self, nb, resources=None, **kw):
         with mock.patch("nbconvert.exporters.html.BeautifulSoup", _Unparsed):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_notebook, new_output
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 import fixture_course as fx
 from autograder.course import grade, release
@@ -136,3 +136,47 @@ def test_feedback_names_every_test_its_points_and_message(graded_class, student,
         assert phrase in text, f"{student}: {phrase!r} missing"
     add_cell = text.split("Grade cell: test-add", 1)[1].split("Student's answer", 1)[0]
     assert "Traceback (most recent call last)" not in add_cell, "a test cell shows its error's name and message only"
+
+
+def render_feedback(nb) -> str:
+    """``nb``'s feedback page, rendered as nbgrader's GenerateFeedback does (its template, our exporter)."""
+    import os
+
+    import nbgrader
+    from traitlets.config import Config
+
+    from autograder.feedback import FeedbackExporter
+
+    here = os.path.join(os.path.dirname(nbgrader.__file__), "server_extensions", "formgrader")
+    config = Config()
+    config.HTMLExporter.template_name = "feedback"
+    config.HTMLExporter.extra_template_basedirs = [os.path.join(here, "templates")]
+    config.HTMLExporter.extra_template_paths = [os.path.join(here, "static/node_modules/bootstrap/dist/css")]
+    info = {"notebook": "fixture", "score": 1, "max_score": 5, "late_penalty": 0}
+    return FeedbackExporter(config=config).from_notebook_node(nb, {"nbgrader": info})[0]
+
+
+def test_feedback_page_runs_nothing_the_student_wrote():
+    png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGD4DwABBAEAwS2OUAAAAABJRU5ErkJggg=="
+    outputs = [
+        new_output("display_data", data={"text/html": "<script>alert(1)</script><img src=x onerror=alert(2)><b>o</b>"}),
+        new_output("display_data", data={"application/javascript": "alert(3)", "text/plain": "a js output"}),
+        new_output("display_data", data={"text/markdown": "[x](javascript:alert(4)) <style>*{}</style>"}),
+        new_output("display_data", data={"image/png": png}, metadata={"image/png": {"width": "1 onerror=alert(5)"}}),
+        new_output("display_data", data={"image/svg+xml": "<svg onload=alert(6)></svg>"}),
+        new_output("display_data", data={"application/vnd.jupyter.widget-view+json": {"model_id": "m"}}),
+        new_output("stream", name="stdout", text="</pre><script>alert(7)</script>"),
+    ]
+    cells = [
+        new_markdown_cell("# Notes\nmath $a < b$ <iframe src=//e.example></iframe><a href='javascript:alert(8)'>"),
+        new_code_cell("x", outputs=outputs),
+        new_code_cell("y", metadata={"nbgrader": {"grade_id": '"><script>alert(9)</script>', "solution": True}}),
+    ]
+    nb = new_notebook(cells=cells, metadata={"widgets": {"application/vnd.jupyter.widget-state+json": {}}})
+    page = render_feedback(nb)
+    scripts = re.findall(r"<script\b[^>]*>(.*?)</script>", page, re.S)
+    assert not [s for s in scripts if "alert" in s], scripts
+    assert not re.search(r"<[^>]+\son\w+\s*=", page) and "javascript:" not in page.split("</style>")[-1]
+    assert "<iframe" not in page and "widget-state" not in page
+    for honest in ("<b>o</b>", "a js output", "$a &lt; b$", f"data:image/png;base64,{png}", "<h1", "&lt;/pre&gt;"):
+        assert honest in page, honest
