@@ -16,6 +16,7 @@ import re
 import shutil
 import sys
 import tempfile
+import unicodedata
 import warnings
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ import nbformat
 from tqdm.auto import tqdm
 
 from .integrity import flag_notebook
-from .notebooks import NotebookFormatError, read_notebook, tag_notebook
+from .notebooks import NotebookFormatError, read_notebook, read_submission, tag_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SOURCE = ROOT / "assignments"
@@ -102,18 +103,43 @@ class PipelineError(RuntimeError):
     """The run as a whole cannot go on (bad arguments, a broken source notebook)."""
 
 
+MESSAGE_CHARS = 500  # longest problem message; the details are in the student's notebook
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def printable(text: object, limit: int | None = MESSAGE_CHARS) -> str:
+    """``text`` as one line that cannot restyle or rearrange a terminal or a page: control characters
+    (C0, C1, ANSI escapes), invisible format characters (bidi overrides among them) and line separators
+    written as Python escapes (``\\n``, ``\\x1b``, ``\\u202e``); at most ``limit`` characters kept."""
+    text = str(text)
+    cut = limit is not None and len(text) > limit
+    kept = text[:limit] if cut else text
+    out = "".join(
+        _ESCAPES.get(ch) or ascii(ch)[1:-1] if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch
+        for ch in kept
+    )
+    return out + f"... ({len(text) - limit} more characters)" if cut else out
+
+
 @dataclass
 class Problem:
-    """Something wrong with one student's submission; it costs only that student."""
+    """Something wrong with one student's submission; it costs only that student.
+
+    The message is kept printable (``printable``), so a problem is always one line, and the line
+    begins with the student and assignment the grader attributes it to.
+    """
 
     student: str
     assignment: str | None
     message: str
     reason: Reason = Reason.AUTOGRADE_FAILED
 
+    def __post_init__(self) -> None:
+        self.message = printable(self.message)
+
     def __str__(self) -> str:
-        where = self.student + (f"/{self.assignment}" if self.assignment else "")
-        return f"{where}: {self.message}"
+        where = printable(self.student, 100) + (f"/{printable(self.assignment, 100)}" if self.assignment else "")
+        return f"{where} [{self.reason}]: {self.message}"
 
 
 @dataclass
@@ -138,13 +164,13 @@ class GradeReport:
     def table(self) -> str:
         header = ["student", *self.assignments, "total"]
         rows = []
-        for student in self.students:
+        for student in self.students:  # names are folder names: printable() keeps each on its line
             cells = []
             for a in self.assignments:
                 score = self.scores.get((student, a))
                 cells.append("-" if score is None else f"{score[0]:g}/{score[1]:g}")
             got, out_of = self.total(student)
-            rows.append([student, *cells, f"{got:g}/{out_of:g}"])
+            rows.append([printable(student, 100), *cells, f"{got:g}/{out_of:g}"])
         widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
         lines = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths)) for r in [header, *rows]]
         lines.insert(1, "  ".join("-" * w for w in widths))
@@ -274,9 +300,12 @@ class Course:
     def submit(self, student: str, assignment: str, folder: Path) -> list[Problem]:
         """Check one submission folder and copy its notebooks into ``submitted/``.
 
-        A notebook that cannot be read, an unknown notebook name or a missing notebook is a
-        problem for this student only. The kernelspec is reset to the course's kernel so that a
-        notebook saved from another environment still runs.
+        A notebook that cannot be read (``read_submission``: too big, too deeply nested, not a
+        notebook, a link), an unknown notebook name or a missing notebook is a problem for this
+        student only. Only the kernelspec of the notebook's own metadata is kept, reset to the
+        course's kernel, so that a notebook saved from another environment still runs and nothing
+        the student wrote there reaches the grader; a cell whose nbgrader metadata is not a dict
+        loses it (nbgrader then grades it as a cell the student added).
         """
         problems = []
         expected = self.notebooks(assignment)
@@ -297,12 +326,17 @@ class Course:
                 )
                 continue
             try:
-                nb = read_notebook(path)
-            except NotebookFormatError as exc:
-                problems.append(Problem(student, assignment, f"{exc}; scored 0", Reason.MALFORMED_NOTEBOOK))
+                nb = read_submission(path)
+                nb.metadata = {"kernelspec": dict(KERNELSPEC)}
+                for cell in nb.cells:  # nbgrader reads its metadata as a dict: anything else makes an added cell
+                    if not isinstance(cell.metadata.get("nbgrader", {}), dict):
+                        del cell.metadata["nbgrader"]
+                nbformat.write(nb, dst / path.name)
+            except Exception as exc:  # noqa: BLE001 (whatever the file does, it costs only this student)
+                (dst / path.name).unlink(missing_ok=True)
+                said = str(exc) if isinstance(exc, NotebookFormatError) else f"{path.name}: {type(exc).__name__}"
+                problems.append(Problem(student, assignment, f"{said}; scored 0", Reason.MALFORMED_NOTEBOOK))
                 continue
-            nb.metadata["kernelspec"] = dict(KERNELSPEC)
-            nbformat.write(nb, dst / path.name)
             flags = flag_notebook(nb, self.locked_ids(assignment, path.name))
             if flags:
                 problems.append(
@@ -330,9 +364,12 @@ class Course:
 
     def incidents(self, student: str, assignment: str) -> list[Problem]:
         """What the grading run itself caught in a submission (tampering, torch inside a numpy
-        function, a limit hit, a dead kernel), read from the errors it left in the graded cells."""
-        from .execute import REPORTED_ERRORS
+        function, a limit hit, a dead kernel): the list the execute step writes into each autograded
+        notebook's ``metadata.dl_grading.incidents``, ``{"cell": n, "kind": ..., "message": ...}``.
 
+        Nothing else in the notebook counts: its error outputs (names included) are the student's to
+        forge, and the execute step overwrites whatever the submitted file had in that place.
+        """
         reasons = {
             "tampering": Reason.TAMPERING,
             "torch-in-numpy": Reason.TORCH_IN_NUMPY,
@@ -341,11 +378,14 @@ class Course:
         }
         found: dict[tuple[Reason, str], None] = {}
         for path in sorted((self.root / "autograded" / student / assignment).glob("*.ipynb")):
-            for cell in read_notebook(path).cells:
-                for out in cell.get("outputs", []):
-                    kind = REPORTED_ERRORS.get(out.get("ename")) if out.get("output_type") == "error" else None
-                    if kind is not None:
-                        found[(reasons[kind], f"{path.name}: {out.ename}: {out.evalue}"[:300])] = None
+            try:
+                said = read_notebook(path).metadata.get("dl_grading", {}).get("incidents", [])
+            except (NotebookFormatError, AttributeError):
+                continue
+            for incident in said if isinstance(said, list) else []:
+                if isinstance(incident, dict) and incident.get("kind") in reasons:
+                    where = f"{path.name}, cell {incident.get('cell', '?')}"
+                    found[(reasons[incident["kind"]], f"{where}: {incident.get('message', '')}")] = None
         return [Problem(student, assignment, message, reason) for reason, message in found]
 
     def feedback(self, student: str, assignment: str, out: Path) -> Problem | None:
@@ -524,10 +564,14 @@ def grade(
         for entry in sorted(submissions.iterdir()):
             if entry.name.startswith("."):
                 continue
-            if not entry.is_dir():
+            if entry.is_symlink() or not entry.is_dir():
+                # A link could lend a student someone else's folder, or a file outside the class.
                 problems.append(
                     Problem(
-                        entry.name, None, "a file where a student folder was expected; ignored", Reason.NOT_A_FOLDER
+                        entry.name,
+                        None,
+                        f"a {'link' if entry.is_symlink() else 'file'} where a student folder was expected; ignored",
+                        Reason.NOT_A_FOLDER,
                     )
                 )
                 continue
@@ -536,7 +580,7 @@ def grade(
             for sub in sorted(entry.iterdir()):
                 if sub.name.startswith("."):
                     continue
-                if not sub.is_dir() or sub.name not in course.assignments:
+                if sub.is_symlink() or not sub.is_dir() or sub.name not in course.assignments:
                     problems.append(
                         Problem(
                             entry.name,
@@ -564,8 +608,22 @@ def grade(
 
         def book(done: parallel.Executed) -> None:
             """nbgrader's autograde (replaying the execution) and feedback for one submission, in this
-            process, while the workers execute the next ones."""
+            process, while the workers execute the next ones. Whatever goes wrong costs only this
+            submission: it becomes one of its problems, and the run goes on."""
             found = booked.setdefault((done.student, done.assignment), [])
+            try:
+                settle(done, found)
+            except Exception as exc:  # noqa: BLE001
+                found.append(
+                    Problem(
+                        done.student,
+                        done.assignment,
+                        f"grading failed: {type(exc).__name__}: {exc}",
+                        Reason.AUTOGRADE_FAILED,
+                    )
+                )
+
+        def settle(done: parallel.Executed, found: list[Problem]) -> None:
             if done.error is not None:
                 found.append(
                     Problem(done.student, done.assignment, "autograding failed: " + done.error, _reason_of(done.error))
@@ -637,6 +695,13 @@ def _execute(
     cached results are kept in ``cache``."""
     from . import parallel
 
+    def finish(done, key: str) -> None:
+        try:
+            parallel.save(cache, done, key)
+        except Exception:  # noqa: BLE001 (the cache only saves time on a resumed run)
+            pass
+        book(done)
+
     pending = []
     for student, assignment in ready:
         key = parallel.resume_key(course_root, student, assignment, settings)
@@ -656,9 +721,11 @@ def _execute(
             executor = stack.enter_context(ProcessPoolExecutor(max_workers=jobs, mp_context=ctx))
         if executor is None:
             for student, assignment, key in pending:
-                done = parallel.execute_in_copy(str(course_root), student, assignment, settings)
-                parallel.save(cache, done, key)
-                book(done)
+                try:
+                    done = parallel.execute_in_copy(str(course_root), student, assignment, settings)
+                except Exception as exc:  # noqa: BLE001 (as a worker's failure below: this submission's only)
+                    done = parallel.Executed(student, assignment, {}, f"{type(exc).__name__}: {exc}")
+                finish(done, key)
                 bar.update()
         else:
             futures = {
@@ -675,7 +742,6 @@ def _execute(
                     done = future.result()
                 except Exception as exc:  # noqa: BLE001 (a worker's failure costs only this submission)
                     done = parallel.Executed(student, assignment, {}, f"{type(exc).__name__}: {exc}")
-                parallel.save(cache, done, key)
-                book(done)
+                finish(done, key)
                 bar.update()
     bar.close()

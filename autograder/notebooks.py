@@ -12,7 +12,9 @@ so the metadata can never drift from what a cell says it is:
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,8 @@ BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
 BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 _HIDDEN_REGION = re.compile(r"[ \t]*" + re.escape(BEGIN_HIDDEN) + r".*?" + re.escape(END_HIDDEN) + r"[^\n]*\n?", re.S)
 DEF_NAME = re.compile(r"^\s*(?:def|class)\s+([A-Za-z_]\w*)", re.M)
+MAX_SUBMISSION_BYTES = 50 * 1024**2  # a notebook with its plots is a few MB; nbgrader clears outputs anyway
+MAX_NESTING = 64  # levels of JSON a real notebook uses: under 10
 
 
 def header_of(cell: NotebookNode) -> re.Match | None:
@@ -154,3 +158,53 @@ def exec_notebook(
 def visible_source(source: str) -> str:
     """A test cell's source as students see it after release: hidden-test regions removed."""
     return _HIDDEN_REGION.sub("", source)
+
+
+def read_submission(path: Path | str, max_bytes: int = MAX_SUBMISSION_BYTES) -> NotebookNode:
+    """Read a student's notebook file, bounded: a regular file (not a link, a device or a pipe) of at
+    most ``max_bytes``, JSON nested at most ``MAX_NESTING`` levels deep, a valid notebook.
+
+    Anything else raises :class:`NotebookFormatError` saying why, whatever the parser met on the way
+    (``RecursionError`` and ``MemoryError`` included).
+    """
+    path = Path(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        kind = "a link" if path.is_symlink() else f"unreadable ({exc.strerror})"
+        raise NotebookFormatError(f"{path.name}: {kind}, not a notebook file") from None
+    with os.fdopen(fd, "rb") as fh:
+        info = os.fstat(fh.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise NotebookFormatError(f"{path.name}: not a regular file")
+        data = fh.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise NotebookFormatError(f"{path.name}: larger than {max_bytes // 1024**2} MB; clear its outputs")
+    try:
+        nb = nbformat.reads(data.decode("utf-8"), as_version=4)
+        del data
+        depth = _nesting(nb)
+        if depth > MAX_NESTING:
+            raise NotebookFormatError(f"{path.name}: its JSON is nested more than {MAX_NESTING} levels deep")
+        nbformat.validate(nb)
+    except NotebookFormatError:
+        raise
+    except nbformat.ValidationError as exc:
+        raise NotebookFormatError(f"{path.name}: not a valid notebook ({str(exc.message)[:200]})") from None
+    except Exception as exc:  # noqa: BLE001 (bad UTF-8, bad JSON, too deep for the parser, out of memory)
+        raise NotebookFormatError(
+            f"{path.name}: not a readable Jupyter notebook ({type(exc).__name__}: {str(exc)[:200]})"
+        ) from None
+    return nb
+
+
+def _nesting(value: Any) -> int:
+    """How deeply lists and dicts nest in ``value`` (without recursion, so any depth can be measured)."""
+    deepest, todo = 0, [(value, 1)]
+    while todo:
+        item, depth = todo.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            if depth <= MAX_NESTING:
+                todo.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest

@@ -4,7 +4,9 @@
 ``Course.scores()`` filled from nbgrader's gradebook), the test cells' outcomes from the autograded
 notebooks ``course_root/autograded/<student>/<assignment>/*.ipynb``, and the problems met while
 grading. The HTML page is self-contained (plots are base64 PNG ``data:`` URIs, the style is inline,
-no script): it opens offline and can be mailed.
+no script): it opens offline and can be mailed. Everything in it that a student's code could have
+written (messages, names) is escaped for HTML and made one printable line (``course.printable``), in
+problems.json too; only the tests of the source notebooks are counted, whatever cells a submission adds.
 
 A test *fails* in a submission when nbgrader would not give it full points (``determine_grade``:
 an error, output on stderr, or partial credit). Its *message* names what went wrong:
@@ -56,10 +58,11 @@ from typing import TYPE_CHECKING
 
 from nbformat import NotebookNode
 
+from .course import printable
 from .feedback import is_test_cell
-from .notebooks import NotebookFormatError, read_notebook
+from .notebooks import read_notebook
 
-if TYPE_CHECKING:  # course.grade() calls write_report: no import cycle at run time
+if TYPE_CHECKING:
     from .course import GradeReport
 
 TOP_MESSAGES = 3  # messages per test in the HTML table
@@ -89,7 +92,7 @@ def failure_message(cell: NotebookNode) -> str | None:
 
     try:
         score, max_points = determine_grade(cell)
-    except (KeyError, ValueError):  # an execute_result nbgrader cannot read as partial credit
+    except Exception:  # noqa: BLE001 (e.g. an execute_result nbgrader cannot read as partial credit)
         return None
     if score is not None and score >= max_points:
         return None
@@ -99,18 +102,19 @@ def failure_message(cell: NotebookNode) -> str | None:
             lines = [ln.strip() for ln in str(out.get("evalue", "")).splitlines() if ln.strip()]
             named = [ln for ln in lines if ln.startswith("Likely mistake:")]
             line = (named or lines or [""])[0]
-            return f"{out.get('ename', 'Error')}: {line}" if line else str(out.get("ename", "Error"))
+            ename = printable(out.get("ename", "Error"), 100)
+            return f"{ename}: {printable(line, 200)}" if line else ename
     for out in outputs:
         if out.get("output_type") == "stream" and out.get("name") == "stderr":
             first = next((ln.strip() for ln in str(out.get("text", "")).splitlines() if ln.strip()), "")
-            return f"output on stderr: {first}".rstrip(": ")
+            return f"output on stderr: {printable(first, 200)}".rstrip(": ")
     return "partial credit"
 
 
 def _test_cells(path: Path) -> list[NotebookNode]:
     try:
         return [cell for cell in read_notebook(path).cells if is_test_cell(cell)]
-    except (NotebookFormatError, OSError, KeyError, ValueError):
+    except Exception:  # noqa: BLE001 (a notebook the report cannot read is left out of it)
         return []
 
 
@@ -130,7 +134,9 @@ def collect_tests(course_root: Path, assignment: str) -> dict[str, TestStats]:
             entry(path.name, cell)
     for path in sorted(course_root.glob(f"autograded/*/{assignment}/*.ipynb")):
         for cell in _test_cells(path):
-            test = entry(path.name, cell)
+            test = stats.get((path.name, cell.metadata["nbgrader"].get("grade_id")))
+            if test is None:  # not a test of the source: a cell the student added
+                continue
             test.submissions += 1
             message = failure_message(cell)
             if message is not None:
@@ -167,7 +173,12 @@ def summarize(report: GradeReport, course_root: Path) -> dict:
             },
         }
     problems = [
-        {"student": p.student, "assignment": p.assignment, "reason": str(p.reason), "message": p.message}
+        {
+            "student": printable(p.student, 100),
+            "assignment": None if p.assignment is None else printable(p.assignment, 100),
+            "reason": str(p.reason),
+            "message": printable(p.message),
+        }
         for p in report.problems
     ]
     return {"assignments": assignments, "problems": problems}
@@ -248,7 +259,7 @@ def _count(n: int, noun: str) -> str:
 
 
 def _e(value) -> str:
-    return html.escape(str(value))
+    return html.escape(printable(value, None))
 
 
 def _assignment_html(name: str, data: dict) -> str:

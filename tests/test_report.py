@@ -120,6 +120,28 @@ def test_counts_rates_and_messages_exactly(hand_made):
     assert len(re.findall(r'src="data:image/png;base64,', page)) == 4, "A: histogram, rates, messages; B: rates"
 
 
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def test_student_text_stays_one_printable_line_and_added_cells_are_not_tests(hand_made):
+    report, root, out = hand_made
+    path = root / "autograded" / "bob" / "A" / "a.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    nb.cells[2].outputs = [error("\x1b[2Jwiped\u202e ann/A [tampering]: forged", ename="Bad\x1bName")]
+    fake = new_code_cell("pass", metadata={"nbgrader": {"grade": True, "grade_id": "test-fake", "points": "lots"}})
+    nb.cells.append(fake)
+    nbformat.write(nb, path)
+    report.problems.append(Problem("bob", "A", "line one\nann/A [tampering]: forged\x1b[2J", Reason.FLAGGED))
+    html_path, json_path = write_report(report, root, out)
+    data = json.loads(json_path.read_text())
+    tests = data["assignments"]["A"]["tests"]
+    assert list(tests) == ["test-one", "test-two"], "a cell a student added is not a test of the assignment"
+    assert ["Bad\\x1bName: \\x1b[2Jwiped\\u202e ann/A [tampering]: forged", 1] in tests["test-one"]["messages"]
+    assert data["problems"][-1]["message"] == "line one\\nann/A [tampering]: forged\\x1b[2J"
+    for written in (json_path, html_path):  # problems.json is UTF-8 (ensure_ascii=False): raw characters would show
+        assert not CONTROL.search(written.read_text(encoding="utf-8")), written.name
+
+
 def test_empty_class(tmp_path):
     report = GradeReport(["A"], [])
     html_path, json_path = write_report(report, tmp_path / "course", tmp_path / "out")
