@@ -193,232 +193,6 @@ def _torch_name(func) -> str:
     return f"{'torch' if module.startswith('torch._') else module}.{name}"
 
 
-# -- the record of a test cell's calls, checked again outside this process (autograder.replay) -----
-RECORD_MAGIC = b"DLREC1\n"
-RECORD_LIMIT = 200 * 1024**2  # bytes of arrays one test cell may record (below the sandbox's file size limit)
-TEST_NAME = re.compile(r"^#\s*Test:\s*([A-Za-z0-9_.-]+)")
-
-
-def record_file_name(first_line: str) -> str | None:
-    """The record's file name for a test cell's header line (shared with the grader)."""
-    match = TEST_NAME.match(first_line.strip())
-    return f"{match.group(1)}.record" if match else None
-
-
-def encode(value, arrays: list, instances: dict | None = None, depth: int = 0, copy: bool = True):
-    """``value`` as JSON-able nodes; arrays are appended to ``arrays`` and named by their index.
-
-    Plain data (None, bools, numbers, strings, numpy arrays and scalars, tensors, tuples, lists,
-    dicts, slices, numpy Generators) keeps its value; an object of a graded class becomes
-    ``{"inst": id}`` (``instances``: ``id(obj) -> (id, obj)``); anything else becomes an opaque
-    node, equal to nothing. The decoder (``autograder.replay.decode``) runs no code from the record.
-    """
-    if depth > 32:
-        return {"opaque": "nesting deeper than 32"}
-    np = sys.modules.get("numpy")
-    if np is not None:  # first: np.float64 is also a float, and keeps its type
-        if isinstance(value, (np.ndarray, np.generic)) and not np.asarray(value).dtype.hasobject:
-            arrays.append(np.array(value, copy=True) if copy else np.asarray(value))
-            return {"a": len(arrays) - 1, "scalar": isinstance(value, np.generic)}
-        if isinstance(value, np.random.Generator):
-            return {
-                "generator": type(value.bit_generator).__name__,
-                "state": encode(value.bit_generator.state, arrays, None, depth + 1),
-            }
-    if value is None or type(value) in (bool, str):
-        return {"v": value}
-    if isinstance(value, int):
-        return {"int": str(int(value))}
-    if isinstance(value, float):
-        return {"float": repr(float(value))}
-    if isinstance(value, str):
-        return {"v": str(value)}
-    torch = sys.modules.get("torch")
-    if torch is not None and isinstance(value, torch.Tensor):
-        try:
-            arrays.append(value.detach().cpu().numpy().copy())
-        except (TypeError, RuntimeError):
-            return {"opaque": "torch.Tensor of an unsupported dtype"}
-        return {"tensor": len(arrays) - 1, "dtype": str(value.dtype).removeprefix("torch.")}
-    if isinstance(value, tuple | list):
-        key = "tuple" if isinstance(value, tuple) else "list"
-        return {key: [encode(v, arrays, instances, depth + 1, copy) for v in value]}
-    if isinstance(value, dict):
-        return {
-            "dict": [
-                [encode(k, arrays, instances, depth + 1, copy), encode(v, arrays, instances, depth + 1, copy)]
-                for k, v in value.items()
-            ]
-        }
-    if isinstance(value, slice):
-        return {"slice": [encode(v, arrays, None, depth + 1) for v in (value.start, value.stop, value.step)]}
-    if instances is not None and id(value) in instances:
-        return {"inst": instances[id(value)][0]}
-    return {"opaque": type(value).__qualname__}
-
-
-def names_in(source: str) -> tuple[set[str], set[str]]:
-    """``(set, read)``: the names a cell binds (assignments, defs, imports, arguments) and reads."""
-    import ast
-
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return set(), set()
-    bound, read = set(), set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name):
-            (read if isinstance(node.ctx, ast.Load) else bound).add(node.id)
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            bound.add(node.name)
-        elif isinstance(node, ast.alias):
-            bound.add((node.asname or node.name).split(".")[0])
-        elif isinstance(node, ast.arg):
-            bound.add(node.arg)
-        elif isinstance(node, ast.ExceptHandler) and node.name:
-            bound.add(node.name)
-    return bound, read
-
-
-class Recorder:
-    """What one test cell's code passed to the graded functions and what came back.
-
-    Only the outermost calls are recorded (a graded function called by another graded function is
-    part of the outer one's work). For each: the arguments, the result or the exception, the
-    arguments again if the call changed them in place, the attributes a method changed on its
-    object, and numpy's and torch's global random state if the call moved it. ``autograder.replay``
-    re-runs the test cell outside this process with the graded names replaced by these answers, so
-    the comparisons run where no student code has ever run.
-    """
-
-    def __init__(self, folder: str, name: str, source: str, shell, graded: set):
-        self.path = os.path.join(folder, name)  # name: record_file_name(header)
-        self.arrays: list = []
-        self.counted = self.size = 0  # arrays counted so far, and their bytes
-        self.instances: dict = {}
-        self.calls: list = []
-        self.depth = 0
-        self.overflow = False
-        self.meta = {
-            "calls": self.calls,
-            "names": self._free_names(source, shell.user_ns, graded),
-            "random": self._random_state(),
-        }
-
-    def _free_names(self, source: str, ns: dict, graded: set) -> dict:
-        """Values of the names the cell reads but does not set (``test_accuracy``), by value."""
-        stored, loaded = names_in(source)
-        names = {}
-        for name in sorted(loaded - stored - graded):
-            value = ns.get(name, _MISSING)
-            if value is _MISSING or callable(value) or isinstance(value, types.ModuleType):
-                continue
-            names[name] = encode(value, self.arrays, self.instances)
-        return names
-
-    def _random_state(self) -> dict:
-        state = {}
-        np = sys.modules.get("numpy")
-        if np is not None:
-            state["numpy"] = encode(np.random.get_state(), self.arrays)
-        torch = sys.modules.get("torch")
-        if torch is not None:
-            state["torch"] = encode(torch.get_rng_state(), self.arrays)
-        return state
-
-    def begin(self, label: str, args: tuple, kwargs: dict, is_init: bool) -> dict | None:
-        if self.overflow:
-            return None
-        if is_init and args and id(args[0]) not in self.instances:
-            self.instances[id(args[0])] = (len(self.instances), args[0])
-        entry = {
-            "label": label,
-            "args": encode(args, self.arrays, self.instances),
-            "kwargs": encode(kwargs, self.arrays, self.instances),
-        }
-        entry["_before"] = (
-            self._digest(args),
-            self._digest(kwargs),
-            self._random_digest(),
-            self._digest(self._state_of(args)),
-        )
-        return entry
-
-    def end(self, entry: dict | None, args, kwargs, result=_MISSING, error: BaseException | None = None) -> None:
-        if entry is None:
-            return
-        before_args, before_kwargs, before_random, before_state = entry.pop("_before")
-        if error is not None:
-            entry["error"] = {"type": type(error).__name__, "message": str(error)[:2000]}
-        else:
-            entry["result"] = encode(result, self.arrays, self.instances)
-        if self._digest(args) != before_args or self._digest(kwargs) != before_kwargs:
-            entry["args_after"] = encode(args, self.arrays, self.instances)
-            entry["kwargs_after"] = encode(kwargs, self.arrays, self.instances)
-        state = self._state_of(args)
-        if state is not None and self._digest(state) != before_state:
-            entry["self"] = self.instances[id(args[0])][0]
-            entry["state_after"] = encode(state, self.arrays, self.instances)
-        if self._random_digest() != before_random:
-            entry["random_after"] = self._random_state()
-        self.calls.append(entry)
-        self.counted, self.size = len(self.arrays), self.size + sum(a.nbytes for a in self.arrays[self.counted :])
-        if self.size > RECORD_LIMIT:
-            self.overflow = True
-
-    def _state_of(self, args):
-        """The attributes of the object a method was called on, if it is a graded class's."""
-        if args and id(args[0]) in self.instances and hasattr(args[0], "__dict__"):
-            return dict(vars(args[0]))
-        return None
-
-    def _digest(self, value) -> str:
-        import hashlib
-
-        import numpy as np
-
-        arrays: list = []
-        tree = json.dumps(encode(value, arrays, self.instances, copy=False), sort_keys=True).encode()
-        digest = hashlib.sha256(tree)
-        for array in arrays:
-            digest.update(str((array.dtype.str, array.shape)).encode())
-            digest.update(np.asarray(array, order="C").reshape(-1).view(np.uint8))
-        return digest.hexdigest()
-
-    @staticmethod
-    def _random_digest() -> bytes:
-        """numpy's and torch's global random state, as bytes to compare."""
-        np, torch = sys.modules.get("numpy"), sys.modules.get("torch")
-        parts = []
-        if np is not None:
-            state = np.random.get_state()
-            parts += [state[1].tobytes(), repr(state[2:]).encode()]
-        if torch is not None:
-            parts.append(torch.get_rng_state().numpy().tobytes())
-        return b"".join(parts)
-
-    def write(self) -> None:
-        """``RECORD_MAGIC``, the JSON header's length (8 bytes, little-endian), the JSON header (the
-        calls, and ``arrays``: each array's dtype, shape, offset and size), then the arrays' bytes."""
-        import numpy as np
-
-        meta = dict(self.meta, overflow=self.overflow)
-        if self.overflow:
-            meta["calls"], self.arrays = [], []
-        blobs, index, offset = [], [], 0
-        for array in self.arrays:
-            blob = np.asarray(array, order="C")
-            index.append([blob.dtype.str, list(blob.shape), offset, blob.nbytes])
-            blobs.append(blob)
-            offset += blob.nbytes
-        meta["arrays"] = index
-        header = json.dumps(meta).encode()
-        with open(self.path, "wb") as file:
-            file.write(RECORD_MAGIC + len(header).to_bytes(8, "little") + header)
-            for blob in blobs:
-                file.write(blob.reshape(-1).view(np.uint8).data)
-
-
 class Guard:
     """The agent's state in one kernel: the snapshot, the rules and the tampering seen so far."""
 
@@ -430,8 +204,6 @@ class Guard:
         self.tampered: list[str] = []
         self.originals: dict[str, object] = {}  # graded name -> the student's object, during a test cell
         self.unwrap: list = []
-        self.records = rules.get("records")  # folder for the test cells' records, or None
-        self.recorder: Recorder | None = None
 
     # -- before and after a test cell -------------------------------------------------------
     def transform(self, lines: list[str]) -> list[str]:
@@ -440,9 +212,6 @@ class Guard:
         changed = self.snapshot.restore()
         self.tampered += [c for c in changed if c not in self.tampered]
         self._watch()
-        name = record_file_name(lines[0])
-        if self.records and name:
-            self.recorder = Recorder(self.records, name, "".join(lines), self.shell, self.numpy_only)
         if self.tampered:
             shown = ", ".join(self.tampered[:6]) + (" ..." if len(self.tampered) > 6 else "")
             message = (
@@ -458,12 +227,6 @@ class Guard:
             undo()
         self.unwrap.clear()
         self.originals.clear()
-        recorder, self.recorder = self.recorder, None
-        if recorder is not None:
-            try:
-                recorder.write()
-            except Exception as exc:  # noqa: BLE001 (a missing record fails the test's check, with its reason)
-                print(f"the grader could not record this test's calls: {exc}", file=sys.stderr)
 
     # -- numpy-only watch ------------------------------------------------------------------
     def _watch(self) -> None:
@@ -537,20 +300,7 @@ class Guard:
 
         @functools.wraps(fn)
         def watched(*args, **kwargs):
-            recorder = guard.recorder
-            if recorder is None or recorder.depth:
-                return run(*args, **kwargs)
-            entry = recorder.begin(label, args, kwargs, is_init=label.endswith(".__init__"))
-            recorder.depth += 1
-            try:
-                result = run(*args, **kwargs)
-            except BaseException as exc:
-                recorder.depth -= 1
-                recorder.end(entry, args, kwargs, error=exc)
-                raise
-            recorder.depth -= 1
-            recorder.end(entry, args, kwargs, result)
-            return result
+            return run(*args, **kwargs)
 
         watched.__dl_watched__ = True
         return watched

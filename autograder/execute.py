@@ -11,10 +11,23 @@ keeps what nbgrader's does (timeouts, errors recorded in the cells), plus:
   ``dl_course`` metadata, never from the student's copy);
 - a kernel that dies (``os._exit``, a crash) costs only the cell it died in: a new kernel re-runs the
   cells above and grading goes on after it;
-- a cell that prints more than ``max_output`` bytes is interrupted; the submission as a whole has a
-  time budget (``submission_timeout``), after which the remaining cells are not run;
+- a test cell that ``autograder.replay`` repeats outside the kernel runs in the kernel without its
+  hidden part: the hidden checks run only there, so the kernel never sees them (its input history
+  cannot print them). A test that cannot be repeated (a torch module's) runs whole in the kernel,
+  and its hidden lines are scrubbed from every output the notebook printed;
+- every message a kernel sends counts against the cell's output budget (``max_output``) and the
+  notebook's (``max_notebook_output``): text, display data and its metadata, errors, display
+  updates, comm messages. Past it, the cell is interrupted and the rest dropped, except errors,
+  which are kept, cut short. No single message may exceed ``max_message`` (zmq drops the
+  connection's message and the cell fails rather than the grader holding it);
+- the submission as a whole has a time budget (``submission_timeout``), after which the remaining
+  cells are not run;
 - a limit that was hit is said in the cell, for the student and the instructor:
-  ``LimitExceeded: cell 12 used more than 2 GB of memory and was stopped``.
+  ``LimitExceeded: cell 12 used more than 2 GB of memory and was stopped``;
+- what the grader itself found (limits, dead kernels, tampering and torch in the test cells, the
+  repeat's failures) is written to ``nb.metadata["dl_grading"]["incidents"]`` as
+  ``{"cell": n, "kind": ..., "message": ...}``: the report reads that, never error names a
+  student's own cell could print.
 """
 
 from __future__ import annotations
@@ -27,6 +40,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import zmq
 from nbclient.exceptions import DeadKernelError
 from nbformat import NotebookNode
 from nbgrader.preprocessors import Execute
@@ -34,7 +48,7 @@ from traitlets import Bool, Integer, Unicode
 
 from . import sandbox as sb
 from .agent import RULES_ENV
-from .replay import CLEAN_CHECK_FAILED
+from .replay import CLEAN_CHECK_FAILED, NUMPY_ONLY_ERROR
 
 LIMIT_ERROR = "LimitExceeded"
 KERNEL_DIED = "KernelDied"
@@ -42,13 +56,16 @@ NOT_RUN = "NotRun"
 # Error names the grader reports to the instructor (see course.py), with what each means.
 REPORTED_ERRORS = {
     "TamperingDetected": "tampering",
-    "NumpyOnlyError": "torch-in-numpy",
+    NUMPY_ONLY_ERROR: "torch-in-numpy",
     LIMIT_ERROR: "limit",
     KERNEL_DIED: "kernel-died",
     CLEAN_CHECK_FAILED: "tampering",
     NOT_RUN: "limit",
 }
 MAX_KERNEL_DEATHS = 3
+# What the grading agent or the repeat outside the kernel say in a test cell (a cell the grader owns).
+TEST_CELL_INCIDENTS = {"TamperingDetected", NUMPY_ONLY_ERROR, CLEAN_CHECK_FAILED}
+OUTPUT_TYPES = ("stream", "display_data", "execute_result", "error")
 
 
 def grading_rules(source_notebook: Path) -> dict:
@@ -84,6 +101,8 @@ class GradingExecute(Execute):
     processes = Integer(sb.Limits.processes, help="Processes a sandboxed kernel may start.").tag(config=True)
     submission_timeout = Integer(900, help="Seconds one notebook may run in all.").tag(config=True)
     max_output = Integer(2 * 1024**2, help="Bytes of output one cell may print before it is stopped.").tag(config=True)
+    max_notebook_output = Integer(20 * 1024**2, help="Bytes of output one notebook may print in all.").tag(config=True)
+    max_message = Integer(16 * 1024**2, help="Bytes of the largest message a kernel may send.").tag(config=True)
     fork_server = Bool(
         True, help="Fork sandboxed kernels from a process that has imported numpy and torch (autograder.zygote)."
     ).tag(config=True)
@@ -111,21 +130,81 @@ class GradingExecute(Execute):
                 uid_lock.close()
 
     def _preprocess_in_scratch(self, nb, resources, km, rules):
+        from .notebooks import cell_kind, read_notebook
+
+        source_path = self._source_path(resources)
+        source = read_notebook(source_path) if source_path is not None else None
+        outside = bool(self.check_outside and rules.get("numpy_only") and source is not None)
+        self._tests = {_grade_id(c) for c in source.cells if cell_kind(c) == "test"} if source else set()
+        self._visible_only = set()
+        if outside:
+            from .replay import plan
+
+            self._visible_only = {_grade_id(c) for c in plan(source, set(rules["numpy_only"]))[1]}
+        self._incidents: list[dict] = []
+        self._notebook_printed = 0
         with tempfile.TemporaryDirectory(prefix="dl-grade-") as tmp:
             scratch = sb.prepare_scratch(Path(tmp) / "scratch", self._submission_folder(resources), self._uid)
             self._scratch = scratch
-            if self.check_outside and rules.get("numpy_only"):
-                rules = dict(rules, records=str(scratch / "records"))
             self._env = self._kernel_env(scratch, rules)
             nb, resources = self._run(nb, resources, km)
-            if "records" in rules:
-                from .replay import check_outside
+        grading: dict = {}
+        if outside:
+            from .replay import check_outside
 
-                summary = check_outside(
-                    nb, self._source_path(resources), rules, scratch / "records", self.timeout, self.log
-                )
-                nb.metadata["dl_grading"] = {"checked_outside_the_kernel": summary}
-            return nb, resources
+            limits = sb.Limits(memory=self.memory, processes=self.processes, uid=self._uid)
+            grading["checked_outside_the_kernel"] = check_outside(
+                nb, source_path, rules, self.timeout, self.log, sandboxed=self.sandbox, limits=limits
+            )
+        if source is not None:
+            self._scrub_hidden(nb, source)
+        grading["incidents"] = self._incidents + self._test_cell_incidents(nb)
+        nb.metadata["dl_grading"] = grading  # the grader's, whatever the student's file said
+        return nb, resources
+
+    def _note(self, index: int, kind: str, message: str) -> None:
+        self._incidents.append({"cell": index + 1, "kind": kind, "message": message})
+
+    def _test_cell_incidents(self, nb) -> list[dict]:
+        """What the agent or the repeat outside the kernel said in the test cells (cells the grader
+        restores from the source: a student's own cell cannot stand for one)."""
+        found = []
+        for index, cell in enumerate(nb.cells):
+            if cell.cell_type != "code" or _grade_id(cell) not in self._tests:
+                continue
+            for out in cell.get("outputs", []):
+                if out.get("output_type") == "error" and out.get("ename") in TEST_CELL_INCIDENTS:
+                    kind = REPORTED_ERRORS[out["ename"]]
+                    found.append({"cell": index + 1, "kind": kind, "message": f"{out['ename']}: {out['evalue']}"})
+        return found
+
+    def _scrub_hidden(self, nb, source) -> None:
+        """Hidden lines of the tests that ran whole in the kernel, removed from every output."""
+        from .feedback import _nontrivial, split_hidden
+
+        hidden: set[str] = set()
+        for cell in source.cells:
+            if _grade_id(cell) in self._tests and _grade_id(cell) not in self._visible_only:
+                hidden |= _nontrivial(split_hidden(cell.source, "")[1])
+        if not hidden:
+            return
+
+        def clean(text):
+            if not isinstance(text, str):
+                return text
+            for line in hidden:
+                text = text.replace(line, "[a hidden test's line]")
+            return text
+
+        for cell in nb.cells:
+            for out in cell.get("outputs", []):
+                for key in ("text", "evalue"):
+                    if key in out:
+                        out[key] = clean(out[key])
+                if "traceback" in out:
+                    out["traceback"] = [clean(t) for t in out["traceback"]]
+                for mime, value in out.get("data", {}).items():
+                    out["data"][mime] = clean(value) if isinstance(value, str) else value
 
     def _run(self, nb, resources, km):
         from nbclient import NotebookClient
@@ -148,16 +227,15 @@ class GradingExecute(Execute):
                         if index in died or cell.cell_type != "code":
                             continue
                         if time.monotonic() > deadline:
-                            cell.outputs = [
-                                _error(
-                                    NOT_RUN,
-                                    f"cell {index + 1} was not run: the notebook used up its "
-                                    f"{self.submission_timeout} s for grading",
-                                )
-                            ]
+                            said = (
+                                f"cell {index + 1} was not run: the notebook used up its "
+                                f"{self.submission_timeout} s for grading"
+                            )
+                            cell.outputs = [_error(NOT_RUN, said)]
+                            self._note(index, "limit", said)
                             continue
                         self._current, self._printed, self._flooded = index, 0, False
-                        self.preprocess_cell(cell, resources, index)
+                        self._execute_visible(cell, resources, index)
                         self._explain_limits(cell, index)
                 break
             except DeadKernelError:
@@ -165,19 +243,21 @@ class GradingExecute(Execute):
                 if index is None:
                     raise
                 died.add(index)
-                self.nb.cells[index].outputs = [
-                    _error(
-                        KERNEL_DIED,
-                        f"the kernel stopped in cell {index + 1} (os._exit, a crash, or more than "
-                        f"{sb.human_size(self.memory)} of memory); the cells above were re-run "
-                        "in a new kernel and grading went on after this one",
-                    )
-                ]
+                said = (
+                    f"the kernel stopped in cell {index + 1} (os._exit, a crash, or more than "
+                    f"{sb.human_size(self.memory)} of memory); the cells above were re-run "
+                    "in a new kernel and grading went on after this one"
+                )
+                self.nb.cells[index].outputs = [_error(KERNEL_DIED, said)]
+                self._note(index, "kernel-died", said)
                 self.km = self.kc = None
                 if len(died) >= MAX_KERNEL_DEATHS:
                     for cell in self.nb.cells[index + 1 :]:
                         if cell.cell_type == "code":
                             cell.outputs = [_error(NOT_RUN, f"not run: the kernel died {len(died)} times")]
+                    self._note(
+                        index, "limit", f"cells after {index + 1} were not run: the kernel died {len(died)} times"
+                    )
                     break
         self.set_widgets_metadata()
         return self.nb, self.resources
@@ -205,18 +285,45 @@ class GradingExecute(Execute):
         return nb
 
     # -- limits --------------------------------------------------------------------------------
-    def output(self, outs, msg, display_id, cell_index):
-        """Count what a cell prints; past ``max_output`` drop the rest and interrupt the cell."""
-        if msg["msg_type"] in ("stream", "display_data", "execute_result", "update_display_data"):
-            content = msg["content"]
-            size = len(content.get("text", "")) + sum(len(str(v)) for v in content.get("data", {}).values())
-            self._printed = getattr(self, "_printed", 0) + size
-            if self._printed > self.max_output:
-                if not getattr(self, "_flooded", False):
-                    self._flooded = True
-                    asyncio.ensure_future(self._interrupt())
+    def _execute_visible(self, cell, resources, index: int) -> None:
+        """Run a cell; a test cell repeated outside the kernel runs without its hidden part."""
+        if _grade_id(cell) not in getattr(self, "_visible_only", ()):
+            self.preprocess_cell(cell, resources, index)
+            return
+        from .notebooks import visible_source
+
+        full = cell.source
+        cell.source = visible_source(full)
+        try:
+            self.preprocess_cell(cell, resources, index)
+        finally:
+            self.nb.cells[index].source = cell.source = full
+
+    def process_message(self, msg, cell, cell_index):
+        """Count every message against the budgets; past one, interrupt the cell and keep only its
+        errors, cut short."""
+        if msg["msg_type"] in ("status", "execute_input"):
+            return super().process_message(msg, cell, cell_index)
+        size = _size_of(msg.get("content")) + _size_of(msg.get("metadata"))
+        self._printed = getattr(self, "_printed", 0) + size
+        self._notebook_printed = getattr(self, "_notebook_printed", 0) + size
+        if self._printed > self.max_output or self._notebook_printed > self.max_notebook_output:
+            if not getattr(self, "_flooded", False):
+                self._flooded = True
+                asyncio.ensure_future(self._interrupt())
+            if msg["msg_type"] != "error":
                 return None
-        return super().output(outs, msg, display_id, cell_index)
+            content = msg["content"]
+            msg = dict(
+                msg,
+                metadata={},
+                content={
+                    "ename": str(content.get("ename", "Error"))[:200],
+                    "evalue": str(content.get("evalue", ""))[:2000],
+                    "traceback": [],
+                },
+            )
+        return super().process_message(msg, cell, cell_index)
 
     async def _interrupt(self) -> None:
         from jupyter_core.utils import ensure_async
@@ -228,7 +335,9 @@ class GradingExecute(Execute):
         where = f"cell {index + 1}"
         reasons = []
         if getattr(self, "_flooded", False):
-            reasons.append(f"{where} printed more than {sb.human_size(self.max_output)} and was stopped")
+            budget = self.max_output if self._printed > self.max_output else self.max_notebook_output
+            whose = "" if budget == self.max_output else " (with the cells above)"
+            reasons.append(f"{where} printed more than {sb.human_size(budget)}{whose} and was stopped")
         for out in cell.outputs:
             if out.output_type != "error":
                 continue
@@ -241,7 +350,9 @@ class GradingExecute(Execute):
             elif out.ename == "CellTimeoutError":
                 reasons.append(f"{where} ran longer than {self.timeout} s and was stopped")
         if reasons:
-            cell.outputs.append(_error(LIMIT_ERROR, "; ".join(dict.fromkeys(reasons))))
+            said = "; ".join(dict.fromkeys(reasons))
+            cell.outputs.append(_error(LIMIT_ERROR, said))
+            self._note(index, "limit", said)
 
     # -- set-up ----------------------------------------------------------------------------------
     def _source_path(self, resources: dict) -> Path | None:
@@ -297,4 +408,23 @@ class GradingExecute(Execute):
             ip=str(self._scratch / "runtime" / "kernel"),
             config=self.config,
         )
+        # The kernel's messages are the student's: one larger than this never reaches the grader's memory.
+        self.km.context.setsockopt(zmq.MAXMSGSIZE, self.max_message)
         return self.km
+
+
+def _grade_id(cell) -> str | None:
+    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+
+
+def _size_of(value, depth: int = 0) -> int:
+    """Characters of text in a message's content (strings in nested dicts and lists)."""
+    if isinstance(value, str):
+        return len(value)
+    if depth > 20:
+        return 0
+    if isinstance(value, dict):
+        return sum(len(str(k)) + _size_of(v, depth + 1) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return sum(_size_of(v, depth + 1) for v in value)
+    return 8

@@ -1,14 +1,19 @@
 """A hostile class through the real pipeline (``autograder.course.grade``), one student per attack.
 
-Each attack asserts two things: the honest part of the attacker's notebook still earns its points,
-and nobody else's grade, feedback or files changed. The assignment is built here: ``add`` (2
-points, with a hidden test) is always answered honestly; ``square`` (3 points, checked with
-``utils.assert_close``, ``np.allclose`` and ``torch.allclose``, numpy only) carries the attack.
+Each attack asserts that the attacker gains nothing over the same notebook without the attack (the
+honest part of it still earns its points), that the report names the attack where it can be named,
+and that nobody else's grade, feedback or files changed, nor a root-owned file outside the run. The
+assignment is built here: ``add`` (2 points, with a hidden test) is answered honestly unless the
+attack is on it; ``square`` (3 points, checked with ``utils.assert_close``, ``np.allclose`` and
+``torch.allclose``, numpy only, ``scipy.signal.correlate`` ruled out) carries most attacks;
+``cube`` (2 points, compared with a variable named ``expected``) is answered honestly unless the
+attack is on it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import socket
 import threading
 from pathlib import Path
@@ -27,6 +32,13 @@ if UNSAFE:
 ASSIGNMENT, NOTEBOOK = "00_attacks", "attacks.ipynb"
 SETUP = "import numpy as np\nimport torch\nimport utils\nutils.setup_notebook(seed=0)"
 ADD = "def add(a, b):\n    ### BEGIN SOLUTION\n    return a + b\n    ### END SOLUTION"
+CUBE = "def cube(x):\n    ### BEGIN SOLUTION\n    return x**3\n    ### END SOLUTION"
+TEST_CUBE = (
+    "# Test: cube (2 points)\nimport numpy as np\nfrom utils import assert_close\n"
+    "x = np.linspace(-1, 1, 5)\nexpected = x**3\nassert_close(cube(x), expected, 'cube(x)')\n"
+    "### BEGIN HIDDEN TESTS\nx = np.arange(3.0)\nexpected = x**3\nassert_close(cube(x), expected, 'cube(arange)')\n"
+    "### END HIDDEN TESTS"
+)
 SQUARE = "def square(x):\n    ### BEGIN SOLUTION\n    return x * x\n    ### END SOLUTION"
 TEST_ADD = (
     "# Test: add (2 points)\nassert add(1, 2) == 3, 'add(1, 2) should be 3'\n"
@@ -39,6 +51,7 @@ TEST_SQUARE = (
     "assert torch.allclose(torch.as_tensor(square(x + 1)), torch.as_tensor((x + 1) ** 2)), 'square(x + 1)'"
 )
 HIDDEN_LINE = "hidden: add(-5, 5) should be 0"
+FULL = 7.0  # add 2 + square 3 + cube 2
 GOOD_SQUARE = "def square(x):\n    return x * x"
 WRONG_SQUARE = "def square(x):\n    return x * x + 1"
 PATCHES = (
@@ -69,6 +82,37 @@ OUTWIT_AGENT = (
 )
 
 
+DISABLE_TORCH_FUNCTION = (
+    "import torch\ndef square(x):\n    with torch._C.DisableTorchFunction():\n"
+    "        return (torch.as_tensor(x) ** 2).numpy()"
+)
+TORCH_IN_A_THREAD = (
+    "import threading\nimport torch\ndef square(x):\n    out = {}\n"
+    "    worker = threading.Thread(target=lambda: out.update(y=(torch.as_tensor(x) ** 2).numpy()))\n"
+    "    worker.start()\n    worker.join()\n    return out['y']"
+)
+SETPROFILE_THEN_SCIPY = (
+    "import sys\nimport numpy as np\nfrom scipy.signal import correlate\ndef square(x):\n"
+    "    sys.setprofile(None)\n    one = correlate(np.ones(1), np.ones(1))[0]\n    return x * x * one"
+)
+METADATA_FLOOD = (
+    "from IPython.display import display\nfor _ in range(40):\n"
+    "    display({'text/plain': 'x'}, metadata={'pad': 'y' * 1_000_000}, raw=True)\n"
+)
+FAKE_PROBLEM = (
+    "class LimitExceeded(Exception):\n    pass\n"
+    "raise LimitExceeded('\\nvictim/00_attacks: tampering: victim replaced numpy.allclose \\x1b[2J')"
+)
+# Reads the test's expected answer from the caller's frame: nothing to read in the clean room.
+FRAME_ORACLE = (
+    "import sys\ndef cube(x):\n    frame = sys._getframe(1)\n    while frame is not None:\n"
+    "        if 'expected' in frame.f_locals:\n            return frame.f_locals['expected']\n"
+    "        frame = frame.f_back\n    return x"
+)
+# Right on the visible check, wrong on the hidden one, which runs only outside the kernel.
+HIDDEN_WRONG_ADD = "def add(a, b):\n    return a + b if a > 0 else 1"
+
+
 def harmless(code: str) -> str:
     """Attack code whose failure must not stop the cell (so the rest of it is graded)."""
     body = "\n".join("    " + line for line in code.splitlines())
@@ -92,34 +136,48 @@ def attacks(paths: dict[str, str], port: int) -> dict[str, tuple[str, float, Rea
     snoop_feedback = f"print(open({paths['victim_feedback']!r}).read()[:2000])\n"
     network = f"import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=3).sendall(b'stolen')\n"
     return {
-        "erase": (harmless(erase) + GOOD_SQUARE, 5.0, None),
-        "steal": (harmless(steal) + harmless(snoop_feedback) + GOOD_SQUARE, 5.0, None),
-        "read_source": (harmless(read_source) + GOOD_SQUARE, 5.0, None),
-        "network": (harmless(network) + GOOD_SQUARE, 5.0, None),
-        "memory": ("import numpy as np\nhog = np.ones(8 * 1024**3 // 8)\n" + GOOD_SQUARE, 2.0, Reason.LIMIT),
-        "fork_bomb": ("import os\nwhile True:\n    os.fork()\n" + GOOD_SQUARE, 2.0, None),
-        "flood": ("while True:\n    print('x' * 10000)\n" + GOOD_SQUARE, 2.0, Reason.LIMIT),
-        "endless": ("while True:\n    pass\n" + GOOD_SQUARE, 2.0, Reason.LIMIT),
-        "exit": ("import os\nos._exit(3)\n" + GOOD_SQUARE, 2.0, Reason.KERNEL_DIED),
+        "erase": (harmless(erase) + GOOD_SQUARE, 7.0, None),
+        "steal": (harmless(steal) + harmless(snoop_feedback) + GOOD_SQUARE, 7.0, None),
+        "read_source": (harmless(read_source) + GOOD_SQUARE, 7.0, None),
+        "network": (harmless(network) + GOOD_SQUARE, 7.0, None),
+        "memory": ("import numpy as np\nhog = np.ones(8 * 1024**3 // 8)\n" + GOOD_SQUARE, 4.0, Reason.LIMIT),
+        "fork_bomb": ("import os\nwhile True:\n    os.fork()\n" + GOOD_SQUARE, 4.0, None),
+        "flood": ("while True:\n    print('x' * 10000)\n" + GOOD_SQUARE, 4.0, Reason.LIMIT),
+        "endless": ("while True:\n    pass\n" + GOOD_SQUARE, 4.0, Reason.LIMIT),
+        "exit": ("import os\nos._exit(3)\n" + GOOD_SQUARE, 4.0, Reason.KERNEL_DIED),
         "torch": (
             "import torch as tt\ndef square(x):\n    return (tt.as_tensor(x) ** 2).numpy()",
-            2.0,
+            4.0,
             Reason.TORCH_IN_NUMPY,
         ),
-        "wrong": (WRONG_SQUARE, 2.0, None),
-        # The test of add runs before the patching cell and keeps its points.
+        "wrong": (WRONG_SQUARE, 4.0, None),
+        # The test of add runs before the patching cell and keeps its points; every later test scores 0.
         "wrong_patched": (PATCHES + WRONG_SQUARE, 2.0, Reason.TAMPERING),
         # Without the agent's hooks nothing is recorded after them: no later test can pass outside the kernel.
-        "wrong_unhooked": (UNHOOK_AGENT + WRONG_SQUARE, 2.0, Reason.TAMPERING),
+        "wrong_unhooked": (UNHOOK_AGENT + WRONG_SQUARE, 4.0, Reason.TAMPERING),
         # The comparisons pass in the kernel; repeated in the grader with square's answers, they fail.
-        "wrong_outwitting": (OUTWIT_AGENT + WRONG_SQUARE, 2.0, Reason.TAMPERING),
+        "wrong_outwitting": (OUTWIT_AGENT + WRONG_SQUARE, 4.0, Reason.TAMPERING),
+        # A student who has read the agent: torch behind its back, scored where torch does not exist.
+        "disable_torch_function": (DISABLE_TORCH_FUNCTION, 4.0, Reason.TORCH_IN_NUMPY),
+        "torch_in_a_thread": (TORCH_IN_A_THREAD, 4.0, Reason.TORCH_IN_NUMPY),
+        "setprofile": (SETPROFILE_THEN_SCIPY, 4.0, Reason.TORCH_IN_NUMPY),
+        # The kernel's input history holds only the visible part of each repeated test.
+        "history": ("print(In)\n" + GOOD_SQUARE, 7.0, None),
+        # Errors and display metadata count against the output budget; a message past 16 MB never arrives.
+        "big_error": ("raise ValueError('x' * 40_000_000)\n" + GOOD_SQUARE, 4.0, None),
+        "metadata_flood": (GOOD_SQUARE + "\n" + METADATA_FLOOD, 7.0, Reason.LIMIT),
+        # A student's own "LimitExceeded" names nobody: the report reads what the grader attributed.
+        "fake_problem": (GOOD_SQUARE + "\n" + FAKE_PROBLEM, 7.0, None),
     }
 
 
 def build_source(root: Path) -> Path:
     nb = new_notebook(
-        cells=[new_code_cell(c) for c in (SETUP, ADD, TEST_ADD, SQUARE, TEST_SQUARE)],
-        metadata={"kernelspec": dict(KERNELSPEC), "dl_course": {"numpy_only": True}},
+        cells=[new_code_cell(c) for c in (SETUP, ADD, TEST_ADD, SQUARE, TEST_SQUARE, CUBE, TEST_CUBE)],
+        metadata={
+            "kernelspec": dict(KERNELSPEC),
+            "dl_course": {"numpy_only": True, "forbidden": {"square": ["scipy.signal.correlate"]}},
+        },
     )
     path = root / ASSIGNMENT / NOTEBOOK
     path.parent.mkdir(parents=True)
@@ -127,15 +185,21 @@ def build_source(root: Path) -> Path:
     return root
 
 
-def answered(released: nbformat.NotebookNode, square: str) -> nbformat.NotebookNode:
+def answered(released: nbformat.NotebookNode, square: str, add: str = "", cube: str = "") -> nbformat.NotebookNode:
     nb = nbformat.from_dict(released)
     for cell in nb.cells:
         gid = cell.metadata.get("nbgrader", {}).get("grade_id")
         if gid == "solution-add":
-            cell.source = "def add(a, b):\n    return a + b"
+            cell.source = add or "def add(a, b):\n    return a + b"
         elif gid == "solution-square":
             cell.source = square
+        elif gid == "solution-cube":
+            cell.source = cube or "def cube(x):\n    return x**3"
     return nb
+
+
+# Attacks on add and cube: (add source, cube source, expected score).
+OTHER_ATTACKS = {"hidden_wrong": (HIDDEN_WRONG_ADD, "", 5.0), "frame_oracle": ("", FRAME_ORACLE, 5.0)}
 
 
 class Listener:
@@ -179,6 +243,7 @@ def graded(tmp_path_factory):
     }
     listener = Listener()
     plan = attacks(paths, listener.port)
+    plan.update({s: (GOOD_SQUARE, score, None) for s, (_, _, score) in OTHER_ATTACKS.items()})
     # "victim" sorts last: every attacker runs before the victim is graded, "aaa_victim" first.
     for student, square in [
         ("aaa_victim", GOOD_SQUARE),
@@ -187,8 +252,12 @@ def graded(tmp_path_factory):
     ]:
         path = subs / student / ASSIGNMENT / NOTEBOOK
         path.parent.mkdir(parents=True)
-        nbformat.write(answered(released, square), path)
+        add, cube, _ = OTHER_ATTACKS.get(student, ("", "", None))
+        nbformat.write(answered(released, square, add, cube), path)
     before = {p: digest(p) for p in sorted(subs.rglob("*.ipynb"))}
+    canary = tmp / "canary"  # a root-owned file outside the run, which no attack may change
+    canary.write_text("canary")
+    canary.chmod(0o600)
     # Two at a time, as an instructor with two cores would: the attacks run beside other students.
     report = grade(subs, out, source, timeout=20, progress=False, jobs=2)
     listener.stop.set()
@@ -202,18 +271,42 @@ def score(report, student) -> float:
 def test_victims_keep_their_grades_files_and_feedback(graded):
     report, out, _, before, _ = graded
     for victim in ("aaa_victim", "victim"):
-        assert score(report, victim) == 5.0, report.table()
+        assert score(report, victim) == FULL, report.table()
         assert (out / "feedback" / victim / ASSIGNMENT / "attacks.html").exists()
     after = {p: digest(p) for p in before}
     assert after == before, "a submission in the class folder was changed during grading"
     rows = (out / "grades.csv").read_text().splitlines()
     assert len(rows) == 1 + len(report.students), rows
+    canary = out.parent / "canary"
+    info = canary.stat()
+    assert canary.read_text() == "canary" and info.st_uid == os.getuid() and info.st_mode & 0o777 == 0o600
 
 
-@pytest.mark.parametrize(
-    "student",
-    ["erase", "steal", "read_source", "network", "memory", "fork_bomb", "flood", "endless", "exit", "torch", "wrong"],
-)
+ATTACKERS = [
+    "erase",
+    "steal",
+    "read_source",
+    "network",
+    "memory",
+    "fork_bomb",
+    "flood",
+    "endless",
+    "exit",
+    "torch",
+    "wrong",
+    "disable_torch_function",
+    "torch_in_a_thread",
+    "setprofile",
+    "history",
+    "big_error",
+    "metadata_flood",
+    "fake_problem",
+    "hidden_wrong",
+    "frame_oracle",
+]
+
+
+@pytest.mark.parametrize("student", ATTACKERS)
 def test_each_attack_costs_only_its_own_cell(graded, student):
     report, out, plan, _, listener = graded
     _, expected, reason = plan[student]
@@ -244,12 +337,61 @@ def test_comparisons_outwitted_in_the_kernel_fail_outside_it(graded):
     assert [e.ename for e in errors] == ["CleanCheckFailed"], errors
     assert "square" in errors[0].evalue and "AssertionError" in errors[0].evalue, errors[0].evalue
     summary = nb.metadata["dl_grading"]["checked_outside_the_kernel"]
-    assert summary["passed"] == ["add"] and summary["failed"] == ["square"], summary
+    assert summary["passed"] == ["add", "cube"] and summary["failed"] == ["square"], summary
     honest = nbformat.read(out / "course" / "autograded" / "victim" / ASSIGNMENT / NOTEBOOK, as_version=4)
-    assert honest.metadata["dl_grading"]["checked_outside_the_kernel"]["passed"] == ["add", "square"]
+    assert honest.metadata["dl_grading"]["checked_outside_the_kernel"]["passed"] == ["add", "square", "cube"]
 
 
 def test_limits_are_explained_in_the_students_feedback(graded):
     _, out, _, _, _ = graded
     feedback = (out / "feedback" / "memory" / ASSIGNMENT / "attacks.html").read_text()
     assert "of memory and was stopped" in feedback
+
+
+def autograded(out, student: str) -> nbformat.NotebookNode:
+    return nbformat.read(out / "course" / "autograded" / student / ASSIGNMENT / NOTEBOOK, as_version=4)
+
+
+def test_the_kernel_never_sees_a_hidden_test(graded):
+    """The test cells the grader repeats outside the kernel run there without their hidden part, so
+    the kernel's input history holds only what the student's release shows."""
+    _, out, _, _, _ = graded
+    [square_cell] = [c for c in autograded(out, "history").cells if c.source.startswith("print(In)")]
+    printed = str(square_cell.outputs)
+    assert "assert add(1, 2) == 3" in printed, printed[:2000]
+    assert HIDDEN_LINE not in printed
+
+
+def test_hidden_tests_run_outside_the_kernel_and_count(graded):
+    report, out, _, _, _ = graded
+    [add_test] = [c for c in autograded(out, "hidden_wrong").cells if c.source.startswith("# Test: add")]
+    assert [o.evalue for o in add_test.outputs if o.output_type == "error"] == [
+        f"a hidden test failed: {HIDDEN_LINE}"
+    ], add_test.outputs
+
+
+@pytest.mark.parametrize("student", ["disable_torch_function", "torch_in_a_thread", "setprofile"])
+def test_torch_hidden_from_the_agent_fails_where_torch_does_not_exist(graded, student):
+    _, out, _, _, _ = graded
+    [test] = [c for c in autograded(out, student).cells if c.source.startswith("# Test: square")]
+    errors = [o for o in test.outputs if o.output_type == "error"]
+    assert errors and errors[-1].ename == "NumpyOnlyError", errors
+
+
+def test_a_students_own_error_names_make_no_problem_line(graded):
+    """The report's problems are what the grader attributed: a student's "LimitExceeded" about another
+    student is not one, and no problem carries a raw newline or escape from a student."""
+    report, _, _, _, _ = graded
+    assert [p for p in report.problems if p.student == "fake_problem"] == [], report.problems
+    assert [p for p in report.problems if p.student in ("victim", "aaa_victim")] == []
+    for problem in report.problems:
+        assert "\x1b" not in str(problem) and "\n" not in str(problem), str(problem)
+
+
+@pytest.mark.parametrize("student", ["big_error", "metadata_flood"])
+def test_what_a_kernel_sends_is_bounded(graded, student):
+    """Errors and display metadata count against the output budget, and a message past the largest
+    allowed never reaches the grader: the autograded notebook stays small."""
+    _, out, _, _, _ = graded
+    path = out / "course" / "autograded" / student / ASSIGNMENT / NOTEBOOK
+    assert path.stat().st_size < 8 * 1024**2, path.stat().st_size

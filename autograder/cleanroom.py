@@ -1,0 +1,341 @@
+"""The clean room: the numpy-only graded functions run again, from the student's own cells, where
+torch does not exist and no test is there to read.
+
+The kernel that executed a notebook is the student's: whatever its checks saw, the student's code
+could have arranged (a patched comparison, torch hidden from the agent, a function that reads the
+expected answer from its caller's frame). So the grader repeats every numpy-only test cell in its own
+process (``autograder.replay``), and each graded name there is a proxy to a second interpreter, the
+clean room (``autograder.cleanroom_server``):
+
+- it runs in the grading sandbox (its own uid, no network, the limits of a kernel), in an empty
+  scratch folder, started as ``python -I``;
+- torch, torchvision and the modules an assignment forbids (outside numpy) cannot be imported at
+  all: their folders are masked in its mount namespace by a module that raises ``ImportError``;
+- it has loaded only the instructor's import lines, the student's solution cells, and the
+  definitions, imports and constants of the cells the student added, never a test;
+- each call comes from a minimal loop with no test frame above it; the grader sends the arguments
+  and the global random state, and gets back the result (or the exception), what the call changed
+  in its arguments, and, for an object, its attributes (mirrored on the grader's side so the test's
+  code reads and changes them as on the real object);
+- a name the test swapped for a torch stand-in (``utils.references.standins``) is a callback: the
+  stand-in runs in the grader.
+
+A function that needs torch fails there with ``NumpyOnlyError``, whatever it did to the kernel.
+Without the sandbox (``grade --unsafe``) the clean room is a plain subprocess whose torch is
+blocked by an import hook only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from nbformat import NotebookNode
+
+from . import wire
+
+SERVER = Path(__file__).with_name("cleanroom_server.py")
+WIRE = Path(__file__).with_name("wire.py")
+SERVER_MODULE, WIRE_MODULE = "dl_cleanroom", "dl_grading_wire"
+# Never importable in the clean room, whatever the assignment.
+MASKED_MODULES = ("torch", "torchvision", "torchaudio", "functorch", "torchgen", "triton")
+MAX_LOAD_FAILURES = 4
+STUB = 'raise ImportError("DL-CLEAN-ROOM: this module is not available where numpy-only functions are graded")\n'
+
+
+class CleanRoomError(RuntimeError):
+    """The clean room could not answer (it did not start, ended, or said something malformed)."""
+
+
+def student_blocks(nb: NotebookNode, source: NotebookNode) -> list[list]:
+    """What the clean room loads, in the notebook's order, as ``[label, code, all assignments]``:
+    the locked cells (the instructor's, as nbgrader restored them: helpers such as ``pair``), the
+    student's solution cells, and the code cells the student added (``all assignments`` False). Of
+    these the room runs definitions, imports and assignments (of constants only, in a cell the
+    student added), never a loop or a bare call; never a test cell."""
+    from .notebooks import cell_kind, strip_magics
+
+    kinds = {c.metadata.get("nbgrader", {}).get("grade_id"): cell_kind(c) for c in source.cells}
+    blocks = []
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        kind = kinds.get(cell.metadata.get("nbgrader", {}).get("grade_id"), "added")
+        if kind != "test":
+            blocks.append([f"cell {index + 1}", strip_magics(cell.source), kind != "added"])
+    return blocks
+
+
+def _module_paths(names: list[str]) -> list[tuple[str, bool]]:
+    """``(path, is_folder)`` of each module to mask (found, never imported); numpy's own are left:
+    numpy needs them."""
+    found = []
+    for name in names:
+        if name == "numpy" or name.startswith("numpy."):
+            continue
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            continue
+        if spec is None:
+            continue
+        if spec.submodule_search_locations:
+            found += [(str(Path(p).resolve()), True) for p in spec.submodule_search_locations]
+        elif spec.origin and os.path.isfile(spec.origin):
+            found.append((str(Path(spec.origin).resolve()), False))
+    return found
+
+
+def masked_modules(forbidden: dict) -> list[str]:
+    """Torch's modules and the modules of every forbidden callable (``scipy.signal`` of
+    ``scipy.signal.correlate``)."""
+    extra = {dotted.rpartition(".")[0] for names in forbidden.values() for dotted in names}
+    return [*MASKED_MODULES, *sorted(extra)]
+
+
+class CleanRoom:
+    """One clean-room process for one notebook; ``with CleanRoom(...) as room:`` starts and ends it."""
+
+    def __init__(self, blocks: list, rules: dict, sandboxed: bool = True, limits=None, timeout: float = 300):
+        self.blocks, self.forbidden = blocks, dict(rules.get("forbidden", {}))
+        self.sandboxed, self.limits, self.timeout = sandboxed, limits, timeout
+        self.proc: subprocess.Popen | None = None
+        self.failed: list = []  # what of the student's code did not load, [label, error]
+        self.instances: dict[int, object] = {}  # key -> the grader's mirror of a clean-room object
+        self.handles = wire.Handles()  # the grader's objects the clean room holds by number (tensors)
+        self.generation = 0  # a restarted room has none of the earlier objects
+        self.skip: list[str] = []  # statements of the student's cells that ended the room as it loaded
+        self._tmp: str | None = None
+
+    def __enter__(self) -> CleanRoom:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # -- the process ------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the room and load the student's code. A statement that ends it or runs past the
+        timeout is skipped, and the room started again (three times at most)."""
+        for _ in range(MAX_LOAD_FAILURES):
+            at = self._start_once()
+            if at is None:
+                return
+            self.skip.append(at)
+            self.failed.append([f"statement {at}", "ended the clean room as it loaded; skipped"])
+        raise CleanRoomError("the clean room could not load the notebook's code")
+
+    def _start_once(self) -> str | None:
+        """None when the room has loaded the code, else the statement it was loading when it ended."""
+        from . import sandbox as sb
+
+        self.stop()
+        self._tmp = tempfile.mkdtemp(prefix="dl-cleanroom-")
+        limits = self.limits or sb.Limits()
+        if self.sandboxed:
+            uid = limits.uid if os.geteuid() == 0 else sb.NOBODY
+            scratch = sb.prepare_scratch(Path(self._tmp) / "scratch", None, uid)
+            stub = Path(self._tmp) / "masked.py"
+            stub.write_text(STUB)
+            os.chmod(self._tmp, 0o755)
+            os.chmod(stub, 0o644)
+            server = f"{sb.AGENT_DIR}/{SERVER_MODULE}.py"
+            argv = sb.bwrap_argv(scratch, limits, [sys.executable, "-I", server])
+            mounts = ["--ro-bind", str(SERVER), server, "--ro-bind", str(WIRE), f"{sb.AGENT_DIR}/{WIRE_MODULE}.py"]
+            for path, folder in _module_paths(masked_modules(self.forbidden)):
+                if folder:
+                    mounts += ["--tmpfs", path, "--ro-bind", str(stub), f"{path}/__init__.py"]
+                else:
+                    mounts += ["--ro-bind", str(stub), path]
+            split = argv.index("--")
+            argv = argv[:split] + mounts + argv[split:]
+            preexec = lambda: sb._apply_limits(limits)  # noqa: E731
+        else:
+            argv = [sys.executable, "-I", "-c", _UNSAFE_BOOT, str(SERVER.parent), *masked_modules(self.forbidden)]
+            preexec = None
+        self.proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            preexec_fn=preexec,
+            start_new_session=True,
+        )
+        self.generation += 1
+        self.instances, self.handles = {}, wire.Handles()
+        at = "start"
+        try:
+            self._send({"op": "load", "blocks": self.blocks, "forbidden": self.forbidden, "skip": self.skip})
+            while True:
+                meta, _ = self._receive(self.timeout)
+                if meta.get("op") != "loading":
+                    break
+                at = str(meta.get("at"))
+        except CleanRoomError:
+            if at == "start":
+                raise
+            return at
+        if meta.get("op") != "loaded":
+            raise CleanRoomError("the clean room did not load the notebook's code")
+        self.failed += [f for f in meta.get("failed", []) if isinstance(f, list)][:50]
+        return None
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            with contextlib.suppress(OSError):
+                self.proc.kill()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=10)
+            for pipe in (self.proc.stdin, self.proc.stdout):
+                with contextlib.suppress(OSError):
+                    pipe.close()
+            self.proc = None
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp = None
+
+    def _send(self, meta: dict, arrays: list = ()) -> None:
+        try:
+            wire.write_message(self.proc.stdin.fileno(), meta, list(arrays))
+        except (OSError, ValueError) as exc:
+            self.stop()
+            raise CleanRoomError(f"the clean room has ended ({exc})") from None
+
+    def _receive(self, timeout: float):
+        try:
+            return wire.read_message(self.proc.stdout.fileno(), time.monotonic() + timeout)
+        except wire.WireError as exc:
+            self.stop()
+            raise CleanRoomError(f"the clean room gave no usable answer: {exc}") from None
+
+    # -- calls ------------------------------------------------------------------------------------------
+    def _refs(self) -> dict:
+        return {id(obj): (key, obj) for key, obj in self.instances.items()}
+
+    def call(self, label: str, args: tuple, kwargs: dict, namespace: dict, standins: list[str], **how):
+        """Run one call in the clean room and answer as the student's code did there.
+
+        ``how``: ``target`` (a graded name), or ``obj`` and ``method`` (a mirror's method), or
+        ``target`` and ``new`` (a mirror being created: ``obj``). Arguments changed in place and the
+        object's attributes are copied back into the grader's values; the student's exception is
+        raised again. ``standins``: the graded names the test swapped for its own functions.
+        """
+        import numpy as np
+
+        from .replay import _exception
+        from .wire import assign_in_place
+
+        if self.proc is None or self.proc.poll() is not None:
+            self.start()
+        obj = how.get("obj")
+        if obj is not None and not how.get("new") and getattr(obj, "_dl_generation", None) != self.generation:
+            raise CleanRoomError(f"{label}: this object was made before the clean room restarted")
+        arrays: list = []
+        refs = self._refs()
+        meta = {
+            "op": "call",
+            "label": label,
+            "graded": how.get("graded", label),
+            "target": how.get("target"),
+            "method": how.get("method"),
+            "new": bool(how.get("new")),
+            "args": wire.encode(args, arrays, refs, handles=self.handles),
+            "kwargs": wire.encode(kwargs, arrays, refs, handles=self.handles),
+            "random": wire.encode(np.random.get_state(), arrays),
+            "standins": standins,
+            "count_lines": bool(how.get("count_lines")),
+        }
+        if obj is not None:
+            if how.get("new"):
+                key = len(self.instances)
+                object.__setattr__(obj, "_dl_key", key)
+                object.__setattr__(obj, "_dl_generation", self.generation)
+                self.instances[key] = obj
+                meta["key"] = key
+            else:
+                meta["inst"] = obj._dl_key
+                meta["state"] = wire.encode(_state(obj), arrays, self._refs(), handles=self.handles)
+        try:
+            self._send(meta, arrays)
+            while True:
+                reply, answer = self._receive(self.timeout)
+                decode = wire.Decoder(answer, self.instances, self.handles)
+                if reply.get("op") != "callback":
+                    break
+                self._answer_callback(reply, decode, namespace, standins)
+        except BaseException:
+            self.stop()  # a room interrupted mid-call (the test's time limit) is out of step: start anew
+            raise
+        if reply.get("op") != "result":
+            self.stop()
+            raise CleanRoomError("the clean room answered out of turn")
+        try:
+            np.random.set_state(decode(reply.get("random")))
+            if "args_after" in reply:
+                after_args, after_kwargs = decode(reply["args_after"])
+                for target, value in zip(args, after_args):
+                    assign_in_place(target, value)
+                for name, target in kwargs.items():
+                    if name in after_kwargs:
+                        assign_in_place(target, after_kwargs[name])
+            if obj is not None and isinstance(reply.get("state"), dict):
+                state = decode(reply["state"])
+                for attr, value in state.items() if isinstance(state, dict) else ():
+                    if isinstance(attr, str) and not attr.startswith("_dl_"):
+                        current = obj.__dict__.get(attr)
+                        obj.__dict__[attr] = assign_in_place(current, value) if current is not None else value
+            if "error" in reply:
+                error = reply["error"] if isinstance(reply["error"], dict) else {}
+                raise _exception(error)
+            result = decode(reply.get("result", {"v": None}))
+            if how.get("count_lines"):
+                lines = reply.get("lines")
+                return result, lines if isinstance(lines, int) and not isinstance(lines, bool) else 0
+            return result
+        except (wire.WireError, TypeError, ValueError) as exc:
+            if "error" in reply and not isinstance(exc, wire.WireError):
+                raise
+            raise CleanRoomError(f"{label}: the clean room's answer is unusable ({exc})") from None
+
+    def _answer_callback(self, reply: dict, decode, namespace: dict, standins: list[str]) -> None:
+        name = reply.get("name")
+        if name not in standins:
+            self.stop()
+            raise CleanRoomError("the clean room asked for a function the test did not swap in")
+        arrays: list = []
+        args, kwargs = decode(reply.get("args")), decode(reply.get("kwargs"))
+        before = wire.digest((args, kwargs))
+        try:
+            result = namespace[name](*args, **kwargs)
+            message = {"op": "return", "result": wire.encode(result, arrays, self._refs(), handles=self.handles)}
+        except Exception as exc:  # noqa: BLE001 (the stand-in's exception goes to the student's code)
+            message = {"op": "raise", "error": {"type": type(exc).__name__, "message": str(exc)[:2000]}}
+        if wire.digest((args, kwargs)) != before:
+            message["args_after"] = wire.encode((args, kwargs), arrays, self._refs(), handles=self.handles)
+        self._send(message, arrays)
+
+
+def _state(obj) -> dict:
+    return {k: v for k, v in vars(obj).items() if not k.startswith("_dl_")}
+
+
+# A stand-in for the mount namespace when there is no sandbox (grade --unsafe): an import hook.
+_UNSAFE_BOOT = """
+import sys, importlib.abc, runpy
+folder, masked = sys.argv[1], set(sys.argv[2:])
+class Blocked(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name in masked or any(name.startswith(m + ".") for m in masked):
+            raise ImportError("DL-CLEAN-ROOM: " + name + " is not available where numpy-only functions are graded")
+sys.meta_path.insert(0, Blocked())
+sys.path.insert(0, folder)
+sys.argv = [folder + "/cleanroom_server.py"]
+runpy.run_path(folder + "/cleanroom_server.py", run_name="__main__")
+"""

@@ -1,0 +1,352 @@
+"""The clean room's side: a fresh Python, where torch cannot be imported, serving calls to student code.
+
+Started by ``autograder.cleanroom`` inside the grading sandbox, with torch's folders (and those of
+any module an assignment forbids) masked in its mount namespace, this process:
+
+1. loads the student's own code (the blocks the grader sends: the instructor's import lines, then
+   the student's solution cells and the definitions of the cells they added), statement by
+   statement, so that an ``import torch`` costs only that line;
+2. answers the grader's calls to the graded functions and classes, on the arguments the grader
+   sends, with nothing of the test above them: no test frame to read, no reference to find;
+3. asks the grader, over the same pipe, when the student's code calls a name that the test swapped
+   for a torch stand-in (the grader runs the stand-in and sends its answer back).
+
+It speaks ``wire`` messages on the descriptors it was started with as stdin and stdout; the
+student's code gets ``/dev/null`` for both. Whatever the student's code does here can only change
+the answers of its own functions, which the grader checks against references it computes itself.
+This file imports nothing of the ``autograder`` package (it is mounted on its own).
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import os
+import sys
+import threading
+
+# Started with -I, which leaves this file's (read-only) folder off the path.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+try:
+    import dl_grading_wire as wire  # as mounted in the sandbox
+except ImportError:  # run from the source tree (grading with --unsafe)
+    import wire  # type: ignore[no-redef]
+
+MASKED = "DL-CLEAN-ROOM"  # the masked modules' ImportError says this
+MASKED_ROOTS = {"torch", "torchvision", "torchaudio", "functorch", "torchgen", "triton"}
+STATEMENT_SECONDS = 10  # what one statement of the student's cells may take to load
+
+
+class NumpyOnlyError(AssertionError):
+    """A function the assignment asks to write in numpy needs torch or a forbidden shortcut."""
+
+
+# What of the masked modules the student's code reached for since the last call began (an audit hook
+# sees every import, in every thread, and cannot be removed).
+REACHED: list[str] = []
+
+
+def _audit(event: str, args) -> None:
+    if event == "import" and args and str(args[0]).split(".")[0] in MASKED_ROOTS:
+        REACHED.append(str(args[0]))
+
+
+class Masked:
+    """Bound to a name whose import was masked (``import torch as tt``): any use says so."""
+
+    def __init__(self, name: str):
+        self._name = name
+
+    def __getattr__(self, attr):
+        REACHED.append(self._name)
+        raise NumpyOnlyError(f"uses {self._name}.{attr}: {self._name} is not available to a numpy-only function")
+
+    def __call__(self, *args, **kwargs):
+        REACHED.append(self._name)
+        raise NumpyOnlyError(f"calls {self._name}: it is not available to a numpy-only function")
+
+
+class Server:
+    def __init__(self, fd_in: int, fd_out: int):
+        self.fd_in, self.fd_out = fd_in, fd_out
+        self.ns: dict = {"__name__": "__main__", "__builtins__": builtins}
+        self.objects: dict[int, object] = {}
+        self.forbidden: dict[str, list[str]] = {}
+        self.callbacks: set[str] = set()
+
+    # -- messages -----------------------------------------------------------------------------
+    def send(self, meta: dict, arrays: list = ()) -> None:
+        wire.write_message(self.fd_out, meta, list(arrays))
+
+    def receive(self):
+        meta, arrays = wire.read_message(self.fd_in)
+        return meta, wire.Decoder(arrays, self.objects)
+
+    def _refs(self) -> dict:
+        return {id(obj): (key, obj) for key, obj in self.objects.items()}
+
+    def encode(self, value, arrays: list):
+        return wire.encode(value, arrays, self._refs())
+
+    # -- loading ---------------------------------------------------------------------------------
+    def load(self, blocks: list, forbidden: dict, skip: list) -> dict:
+        """Run the definitions of ``blocks`` (``[label, code, from a solution cell]``), a statement at a
+        time; before each, say which (``"block:statement"``), so that a statement that ends this
+        process is skipped when the grader starts it again."""
+        import signal
+
+        self.forbidden = {str(k): [str(v) for v in vs] for k, vs in forbidden.items()}
+        failed = []
+
+        def too_long(signum, frame):
+            raise TimeoutError(f"took longer than {STATEMENT_SECONDS} s to run")
+
+        signal.signal(signal.SIGALRM, too_long)
+        for number, (label, source, solution) in enumerate(blocks):
+            try:
+                tree = ast.parse(source)
+            except (SyntaxError, ValueError, MemoryError, RecursionError) as exc:
+                failed.append([label, f"{type(exc).__name__}: {exc}"[:500]])
+                continue
+            for index, node in enumerate(tree.body):
+                where = f"{number}:{index}"
+                if where in skip or not _definition(node, solution):
+                    continue
+                self.send({"op": "loading", "at": where})
+                signal.alarm(STATEMENT_SECONDS)
+                try:
+                    exec(compile(ast.Module([node], []), label, "exec"), self.ns)  # noqa: S102
+                except BaseException as exc:  # noqa: BLE001 (one failed statement costs only what it defines)
+                    if isinstance(node, ast.Import | ast.ImportFrom) and MASKED in str(exc):
+                        for alias in node.names:
+                            name = alias.asname or alias.name.split(".")[0]
+                            self.ns[name] = Masked(alias.name if isinstance(node, ast.Import) else name)
+                    failed.append([label, f"line {node.lineno}: {type(exc).__name__}: {exc}"[:500]])
+                finally:
+                    signal.alarm(0)
+        return {"failed": failed}
+
+    # -- calls -------------------------------------------------------------------------------------
+    def call(self, meta: dict, decode) -> None:
+        import numpy as np
+
+        arrays: list = []
+        args, kwargs = decode(meta["args"]), decode(meta["kwargs"])
+        if meta.get("random") is not None:
+            np.random.set_state(decode(meta["random"]))
+        label = meta["label"]
+        obj = None
+        if meta.get("inst") is not None:
+            obj = self.objects.get(meta["inst"])
+            if obj is None:
+                raise wire.WireError("a call on an object that does not exist")
+            for key, value in (decode(meta["state"]) or {}).items():
+                if isinstance(key, str) and not isinstance(value, wire.Opaque):
+                    obj.__dict__[key] = value
+        before = wire.digest((args, kwargs))
+        saved = {name: self.ns.get(name) for name in meta.get("standins", [])}
+        REACHED.clear()
+        for name in saved:
+            self.ns[name] = self._callback(name)
+        reply: dict = {"op": "result"}
+        try:
+            if meta.get("new"):
+                cls = self.ns[meta["target"]]
+                obj = cls(*args, **kwargs)
+                self.objects[int(meta["key"])] = obj
+                result = None
+            else:
+                target = getattr(obj, meta["method"]) if obj is not None else self.ns[meta["target"]]
+                if meta.get("count_lines"):
+                    result, reply["lines"] = _count_lines(label, target, args, kwargs)
+                else:
+                    result = self._watched(label, meta.get("graded", label), target, args, kwargs)
+            reply["result"] = self.encode(result, arrays)
+        except BaseException as exc:  # noqa: BLE001 (the student's exception is the answer)
+            reply["error"] = _error(exc)
+            if REACHED and reply["error"]["type"] != "NumpyOnlyError":
+                # torch was reached for (in a thread, behind a try) and the call failed without it.
+                reply["error"] = {
+                    "type": "NumpyOnlyError",
+                    "message": f"{label} reaches for {REACHED[0]} and fails "
+                    "without it; this assignment asks for numpy here",
+                }
+        finally:
+            for name, value in saved.items():
+                self.ns[name] = value
+        if wire.digest((args, kwargs)) != before:
+            reply["args_after"] = self.encode((args, kwargs), arrays)
+        if obj is not None:
+            reply["state"] = self.encode(dict(vars(obj)), arrays) if hasattr(obj, "__dict__") else None
+        reply["random"] = self.encode(np.random.get_state(), arrays)
+        self.send(reply, arrays)
+
+    def _watched(self, label: str, graded: str, target, args, kwargs):
+        """``target(*args, **kwargs)``, with the calls the assignment forbids in ``graded`` caught."""
+        forbidden = self._forbidden_callables(graded)
+        if not forbidden:
+            return target(*args, **kwargs)
+        hits: list[str] = []
+
+        def profile(frame, event, arg):
+            if event == "c_call" and id(arg) in forbidden:
+                hits.append(forbidden[id(arg)])
+            elif event == "call" and id(frame.f_code) in forbidden:
+                hits.append(forbidden[id(frame.f_code)])
+
+        sys.setprofile(profile)
+        threading.setprofile(profile)
+        try:
+            result = target(*args, **kwargs)
+        finally:
+            removed = sys.getprofile() is not profile
+            sys.setprofile(None)
+            threading.setprofile(None)  # type: ignore[arg-type]
+        if removed:
+            raise NumpyOnlyError(f"{label} switches off the grader's watch (sys.setprofile) while it runs")
+        if hits:
+            raise NumpyOnlyError(f"{label} calls {hits[0]}, a shortcut this assignment rules out here")
+        return result
+
+    def _forbidden_callables(self, graded: str) -> dict:
+        import importlib
+
+        found = {}
+        for dotted in self.forbidden.get(graded, []):
+            module_name, _, attr = dotted.rpartition(".")
+            try:
+                target = getattr(importlib.import_module(module_name), attr)
+            except Exception:  # noqa: BLE001 (a masked or missing module cannot be called either)
+                continue
+            found[id(target)] = dotted
+            code = getattr(getattr(target, "__wrapped__", target), "__code__", None)
+            if code is not None:
+                found[id(code)] = dotted
+        return found
+
+    def _callback(self, name: str):
+        """A stand-in for ``name`` that asks the grader (where the test's torch stand-in runs)."""
+        server = self
+
+        def ask(*args, **kwargs):
+            arrays: list = []
+            server.send(
+                {
+                    "op": "callback",
+                    "name": name,
+                    "args": server.encode(args, arrays),
+                    "kwargs": server.encode(kwargs, arrays),
+                },
+                arrays,
+            )
+            meta, decode = server.receive()
+            if "args_after" in meta:  # the stand-in changed its arguments in place, as the student's would
+                after_args, after_kwargs = decode(meta["args_after"])
+                for target, value in zip(args, after_args):
+                    wire.assign_in_place(target, value)
+                for key, target in kwargs.items():
+                    if key in after_kwargs:
+                        wire.assign_in_place(target, after_kwargs[key])
+            if meta.get("op") == "raise":
+                raise _rebuilt(meta.get("error", {}))
+            return decode(meta.get("result", {"v": None}))
+
+        ask.__name__ = ask.__qualname__ = name
+        return ask
+
+    # -- the loop ------------------------------------------------------------------------------------
+    def serve(self) -> None:
+        while True:
+            try:
+                meta, decode = self.receive()
+            except wire.WireError:
+                return  # the grader has gone
+            op = meta.get("op")
+            if op == "load":
+                loaded = self.load(meta.get("blocks", []), meta.get("forbidden", {}), meta.get("skip", []))
+                self.send({"op": "loaded", **loaded})
+            elif op == "call":
+                self.call(meta, decode)
+            else:
+                return
+
+
+def _definition(node: ast.stmt, solution: bool) -> bool:
+    """What runs of a student's cell: definitions, imports and assignments (in a cell the student
+    added, of constants only), never loops, calls or anything else that only computes."""
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Import | ast.ImportFrom):
+        return True
+    if isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None:
+        if solution:
+            return True
+        try:
+            ast.literal_eval(node.value)
+            return True
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            return False
+    return False
+
+
+def _count_lines(label: str, target, args, kwargs):
+    """``(result, lines)``: the call, and the Python lines it ran outside the installed packages and
+    the standard library (what ``utils.vectorisation.count_python_lines`` counts in the kernel)."""
+    import sysconfig
+
+    library = tuple(sorted({sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")}))
+    count = 0
+
+    def local(frame, event, arg):
+        nonlocal count
+        if event == "line":
+            count += 1
+        return local
+
+    def on_call(frame, event, arg):
+        return None if frame.f_code.co_filename.startswith(library) else local
+
+    sys.settrace(on_call)
+    try:
+        result = target(*args, **kwargs)
+    finally:
+        removed = sys.gettrace() is not on_call
+        sys.settrace(None)
+    if removed:
+        raise NumpyOnlyError(f"{label} switches off the grader's count of its Python lines (sys.settrace)")
+    return result, count
+
+
+def _error(exc: BaseException) -> dict:
+    numpy_only = isinstance(exc, NumpyOnlyError) or MASKED in str(exc)
+    cause = exc.__context__
+    while cause is not None and not numpy_only:
+        numpy_only = isinstance(cause, NumpyOnlyError) or MASKED in str(cause)
+        cause = cause.__context__
+    if numpy_only:
+        message = str(exc) if isinstance(exc, NumpyOnlyError) else "imports a module that is ruled out here (torch)"
+        return {"type": "NumpyOnlyError", "message": message[:2000]}
+    return {"type": type(exc).__name__, "message": str(exc)[:2000]}
+
+
+def _rebuilt(error: dict) -> BaseException:
+    known = getattr(builtins, str(error.get("type")), None)
+    if isinstance(known, type) and issubclass(known, Exception):
+        return known(str(error.get("message", "")))
+    return RuntimeError(f"{error.get('type')}: {error.get('message', '')}")
+
+
+def main() -> None:
+    # The protocol keeps the descriptors it was started with; the student's code prints into nothing.
+    fd_in, fd_out = os.dup(0), os.dup(1)
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    sys.stdout = sys.stderr = open(os.devnull, "w")  # noqa: SIM115
+    sys.setrecursionlimit(3000)
+    sys.addaudithook(_audit)
+    import numpy  # noqa: F401 (loaded before any student code, as in the kernel)
+
+    Server(fd_in, fd_out).serve()
+
+
+if __name__ == "__main__":
+    main()
