@@ -347,4 +347,15 @@ def load_ipython_extension(shell) -> None:
     rules = json.loads(os.environ.pop(RULES_ENV, "{}") or "{}")
     guard = Guard(shell, rules)
     shell.input_transformers_post.append(guard.transform)
+    # IPython parses a cell before running it to see whether it awaits; a cell too deep to parse made
+    # that raise outside the cell, and the kernel never answered. Then it runs as a plain cell and fails.
+    should_run_async = shell.should_run_async
+
+    def parsed_or_not(*args, **kwargs):
+        try:
+            return should_run_async(*args, **kwargs)
+        except Exception:  # noqa: BLE001
+            return False
+
+    shell.should_run_async = parsed_or_not
     shell.events.register("post_run_cell", guard.after)

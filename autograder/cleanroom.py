@@ -28,6 +28,7 @@ blocked by an import hook only.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import importlib.util
 import os
 import shutil
@@ -47,6 +48,7 @@ SERVER_MODULE, WIRE_MODULE = "dl_cleanroom", "dl_grading_wire"
 # Never importable in the clean room, whatever the assignment.
 MASKED_MODULES = ("torch", "torchvision", "torchaudio", "functorch", "torchgen", "triton")
 MAX_LOAD_FAILURES = 4
+F_SETPIPE_SZ = 1031
 STUB = 'raise ImportError("DL-CLEAN-ROOM: this module is not available where numpy-only functions are graded")\n'
 
 
@@ -55,11 +57,10 @@ class CleanRoomError(RuntimeError):
 
 
 def student_blocks(nb: NotebookNode, source: NotebookNode) -> list[list]:
-    """What the clean room loads, in the notebook's order, as ``[label, code, all assignments]``:
+    """What the clean room loads, in the notebook's order, as ``[label, code, from the source]``:
     the locked cells (the instructor's, as nbgrader restored them: helpers such as ``pair``), the
-    student's solution cells, and the code cells the student added (``all assignments`` False). Of
-    these the room runs definitions, imports and assignments (of constants only, in a cell the
-    student added), never a loop or a bare call; never a test cell."""
+    student's solution cells, and the code cells the student added. Of these the room runs
+    definitions, imports and assignments, never a loop or a bare call; never a test cell."""
     from .notebooks import cell_kind, strip_magics
 
     kinds = {c.metadata.get("nbgrader", {}).get("grade_id"): cell_kind(c) for c in source.cells}
@@ -111,6 +112,7 @@ class CleanRoom:
         self.instances: dict[int, object] = {}  # key -> the grader's mirror of a clean-room object
         self.handles = wire.Handles()  # the grader's objects the clean room holds by number (tensors)
         self.generation = 0  # a restarted room has none of the earlier objects
+        self._random = None
         self.skip: list[str] = []  # statements of the student's cells that ended the room as it loaded
         self._tmp: str | None = None
 
@@ -170,6 +172,10 @@ class CleanRoom:
         )
         self.generation += 1
         self.instances, self.handles = {}, wire.Handles()
+        self._random = None  # the global random state the room has, as last synced
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            with contextlib.suppress(OSError):
+                fcntl.fcntl(pipe.fileno(), F_SETPIPE_SZ, 1 << 20)  # whole messages, fewer wake-ups
         at = "start"
         try:
             self._send({"op": "load", "blocks": self.blocks, "forbidden": self.forbidden, "skip": self.skip})
@@ -248,20 +254,28 @@ class CleanRoom:
             "new": bool(how.get("new")),
             "args": wire.encode(args, arrays, refs, handles=self.handles),
             "kwargs": wire.encode(kwargs, arrays, refs, handles=self.handles),
-            "random": wire.encode(np.random.get_state(), arrays),
+            "random": None,
             "standins": standins,
             "count_lines": bool(how.get("count_lines")),
         }
+        # What the room does not have yet: the global random state and the object's attributes, if the
+        # test changed them since the last answer (the room keeps its own otherwise).
+        state = np.random.get_state()
+        if self._random is None or not _same_random(state, self._random):
+            meta["random"] = wire.encode(state, arrays)
         if obj is not None:
             if how.get("new"):
                 key = len(self.instances)
                 object.__setattr__(obj, "_dl_key", key)
                 object.__setattr__(obj, "_dl_generation", self.generation)
+                object.__setattr__(obj, "_dl_synced", {})
                 self.instances[key] = obj
                 meta["key"] = key
             else:
                 meta["inst"] = obj._dl_key
-                meta["state"] = wire.encode(_state(obj), arrays, self._refs(), handles=self.handles)
+                synced = obj.__dict__.get("_dl_synced", {})
+                changed = {k: v for k, v in _state(obj).items() if synced.get(k) != wire.digest(v)}
+                meta["state"] = wire.encode(changed, arrays, self._refs(), handles=self.handles)
         try:
             self._send(meta, arrays)
             while True:
@@ -277,7 +291,9 @@ class CleanRoom:
             self.stop()
             raise CleanRoomError("the clean room answered out of turn")
         try:
-            np.random.set_state(decode(reply.get("random")))
+            if reply.get("random") is not None:
+                np.random.set_state(decode(reply["random"]))
+            self._random = np.random.get_state()
             if "args_after" in reply:
                 after_args, after_kwargs = decode(reply["args_after"])
                 for target, value in zip(args, after_args):
@@ -291,6 +307,8 @@ class CleanRoom:
                     if isinstance(attr, str) and not attr.startswith("_dl_"):
                         current = obj.__dict__.get(attr)
                         obj.__dict__[attr] = assign_in_place(current, value) if current is not None else value
+            if obj is not None:
+                obj.__dict__["_dl_synced"] = {k: wire.digest(v) for k, v in _state(obj).items()}
             if "error" in reply:
                 error = reply["error"] if isinstance(reply["error"], dict) else {}
                 raise _exception(error)
@@ -320,6 +338,12 @@ class CleanRoom:
         if wire.digest((args, kwargs)) != before:
             message["args_after"] = wire.encode((args, kwargs), arrays, self._refs(), handles=self.handles)
         self._send(message, arrays)
+
+
+def _same_random(a, b) -> bool:
+    import numpy as np
+
+    return a[0] == b[0] and a[2:] == b[2:] and np.array_equal(a[1], b[1])
 
 
 def _state(obj) -> dict:

@@ -3,9 +3,9 @@
 Started by ``autograder.cleanroom`` inside the grading sandbox, with torch's folders (and those of
 any module an assignment forbids) masked in its mount namespace, this process:
 
-1. loads the student's own code (the blocks the grader sends: the instructor's import lines, then
-   the student's solution cells and the definitions of the cells they added), statement by
-   statement, so that an ``import torch`` costs only that line;
+1. loads the student's own code (the blocks the grader sends: the notebook's locked cells, the
+   student's solution cells and the cells they added), its definitions, imports and assignments
+   only, statement by statement, so that an ``import torch`` costs only that line;
 2. answers the grader's calls to the graded functions and classes, on the arguments the grader
    sends, with nothing of the test above them: no test frame to read, no reference to find;
 3. asks the grader, over the same pipe, when the student's code calls a name that the test swapped
@@ -90,7 +90,7 @@ class Server:
 
     # -- loading ---------------------------------------------------------------------------------
     def load(self, blocks: list, forbidden: dict, skip: list) -> dict:
-        """Run the definitions of ``blocks`` (``[label, code, from a solution cell]``), a statement at a
+        """Run the definitions of ``blocks`` (``[label, code, from the source]``), a statement at a
         time; before each, say which (``"block:statement"``), so that a statement that ends this
         process is skipped when the grader starts it again."""
         import signal
@@ -102,7 +102,7 @@ class Server:
             raise TimeoutError(f"took longer than {STATEMENT_SECONDS} s to run")
 
         signal.signal(signal.SIGALRM, too_long)
-        for number, (label, source, solution) in enumerate(blocks):
+        for number, (label, source, _) in enumerate(blocks):
             try:
                 tree = ast.parse(source)
             except (SyntaxError, ValueError, MemoryError, RecursionError) as exc:
@@ -110,7 +110,7 @@ class Server:
                 continue
             for index, node in enumerate(tree.body):
                 where = f"{number}:{index}"
-                if where in skip or not _definition(node, solution):
+                if where in skip or not _definition(node):
                     continue
                 self.send({"op": "loading", "at": where})
                 signal.alarm(STATEMENT_SECONDS)
@@ -143,6 +143,8 @@ class Server:
             for key, value in (decode(meta["state"]) or {}).items():
                 if isinstance(key, str) and not isinstance(value, wire.Opaque):
                     obj.__dict__[key] = value
+        attributes = _digests(obj)
+        random_before = np.random.get_state()
         before = wire.digest((args, kwargs))
         saved = {name: self.ns.get(name) for name in meta.get("standins", [])}
         REACHED.clear()
@@ -176,9 +178,14 @@ class Server:
                 self.ns[name] = value
         if wire.digest((args, kwargs)) != before:
             reply["args_after"] = self.encode((args, kwargs), arrays)
-        if obj is not None:
-            reply["state"] = self.encode(dict(vars(obj)), arrays) if hasattr(obj, "__dict__") else None
-        reply["random"] = self.encode(np.random.get_state(), arrays)
+        if obj is not None and hasattr(obj, "__dict__"):  # the attributes the call changed or added
+            changed = {k: v for k, v in vars(obj).items() if attributes.get(k) != wire.digest(v)}
+            reply["state"] = self.encode(changed, arrays)
+        state = np.random.get_state()
+        if not (
+            state[0] == random_before[0] and state[2:] == random_before[2:] and (state[1] == random_before[1]).all()
+        ):
+            reply["random"] = self.encode(state, arrays)
         self.send(reply, arrays)
 
     def _watched(self, label: str, graded: str, target, args, kwargs):
@@ -271,20 +278,16 @@ class Server:
                 return
 
 
-def _definition(node: ast.stmt, solution: bool) -> bool:
-    """What runs of a student's cell: definitions, imports and assignments (in a cell the student
-    added, of constants only), never loops, calls or anything else that only computes."""
-    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Import | ast.ImportFrom):
-        return True
-    if isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None:
-        if solution:
-            return True
-        try:
-            ast.literal_eval(node.value)
-            return True
-        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-            return False
-    return False
+def _definition(node: ast.stmt) -> bool:
+    """What runs of a student's cell: definitions, imports and assignments (``LOOKUP = np.arange(9)``
+    in a cell the student added is as much a part of the answer as a helper function), never a loop,
+    a bare call or anything else that only computes."""
+    definitions = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom, ast.Assign)
+    return isinstance(node, definitions) or (isinstance(node, ast.AnnAssign) and node.value is not None)
+
+
+def _digests(obj) -> dict:
+    return {k: wire.digest(v) for k, v in vars(obj).items()} if obj is not None and hasattr(obj, "__dict__") else {}
 
 
 def _count_lines(label: str, target, args, kwargs):

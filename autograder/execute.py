@@ -162,8 +162,8 @@ class GradingExecute(Execute):
         nb.metadata["dl_grading"] = grading  # the grader's, whatever the student's file said
         return nb, resources
 
-    def _note(self, index: int, kind: str, message: str) -> None:
-        self._incidents.append({"cell": index + 1, "kind": kind, "message": message})
+    def _note(self, index: int, kind: str, ename: str, message: str) -> None:
+        self._incidents.append({"cell": index + 1, "kind": kind, "message": f"{ename}: {message}"})
 
     def _test_cell_incidents(self, nb) -> list[dict]:
         """What the agent or the repeat outside the kernel said in the test cells (cells the grader
@@ -232,7 +232,7 @@ class GradingExecute(Execute):
                                 f"{self.submission_timeout} s for grading"
                             )
                             cell.outputs = [_error(NOT_RUN, said)]
-                            self._note(index, "limit", said)
+                            self._note(index, "limit", NOT_RUN, said)
                             continue
                         self._current, self._printed, self._flooded = index, 0, False
                         self._execute_visible(cell, resources, index)
@@ -249,7 +249,7 @@ class GradingExecute(Execute):
                     "in a new kernel and grading went on after this one"
                 )
                 self.nb.cells[index].outputs = [_error(KERNEL_DIED, said)]
-                self._note(index, "kernel-died", said)
+                self._note(index, "kernel-died", KERNEL_DIED, said)
                 self.km = self.kc = None
                 if len(died) >= MAX_KERNEL_DEATHS:
                     for cell in self.nb.cells[index + 1 :]:
@@ -352,7 +352,7 @@ class GradingExecute(Execute):
         if reasons:
             said = "; ".join(dict.fromkeys(reasons))
             cell.outputs.append(_error(LIMIT_ERROR, said))
-            self._note(index, "limit", said)
+            self._note(index, "limit", LIMIT_ERROR, said)
 
     # -- set-up ----------------------------------------------------------------------------------
     def _source_path(self, resources: dict) -> Path | None:

@@ -301,9 +301,14 @@ def write_message(fd: int, meta: dict, arrays: list = ()) -> None:
         blobs.append(blob)
         offset += blob.nbytes
     header = json.dumps({"meta": meta, "arrays": index}).encode()
-    _write_all(fd, len(header).to_bytes(8, "little") + header + offset.to_bytes(8, "little"))
-    for blob in blobs:
-        _write_all(fd, blob.reshape(-1).view(np.uint8).data)
+    parts = [len(header).to_bytes(8, "little"), header, offset.to_bytes(8, "little")]
+    parts += [blob.reshape(-1).view(np.uint8).tobytes() if blob.nbytes < 1 << 16 else blob for blob in blobs]
+    small = b"".join(p for p in parts if isinstance(p, bytes))
+    if len(small) == sum(len(p) if isinstance(p, bytes) else p.nbytes for p in parts):
+        _write_all(fd, small)  # one write for a message of small pieces
+        return
+    for part in parts:
+        _write_all(fd, part if isinstance(part, bytes) else part.reshape(-1).view(np.uint8).data)
 
 
 def _write_all(fd: int, data) -> None:

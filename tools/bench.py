@@ -1,6 +1,6 @@
 """`make bench`: the course's speed targets, measured and printed as a table.
 
-    python -m tools.bench [--only notebooks,grading,class,conv,rnn,site]
+    python -m tools.bench [--only notebooks,grading,class,conv,rnn,site,cleanroom]
 
 - seconds to execute each notebook top to bottom (target: under 60 s on 2 cores), run one at a
   time so that the numbers are not inflated by each other;
@@ -10,7 +10,9 @@
   the sandbox's overhead;
 - the convolution rows of tools/bench_conv.py (the reference im2col against torch's conv2d);
 - the LSTM rows of tools/bench_rnn.py (the reference numpy LSTM forward+backward against nn.LSTM);
-- seconds to build the website (tools/build_site.py, the notebooks executed two at a time).
+- seconds to build the website (tools/build_site.py, the notebooks executed two at a time);
+- what the clean room costs per submission (``autograder.cleanroom``): starting it and loading a
+  reference solution, and repeating that assignment's numpy-only tests outside the kernel.
 """
 
 from __future__ import annotations
@@ -258,6 +260,63 @@ def site_rows() -> list[dict]:
     ]
 
 
+CLEAN_ROOM_TARGET = 1.5
+
+
+def cleanroom_rows() -> list[dict]:
+    """Per assignment: the clean room started and loaded with the reference solution, then the whole
+    repeat of the numpy-only tests (the clean room answering every graded call)."""
+    from autograder import cleanroom, replay
+    from autograder import sandbox as sb
+    from autograder.course import find_source_notebooks
+    from autograder.execute import grading_rules
+    from autograder.notebooks import read_notebook, tag_notebook
+
+    rows = []
+    uid, lock = sb.claim_uid()
+    try:
+        for path in find_source_notebooks():
+            source = tag_notebook(read_notebook(path))
+            rules = grading_rules(path)
+            limits = sb.Limits(uid=uid)
+            with tempfile.TemporaryDirectory(prefix="bench-cleanroom-") as tmp:
+                tagged = Path(tmp) / path.name
+                nbformat.write(source, tagged)
+                start = time.perf_counter()
+                with cleanroom.CleanRoom(cleanroom.student_blocks(source, source), rules, limits=limits) as room:
+                    room.start()
+                started = time.perf_counter() - start
+                nb = nbformat.from_dict(source)
+                calls = []
+                with mock.patch.object(cleanroom.CleanRoom, "call", _counted(cleanroom.CleanRoom.call, calls)):
+                    start = time.perf_counter()
+                    summary = replay.check_outside(nb, tagged, rules, 300, None, limits=limits)
+                    repeat = time.perf_counter() - start
+            name = path.parent.name
+            verdict = "ok" if started < CLEAN_ROOM_TARGET else f"OVER the {CLEAN_ROOM_TARGET} s target"
+            rows.append({"name": f"clean room: start and load {name}", "seconds": started, "note": verdict})
+            rows.append(
+                {
+                    "name": f"repeat {name}'s tests outside the kernel",
+                    "seconds": repeat,
+                    "note": f"{len(summary['passed'])} tests, {len(calls)} calls to the clean room",
+                }
+            )
+            print(f"  {name}: {started:.2f} s to start, {repeat:.1f} s to repeat", file=sys.stderr, flush=True)
+    finally:
+        if lock is not None:
+            lock.close()
+    return rows
+
+
+def _counted(call, calls: list):
+    def counted(self, *args, **kwargs):
+        calls.append(None)
+        return call(self, *args, **kwargs)
+
+    return counted
+
+
 SUITES = {
     "notebooks": notebook_rows,
     "grading": grading_rows,
@@ -265,6 +324,7 @@ SUITES = {
     "conv": conv_rows,
     "rnn": rnn_rows,
     "site": site_rows,
+    "cleanroom": cleanroom_rows,
 }
 
 
