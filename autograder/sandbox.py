@@ -7,9 +7,22 @@ that executes the student's notebook runs inside ``bwrap``:
   installation, the venv and the course's ``utils`` package, nothing else of the host; the
   instructor's sources, the gradebook, other students' folders do not exist in there;
 - one writable folder, the submission's scratch copy (its working directory), plus a small ``/tmp``;
-- no network (``--unshare-net``: a loopback of its own), its own pid, ipc and uts namespaces;
-- an unprivileged uid (``nobody`` when the grader is root, through ``setpriv``; otherwise a user
-  namespace) and limits: memory (``--memory``: heap and anonymous mappings, RLIMIT_DATA), process count, file size.
+  a root grader's scratch folder (``scratch_space``) is a tmpfs of ``Limits.scratch_size``, so what
+  the kernel writes is capped and never reaches the host's disk;
+- no network (``--unshare-net``: a loopback of its own), its own pid, ipc and uts namespaces, and no
+  way to make user namespaces of its own (bwrap's ``--disable-userns``, or for a root grader a
+  seccomp filter, ``forbid_user_namespaces``);
+- an unprivileged uid (one of ``UID_POOL`` when the grader is root, through ``setpriv``; otherwise
+  ``nobody`` in a user namespace);
+- limits for the submission as a whole: memory (RAM, no swap) and tasks, through a cgroup of its own
+  (``cgroup_mode``); the rlimits of ``set_rlimits`` (memory and processes per process, file size)
+  stay as a second layer, and are the only one where no cgroup can be made (``check`` says so);
+- nothing of the grader's: stdin, stdout and stderr are ``/dev/null``, no other descriptor is
+  inherited, and the environment is an allowlist (``kernel_environment``).
+
+Root never follows a path the sandbox could have replaced: the scratch folder itself stays root's
+(its subfolders are the sandbox's), and the launcher writes the kernel's connection file through
+descriptors opened without following links (``_write_connection_file``).
 
 The kernel talks to nbclient over unix sockets (``KernelManager.transport = "ipc"``) in the
 submission's scratch folder, since TCP on the host's loopback is out of reach of a kernel without
@@ -22,6 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import json
 import os
 import resource
@@ -29,6 +43,7 @@ import shutil
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,14 +64,22 @@ class SandboxUnavailable(RuntimeError):
 
 @dataclass
 class Limits:
-    """Per-submission limits, applied to the kernel and everything it starts."""
+    """Per-submission limits, for the kernel and everything it starts together.
 
-    # Heap and anonymous mappings of each process (RLIMIT_DATA). Not the address space: torch alone
-    # maps ~3.7 GB of it; a kernel with numpy, torch and utils loaded holds ~0.9 GB of data.
+    ``memory`` and ``processes`` bind the sandbox as a whole where it has a cgroup of its own
+    (``cgroup_mode()`` is not None): the memory its processes use in all (RAM, no swap; a sandbox
+    over it loses a process to the kernel's OOM killer, its kernel as often as not), and the tasks
+    (processes and threads) it runs at once. Each process is held to them by rlimits too, the only
+    limits where there is no cgroup: ``memory`` of heap and anonymous mappings (RLIMIT_DATA; not
+    the address space: torch alone maps ~3.7 GB of it, a kernel with numpy, torch and utils holds
+    ~0.9 GB of data), ``processes`` of the sandbox's uid (RLIMIT_NPROC).
+    """
+
     memory: int = 4 * GB
-    processes: int = 64  # processes of the sandbox's uid (RLIMIT_NPROC)
+    processes: int = 64
     file_size: int = 256 * 1024**2  # largest file the kernel may write (RLIMIT_FSIZE)
     tmp_size: int = 256 * 1024**2  # size of the sandbox's /tmp
+    scratch_size: int = 512 * 1024**2  # size of a root grader's scratch folder (a tmpfs: scratch_space)
     uid: int = NOBODY  # the kernel's uid when the grader is root (claim_uid gives each sandbox its own)
 
     def to_env(self) -> str:
@@ -113,7 +136,9 @@ def bwrap_argv(scratch: Path, limits: Limits, command: list[str]) -> list[str]:
     argv = [bwrap, "--die-with-parent", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts"]
     argv += ["--unshare-cgroup-try", "--hostname", "sandbox"]
     if not _as_root():
-        argv += ["--unshare-user", "--uid", str(NOBODY), "--gid", str(NOBODY)]
+        # A root grader's bwrap makes no user namespace, so it cannot disable them: it has the seccomp
+        # filter of forbid_user_namespaces instead.
+        argv += ["--unshare-user", "--disable-userns", "--uid", str(NOBODY), "--gid", str(NOBODY)]
     argv += ["--perms", "1777", "--size", str(limits.tmp_size), "--tmpfs", "/tmp"]
     roots = _readonly_roots()
     # Folders bwrap creates on the way to a mount would be 0700 (unreadable by the kernel's uid).
@@ -129,11 +154,9 @@ def bwrap_argv(scratch: Path, limits: Limits, command: list[str]) -> list[str]:
     argv += ["--ro-bind", str(Path(__file__).with_name("agent.py")), f"{AGENT_DIR}/{AGENT_MODULE}.py"]
     argv += ["--proc", "/proc", "--dev", "/dev"]
     argv += ["--bind", str(scratch), str(scratch), "--chdir", str(scratch / "work")]
-    changed, removed = _environment_changes(scratch)
-    for name, value in changed.items():
+    argv += ["--clearenv"]
+    for name, value in kernel_environment(scratch).items():
         argv += ["--setenv", name, value]
-    for name in removed:
-        argv += ["--unsetenv", name]
     if _as_root():
         # A real unprivileged uid (RLIMIT_NPROC does not bind root), with every capability dropped.
         setpriv = shutil.which("setpriv")
@@ -203,21 +226,218 @@ def set_rlimits(limits: Limits, running: int) -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
-def _apply_limits(limits: Limits) -> None:
-    """In the child, before ``exec``: rlimits are inherited by bwrap and the kernel below it."""
+# seccomp: (audit arch, clone, unshare) of the machines the filter knows; clone3 is 435 on both.
+_SYSCALLS = {"x86_64": (0xC000003E, 56, 272), "aarch64": (0xC00000B7, 220, 97)}
+CLONE_NEWUSER = 0x10000000
+
+
+def forbid_user_namespaces() -> None:
+    """Make this process and its descendants unable to create user namespaces (in a user namespace
+    of its own, a kernel would have every capability again, and the kernel's whole attack surface
+    that needs them). A seccomp filter: ``unshare`` and ``clone`` with CLONE_NEWUSER fail with
+    EPERM; ``clone3``, whose flags a filter cannot read, fails with ENOSYS, so that glibc falls back
+    to ``clone``; a foreign ABI (32-bit, x32), which the filter would misread, is refused. Needs
+    ``no_new_privs`` or CAP_SYS_ADMIN."""
+    import errno
+    import struct
+
+    arch, clone, unshare = _SYSCALLS[os.uname().machine]
+    allow, eperm, enosys = 0x7FFF0000, 0x50000 | errno.EPERM, 0x50000 | errno.ENOSYS
+    ld, jeq, jge, jset, ret = 0x20, 0x15, 0x35, 0x45, 0x06  # BPF_LD|W|ABS, BPF_JMP|{JEQ,JGE,JSET}|K, BPF_RET|K
+    program = [
+        (ld, 0, 0, 4),  # seccomp_data.arch
+        (jeq, 1, 0, arch),
+        (ret, 0, 0, eperm),
+        (ld, 0, 0, 0),  # seccomp_data.nr
+        (jge, 8, 0, 0x40000000),  # x32's numbers
+        (jeq, 7, 0, 435),  # clone3
+        (jeq, 2, 0, unshare),
+        (jeq, 1, 0, clone),
+        (ret, 0, 0, allow),
+        (ld, 0, 0, 16),  # the low half of seccomp_data.args[0]: the flags of clone and unshare
+        (jset, 1, 0, CLONE_NEWUSER),
+        (ret, 0, 0, allow),
+        (ret, 0, 0, eperm),
+        (ret, 0, 0, enosys),
+    ]
+    code = b"".join(struct.pack("HBBI", *insn) for insn in program)
+    buffer = ctypes.create_string_buffer(code, len(code))
+
+    class SockFprog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+    prog = SockFprog(len(program), ctypes.addressof(buffer))
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(22, 2, ctypes.byref(prog), 0, 0) != 0:  # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
+        err = ctypes.get_errno()
+        raise OSError(err, f"seccomp: {os.strerror(err)}")
+
+
+# -- cgroups -------------------------------------------------------------------------------------
+CGROUP_ROOT = "/sys/fs/cgroup"
+# The sandbox's own processes besides the kernel's: bwrap and its pid 1, or the zygote's init.
+_WRAPPER_TASKS = 2
+_warned = False
+
+
+@functools.cache
+def _cgroup_parents() -> tuple[str | None, tuple[str, ...]]:
+    """The cgroup version usable here, and the folders (this process's own cgroups, one per
+    hierarchy) under which a sandbox's cgroup is made: ``(None, ())`` where none can be."""
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return None, ()
+    own = {}
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        for controller in controllers.split(",") if controllers else [""]:
+            own[controller] = path.lstrip("/")
+    if os.path.exists(f"{CGROUP_ROOT}/cgroup.controllers"):
+        parent = os.path.join(CGROUP_ROOT, own.get("", ""))
+        try:
+            enabled = Path(parent, "cgroup.subtree_control").read_text().split()
+            if not {"memory", "pids"} <= set(enabled):
+                # Fails (EBUSY) where the grader's own cgroup holds processes: no internal processes in v2.
+                Path(parent, "cgroup.subtree_control").write_text("+memory +pids")
+        except OSError:
+            return None, ()
+        return "v2", (parent,)
+    parents = tuple(os.path.join(CGROUP_ROOT, c, own[c]) for c in ("memory", "pids") if c in own)
+    if len(parents) == 2 and all(os.path.isdir(p) and os.access(p, os.W_OK) for p in parents):
+        return "v1", parents
+    return None, ()
+
+
+def cgroup_mode() -> str | None:
+    """``"v2"`` or ``"v1"``: each sandbox gets a cgroup of its own, which holds its memory and
+    tasks in all; None: no cgroup can be made here (not root, no delegated controllers), and only
+    the per-process rlimits hold."""
+    return _cgroup_parents()[0]
+
+
+def make_cgroup(limits: Limits) -> list[str]:
+    """A new cgroup (a folder per hierarchy) with the sandbox's limits; [] where there is none."""
+    import secrets
+
+    mode, parents = _cgroup_parents()
+    name = f"dl-sandbox-{limits.uid}-{secrets.token_hex(4)}"
+    settings = {
+        "v2": {"memory.max": limits.memory, "memory.swap.max": 0, "pids.max": limits.processes + _WRAPPER_TASKS},
+        "v1": {
+            "memory.limit_in_bytes": limits.memory,
+            "memory.memsw.limit_in_bytes": limits.memory,  # after the one above: it may not be lower
+            "pids.max": limits.processes + _WRAPPER_TASKS,
+        },
+    }.get(mode, {})
+    made = []
+    try:
+        for parent in parents:
+            made.append(os.path.join(parent, name))
+            os.mkdir(made[-1], 0o755)
+        for setting, value in settings.items():
+            for folder in made:
+                if os.path.exists(os.path.join(folder, setting)):
+                    Path(folder, setting).write_text(str(value))
+    except OSError:
+        remove_cgroup(made)
+        raise
+    return made
+
+
+def join_cgroup(folders: list[str]) -> None:
+    """Move the calling process into the cgroup ``folders`` (``make_cgroup``); its children follow."""
+    for folder in folders:
+        Path(folder, "cgroup.procs").write_text("0")  # 0: the writing process (its pid may be a namespace's)
+
+
+def remove_cgroup(folders: list[str], timeout: float = 10) -> None:
+    """Kill what still runs in the cgroup ``folders``, then remove it."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    for folder in folders:
+        while True:
+            try:
+                os.rmdir(folder)
+                break
+            except FileNotFoundError:
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    print(f"sandbox: could not remove the cgroup {folder}", file=sys.stderr)
+                    break
+            with contextlib.suppress(OSError):
+                for pid in Path(folder, "cgroup.procs").read_text().split():
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(int(pid), signal.SIGKILL)
+            time.sleep(0.05)
+
+
+def _remove_cgroup_after(pid: int, folders: list[str]) -> None:
+    """Fork a process, out of the sandbox's cgroup and session, that removes the cgroup once ``pid``
+    (the launcher) has ended, however it ended: a kernel manager kills its launcher with SIGKILL."""
+    import select
+
+    watch = os.pidfd_open(pid)
+    if os.fork() != 0:
+        os.close(watch)
+        return
+    try:
+        os.setsid()
+        devnull = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(devnull, fd)
+        os.closerange(3, watch)
+        os.closerange(watch + 1, 1 << 16)
+        poller = select.poll()
+        poller.register(watch, select.POLLIN)
+        poller.poll()
+        remove_cgroup(folders)
+    finally:
+        os._exit(0)
+
+
+def _apply_limits(limits: Limits, cgroup: list[str] = ()) -> None:
+    """In the child, before ``exec``: the cgroup, rlimits and seccomp filter are inherited by bwrap
+    and the kernel below it."""
+    join_cgroup(cgroup)
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: the sandbox dies with its launcher
     set_rlimits(limits, _running_processes(limits.uid if _as_root() else os.getuid()))
+    if _as_root():
+        forbid_user_namespaces()
     # bwrap dies of a SIGINT; the kernel installs its own handler while it executes a cell.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def prepare_scratch(scratch: Path, files_from: Path | None = None, uid: int = NOBODY) -> Path:
+def _check_roots_alone(folder: Path) -> None:
+    """Refuse ``folder`` (the scratch folder's parent) unless only root can change what is in it:
+    then the scratch folder root made there is the one root later finds there."""
+    info = os.stat(folder)
+    if info.st_uid != 0 or info.st_mode & 0o022:
+        raise SandboxUnavailable(f"{folder} must be root's alone (it holds a scratch folder root works in)")
+
+
+def prepare_scratch(scratch: Path, files_from: Path | None = None, uid: int = NOBODY, size: int | None = None) -> Path:
     """A fresh scratch folder: ``work/`` (a copy of the submission's own files, no notebooks),
     ``runtime/`` (the kernel's connection file and sockets) and ``records/`` (what the test cells'
-    calls returned), writable by the sandbox's uid."""
-    shutil.rmtree(scratch, ignore_errors=True)
-    (scratch / "work").mkdir(parents=True)
+    calls returned), writable by the sandbox's uid.
+
+    For a root grader the folder itself stays root's (the sandbox cannot replace what is in it), in
+    a parent that must be root's alone; with ``size``, it is a tmpfs of that size (``release_scratch``
+    unmounts it; ``scratch_space`` does both)."""
+    scratch = Path(scratch)
+    if _as_root():
+        _check_roots_alone(scratch.parent)
+    release_scratch(scratch)
+    shutil.rmtree(scratch, ignore_errors=True)  # fd-based: it follows no link the sandbox made
+    scratch.mkdir(mode=0o755, parents=True)
+    if size and _as_root():
+        from .zygote import MS_NODEV, MS_NOSUID, _mount
+
+        _mount("tmpfs", str(scratch), "tmpfs", MS_NOSUID | MS_NODEV, f"size={size},mode=0755")
+    (scratch / "work").mkdir()
     (scratch / "runtime").mkdir()
     (scratch / ".config").mkdir()
     (scratch / "records").mkdir()  # the agent's records of the test cells' calls (autograder.replay)
@@ -230,11 +450,32 @@ def prepare_scratch(scratch: Path, files_from: Path | None = None, uid: int = NO
             elif path.is_dir() and not path.is_symlink():
                 shutil.copytree(path, scratch / "work" / path.name, symlinks=False, ignore_dangling_symlinks=True)
     if _as_root():
-        for dirpath, dirnames, filenames in os.walk(scratch):
-            for name in [*dirnames, *filenames, "."]:
-                os.lchown(os.path.join(dirpath, name), uid, uid)
+        # Through descriptors, never following a link, though no sandbox has run here yet.
+        for _, dirnames, filenames, dirfd in os.fwalk(scratch):
+            for name in [*dirnames, *filenames]:
+                os.chown(name, uid, uid, dir_fd=dirfd, follow_symlinks=False)
     os.chmod(scratch, 0o755)
     return scratch
+
+
+def release_scratch(scratch: Path) -> None:
+    """Unmount the tmpfs of ``prepare_scratch(..., size=...)``, if there is one, and with it what
+    the sandbox wrote (lazily: a sandbox still running keeps its view until it ends)."""
+    if _as_root() and os.path.ismount(scratch):
+        from .zygote import MNT_DETACH, _call, _libc
+
+        _call(_libc.umount2(str(scratch).encode(), MNT_DETACH), f"umount {scratch}")
+
+
+@contextlib.contextmanager
+def scratch_space(
+    scratch: Path, files_from: Path | None = None, uid: int = NOBODY, limits: Limits | None = None
+) -> Iterator[Path]:
+    """``prepare_scratch`` with a tmpfs of ``limits.scratch_size`` (a root grader), released on exit."""
+    try:
+        yield prepare_scratch(scratch, files_from, uid, size=(limits or Limits()).scratch_size)
+    finally:
+        release_scratch(scratch)
 
 
 def install_kernelspec(where: Path) -> Path:
@@ -274,7 +515,8 @@ def kernel_manager(scratch: Path, limits: Limits | None = None):
 
 
 def check(limits: Limits | None = None) -> None:
-    """Raise SandboxUnavailable with the reason when the sandbox cannot work on this machine."""
+    """Raise SandboxUnavailable with the reason when the sandbox cannot work on this machine; say
+    on stderr (once) when sandboxes get no cgroup here (``cgroup_mode``)."""
     import tempfile
 
     limits = limits or Limits()
@@ -296,6 +538,54 @@ def check(limits: Limits | None = None) -> None:
         lines = run.stdout.split()
         if lines[:1] != ["nonet"] or lines[1:2] == ["0"]:
             raise SandboxUnavailable(f"the sandbox is not isolated as expected: {run.stdout!r}")
+    _warn_without_cgroups()
+
+
+def _warn_without_cgroups() -> None:
+    global _warned
+    if cgroup_mode() is None and not _warned:
+        _warned = True
+        print(
+            "WARNING: the grading sandboxes get no cgroup on this machine (a root grader and cgroup v1, or v2 with "
+            "the memory and pids controllers delegated, are needed): their memory and process limits hold for "
+            "each process alone, so a submission's processes together may use several times the memory limit.",
+            file=sys.stderr,
+        )
+
+
+def _write_connection_file(scratch: Path, info: dict, uid: int | None) -> str:
+    """Write ``info`` to ``runtime/connection.json`` in ``scratch``, owned by ``uid``, after
+    emptying ``runtime/`` (the sockets and links a previous kernel left). The sandbox can write
+    ``runtime/``: root goes there through descriptors, from the scratch folder's parent (root's
+    alone) down, and neither follows nor writes through a link (a kernel that died may have left
+    one to a host file for its restart)."""
+    nofollow_dir = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+    if uid is not None:
+        _check_roots_alone(scratch.parent)
+    parent = os.open(scratch.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        top = os.open(scratch.name, nofollow_dir, dir_fd=parent)
+        try:
+            runtime = os.open("runtime", nofollow_dir, dir_fd=top)
+        finally:
+            os.close(top)
+    finally:
+        os.close(parent)
+    try:
+        for name in os.listdir(runtime):
+            try:
+                os.unlink(name, dir_fd=runtime)
+            except IsADirectoryError:
+                shutil.rmtree(name, dir_fd=runtime)  # fd-based too
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        fd = os.open("connection.json", flags, 0o600, dir_fd=runtime)
+        with open(fd, "w") as file:
+            if uid is not None:
+                os.fchown(fd, uid, uid)
+            file.write(json.dumps(info))
+    finally:
+        os.close(runtime)
+    return str(scratch / "runtime" / "connection.json")
 
 
 def launch(argv: list[str]) -> int:
@@ -309,21 +599,25 @@ def launch(argv: list[str]) -> int:
     if info.get("transport") != "ipc" or not str(info.get("ip", "")).startswith(str(scratch) + "/"):
         print(f"sandbox: the kernel manager must use transport 'ipc' with ip inside {scratch}", file=sys.stderr)
         return 3
-    connection_file = str(scratch / "runtime" / "connection.json")
-    Path(connection_file).write_text(json.dumps(info))
-    if _as_root():
-        os.chown(connection_file, limits.uid, limits.uid)
+    connection_file = _write_connection_file(scratch, info, limits.uid if _as_root() else None)
+    cgroup = make_cgroup(limits) if cgroup_mode() else []
+    if cgroup:
+        _remove_cgroup_after(os.getpid(), cgroup)
     if os.environ.get(ZYGOTE_ENV):
-        code = _launch_from_zygote(os.environ[ZYGOTE_ENV], scratch, limits, connection_file, argv[1:])
+        code = _launch_from_zygote(os.environ[ZYGOTE_ENV], scratch, limits, connection_file, argv[1:], cgroup)
         if code is not None:
             return code
     command = [sys.executable, "-m", "ipykernel_launcher", "-f", connection_file, *argv[1:]]
-    # The kernel's own stdout carries only its start-up banner; what cells print goes over the sockets.
+    # Nothing of the grader's: what cells print goes over the sockets, and the kernel's own output
+    # (its start-up banner, or what a student writes to fd 2) goes nowhere.
     proc = subprocess.Popen(
         bwrap_argv(scratch, limits, command),
         start_new_session=True,
+        stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
-        preexec_fn=lambda: _apply_limits(limits),
+        stderr=subprocess.DEVNULL,
+        close_fds=True,
+        preexec_fn=lambda: _apply_limits(limits, cgroup),
     )
 
     def interrupt(signum, frame):
@@ -340,26 +634,38 @@ def launch(argv: list[str]) -> int:
     return proc.wait()
 
 
-def _environment_changes(scratch: Path) -> tuple[dict[str, str], list[str]]:
-    """How the kernel's environment differs from its launcher's: the variables set, and removed."""
-    changed = {
+# What the kernel keeps of its launcher's environment (the grader's, plus what nbclient adds); the
+# rest (the grader's folders, PWD, credentials, the sandbox's own settings) stays out.
+KEPT_ENV = {
+    "PATH", "LANG", "LANGUAGE", "TZ", "MPLBACKEND", "PYDEVD_DISABLE_FILE_VALIDATION",
+    "PYTHONHASHSEED", "PYTHONIOENCODING", "PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE", "PYTHONWARNINGS",
+    "PYTHONUTF8", "PYTHONFAULTHANDLER", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS",
+}  # fmt: skip
+KEPT_ENV_PREFIXES = ("LC_", "OMP_", "MKL_", "JPY_", "DL_COURSE_")
+
+
+def kernel_environment(scratch: Path) -> dict:
+    """The kernel's environment in the sandbox: the allowed part of its launcher's, plus its own."""
+    from .agent import RULES_ENV
+
+    kept = {
+        name: value
+        for name, value in os.environ.items()
+        if name in KEPT_ENV or name == RULES_ENV or name.startswith(KEPT_ENV_PREFIXES)
+    }
+    # ipykernel polls its parent pid, which in a pid namespace is the sandbox's init: it would exit at once.
+    kept.pop("JPY_PARENT_PID", None)
+    return {
+        **kept,
         "PYTHONPATH": AGENT_DIR,
         "HOME": str(scratch / "work"),
         "MPLCONFIGDIR": str(scratch / ".config"),
         "TMPDIR": "/tmp",
     }
-    # ipykernel polls its parent pid, which in a pid namespace is the sandbox's init: it would exit at once.
-    return changed, [SCRATCH_ENV, LIMITS_ENV, ZYGOTE_ENV, "JPY_PARENT_PID"]
-
-
-def kernel_environment(scratch: Path) -> dict:
-    """The kernel's environment in the sandbox: the launcher's, changed as ``bwrap_argv`` changes it."""
-    changed, removed = _environment_changes(scratch)
-    return {**{k: v for k, v in os.environ.items() if k not in removed}, **changed}
 
 
 def _launch_from_zygote(
-    address: str, scratch: Path, limits: Limits, connection_file: str, args: list[str]
+    address: str, scratch: Path, limits: Limits, connection_file: str, args: list[str], cgroup: list[str]
 ) -> int | None:
     """``launch`` with a kernel forked by the zygote at ``address`` (``autograder.zygote``); None
     if the zygote could not make the sandbox (then ``bwrap`` starts the kernel)."""
@@ -378,6 +684,7 @@ def _launch_from_zygote(
                 "cwd": str(scratch / "work"),
                 "connection_file": connection_file,
                 "argv": args,
+                "cgroup": cgroup,
             },
         )
     except (OSError, RuntimeError, ValueError) as exc:

@@ -6,18 +6,21 @@ When the grader is root, one process per grading run (the *zygote*: ``autograder
 starts it, or a grading process on its first kernel) does those imports once. For each kernel it
 forks a child that enters a sandbox of its own and becomes the kernel, with the imports already done:
 
-    zygote ── monitor (new mount, network, ipc, uts, cgroup and pid namespaces)
-                 └── init: pid 1 of the new pid namespace; builds the root, drops root, reaps
+    zygote ── monitor (new mount, network, ipc, uts and pid namespaces)
+                 └── init: pid 1 of the new pid namespace; joins the sandbox's cgroup, builds the
+                       │   root, drops root, reaps
                        └── the kernel (ipykernel, with the grading agent)
 
 The sandbox is the one ``autograder.sandbox.bwrap_argv`` describes, built with the same kernel
 calls bwrap makes: a private mount namespace whose new root (``pivot_root``) holds read-only binds
 of the system, the Python installation, the venv, ``utils`` and the agent, the submission's
 scratch folder (writable), a small ``/tmp``, a fresh ``/proc`` and a minimal ``/dev``; a network
-namespace with only a loopback; then the sandbox's own uid, no capabilities (bounding set
-emptied), ``no_new_privs`` and the rlimits of ``autograder.sandbox.set_rlimits``. The host's root
-is unmounted from the namespace before any student code runs, and no descriptor of the zygote's
-survives into the kernel.
+namespace with only a loopback; the cgroup the launcher made for the sandbox (``make_cgroup``:
+init enters it first, then a cgroup namespace of its own); then the sandbox's own uid, no
+capabilities (bounding set emptied), ``no_new_privs``, the rlimits of
+``autograder.sandbox.set_rlimits`` and the seccomp filter of ``forbid_user_namespaces``. The host's
+root is unmounted from the namespace before any student code runs; no descriptor of the zygote's or
+the grader's survives into the kernel (its stdin, stdout and stderr are ``/dev/null``).
 
 The kernelspec's launcher (``python -m autograder.sandbox``) asks the zygote at ``ZYGOTE_ENV`` for
 a kernel instead of starting ``bwrap``; interrupts go to the namespace's init, which passes them to
@@ -174,6 +177,7 @@ def _drop_root(limits, last_cap: int, running: int) -> None:
     _libc.prctl(PR_CAP_AMBIENT, 4, 0, 0, 0)  # PR_CAP_AMBIENT_CLEAR_ALL
     os.setresuid(limits.uid, limits.uid, limits.uid)  # root's effective and permitted sets go with it
     _call(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+    sb.forbid_user_namespaces()
 
 
 def _close_fds(keep: set[int]) -> None:
@@ -209,6 +213,9 @@ def _init(request: dict, last_cap: int, report_fd: int) -> None:
 
     limits = sb.Limits(**request["limits"])
     try:
+        # Before anything the sandbox runs; its cgroup namespace's root is then the sandbox's cgroup.
+        sb.join_cgroup(request.get("cgroup", []))
+        _call(_libc.unshare(CLONE_NEWCGROUP), "unshare the cgroup namespace")
         os.umask(0o022)
         roots, agent = sb._readonly_roots(), str(Path(sb.__file__).with_name("agent.py"))
         running = sb._running_processes(limits.uid)  # the host's /proc, before it is out of sight
@@ -249,7 +256,7 @@ def _monitor(conn: socket.socket, request: dict, fds: list[int]) -> None:
         last_cap = int(Path("/proc/sys/kernel/cap_last_cap").read_text())
         read_end, write_end = os.pipe()
         _close_fds({conn.fileno(), launcher, read_end, write_end})
-        flags = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWPID | CLONE_NEWCGROUP
+        flags = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWPID
         _call(_libc.unshare(flags), "unshare")
         init = os.fork()
         if init == 0:
@@ -366,7 +373,8 @@ def request_kernel(path: str, request: dict) -> dict:
         conn.connect(path)
         devnull = os.open(os.devnull, os.O_RDWR)
         try:
-            socket.send_fds(conn, [json.dumps(request).encode()], [devnull, devnull, 2])
+            # Not the grader's stderr: a kernel could write to its terminal, or truncate its log.
+            socket.send_fds(conn, [json.dumps(request).encode()], [devnull, devnull, devnull])
         finally:
             os.close(devnull)
         conn.shutdown(socket.SHUT_WR)

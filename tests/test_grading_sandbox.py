@@ -45,20 +45,22 @@ def started_by(how: str):
 
 @contextlib.contextmanager
 def sandboxed_kernel(folder, memory: int = 4 * sandbox.GB, processes: int = 64):
-    """``(km, kc, scratch)``: a started kernel in a sandbox of its own uid, shut down afterwards."""
+    """``(km, kc, scratch)``: a started kernel in a sandbox of its own uid and scratch space, shut
+    down afterwards."""
     uid, lock = sandbox.claim_uid()
+    limits = sandbox.Limits(memory=memory, processes=processes, uid=uid)
     try:
-        scratch = sandbox.prepare_scratch(folder / "scratch", uid=uid)
-        km = sandbox.kernel_manager(scratch, sandbox.Limits(memory=memory, processes=processes, uid=uid))
-        km.start_kernel()
-        kc = km.client()
-        kc.start_channels()
-        try:
-            kc.wait_for_ready(timeout=90)
-            yield km, kc, scratch
-        finally:
-            kc.stop_channels()
-            km.shutdown_kernel(now=True)
+        with sandbox.scratch_space(folder / "scratch", uid=uid, limits=limits) as scratch:
+            km = sandbox.kernel_manager(scratch, limits)
+            km.start_kernel()
+            kc = km.client()
+            kc.start_channels()
+            try:
+                kc.wait_for_ready(timeout=90)
+                yield km, kc, scratch
+            finally:
+                kc.stop_channels()
+                km.shutdown_kernel(now=True)
     finally:
         if lock is not None:
             lock.close()
@@ -121,17 +123,30 @@ def test_eight_gigabytes_fail_and_the_kernel_survives(kernel):
 
 def test_a_fork_bomb_hits_the_process_limit(kernel):
     _, kc, _, _ = kernel
-    code = (
-        "import os, time\nn = 0\ntry:\n    for i in range(500):\n        if os.fork() == 0:\n"
-        "            time.sleep(3)\n            os._exit(0)\n        n += 1\nexcept OSError as e:\n"
-        "    print('stopped after', n)"
-    )
+    # The children exit after a few seconds; reaped, they give the budget back. They are reaped in the
+    # same cell: with the budget used up, the kernel cannot start the thread a cell of its may need.
+    code = """
+import os, subprocess, time
+n = 0
+try:
+    for i in range(500):
+        if os.fork() == 0:
+            time.sleep(3)
+            os._exit(0)
+        n += 1
+except OSError as e:
+    print("stopped after", n)
+time.sleep(3.5)
+try:
+    while True:
+        os.waitpid(-1, 0)
+except ChildProcessError:
+    pass
+"""
     out = run(kc, code)
     assert out.startswith("stopped after"), out
     assert int(out.split()[-1]) < 100
-    # The children exit after a few seconds; reaped, they give the budget back.
-    run(kc, "time.sleep(3.5)\ntry:\n    while True:\n        os.waitpid(-1, 0)\nexcept ChildProcessError:\n    pass")
-    assert run(kc, "print('alive')").strip() == "alive"
+    assert run(kc, "print(subprocess.run(['true']).returncode)").strip() == "0"
 
 
 def test_an_endless_loop_is_interrupted_and_the_kernel_goes_on(kernel):
@@ -234,3 +249,176 @@ def test_fork_server_leaves_nothing_behind():
     with contextlib.suppress(FileNotFoundError):
         state = open(f"/proc/{pid}/stat").read().split(")")[-1].split()[0]
         assert state in "ZX", f"the fork server (pid {pid}) outlived the process that started it"
+
+
+def _cgroups_of(uid: int) -> list[str]:
+    """The folders of the cgroups ``sandbox.make_cgroup`` made for sandboxes of ``uid``."""
+    import glob
+
+    return [path for parent in sandbox._cgroup_parents()[1] for path in glob.glob(f"{parent}/dl-sandbox-{uid}-*")]
+
+
+def test_nothing_of_the_graders_leaks_into_the_kernel(kernel):
+    """No descriptor of the grader's (its stderr: a kernel wrote escapes to the instructor's terminal
+    and truncated the log), and none of its environment but what the kernel needs."""
+    _, kc, _, scratch = kernel
+    probe = """
+import os, json
+fds = {}
+for n in os.listdir("/proc/self/fd"):
+    try:
+        st, target = os.fstat(int(n)), os.readlink(f"/proc/self/fd/{n}")
+    except OSError:
+        continue
+    try:
+        seen = os.stat(target)
+        reachable = (seen.st_dev, seen.st_ino) == (st.st_dev, st.st_ino)
+    except OSError:
+        reachable = False
+    fds[n] = [target, st.st_dev, st.st_ino, reachable]
+print(json.dumps({"fds": fds, "env": dict(os.environ), "cwd": os.getcwd()}))
+"""
+    import json
+
+    seen = json.loads(run(kc, probe))
+    graders_stderr = os.fstat(2)
+    for n, (target, dev, ino, reachable) in seen["fds"].items():
+        assert (dev, ino) != (graders_stderr.st_dev, graders_stderr.st_ino), f"fd {n} is the grader's stderr"
+        # A socket, pipe, anonymous inode, or a file the sandbox sees anyway (/dev/null, its own files).
+        assert not target.startswith("/") or reachable, f"fd {n} is {target}, out of the sandbox's sight"
+    env = seen["env"]
+    assert "OLDPWD" not in env and env.get("PWD", seen["cwd"]) == seen["cwd"], env
+    own = {"PYTHONPATH", "HOME", "MPLCONFIGDIR", "TMPDIR", "PWD"}
+    own |= {
+        "TERM",
+        "CLICOLOR",
+        "CLICOLOR_FORCE",
+        "FORCE_COLOR",
+        "PAGER",
+        "GIT_PAGER",
+        "PYDEVD_USE_FRAME_EVAL",
+    }  # ipykernel's
+    strangers = [
+        name
+        for name in env
+        if name not in own and name not in sandbox.KEPT_ENV and not name.startswith(sandbox.KEPT_ENV_PREFIXES)
+    ]
+    assert not strangers, f"the grader's variables in the kernel: {strangers}"
+    assert "JPY_PARENT_PID" not in env and env["HOME"] == str(scratch / "work")
+
+
+def test_no_user_namespaces_in_the_sandbox_and_processes_still_work(kernel):
+    """In a user namespace of its own a kernel has every capability again (and the kernel's attack
+    surface that needs them): neither unshare(2) nor unshare(1) may make one; threads, fork,
+    subprocesses (glibc's clone3 falls back to clone) and torch still work."""
+    _, kc, _, _ = kernel
+    code = """
+import ctypes, os, subprocess, sys, threading, torch
+probe = "import ctypes; print(ctypes.CDLL(None).unshare(0x10000000))"  # CLONE_NEWUSER
+print(subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True).stdout.strip())
+print(subprocess.run(["unshare", "-Ur", "true"], capture_output=True).returncode)
+thread = threading.Thread(target=print, args=("thread",))
+thread.start()
+thread.join()
+pid = os.fork()
+if pid == 0:
+    os._exit(7)
+print(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+print(subprocess.run(["true"]).returncode, int(torch.ones(1000, 1000).sum().item()))
+"""
+    assert run(kc, code).split() == ["-1", "1", "thread", "7", "0", "1000000"]
+
+
+def test_the_scratch_folder_is_a_small_tmpfs(kernel):
+    """A kernel wrote 1 GB on the host's disk in files under the size limit: the scratch folder is
+    a tmpfs of ``Limits.scratch_size``; writing stops there and the kernel goes on."""
+    _, kc, _, scratch = kernel
+    if os.geteuid() != 0:
+        pytest.skip("a scratch tmpfs is for a root grader")
+    mounts = [line.split() for line in open("/proc/self/mountinfo")]
+    assert [m[m.index("-") + 1] for m in mounts if m[4] == str(scratch)] == ["tmpfs"]
+    code = """
+import errno, os
+written, error = 0, None
+try:
+    for i in range(8):
+        with open(f"big{i}", "wb") as f:
+            for _ in range(128):
+                f.write(bytes(1 << 20))
+                written += 1 << 20
+except OSError as e:
+    error = errno.errorcode[e.errno]
+for i in range(8):
+    if os.path.exists(f"big{i}"):
+        os.remove(f"big{i}")
+print(written >> 20, error)
+"""
+    megabytes, error = run(kc, code).split()
+    assert int(megabytes) <= sandbox.Limits.scratch_size >> 20 and error in ("ENOSPC", "EFBIG"), (megabytes, error)
+    assert run(kc, "print('alive')").strip() == "alive"
+
+
+def test_the_sandbox_has_a_cgroup_of_its_own(kernel):
+    _, kc, _, _ = kernel
+    if sandbox.cgroup_mode() is None:
+        pytest.skip("no cgroup can be made here (the grader warns)")
+    folders = _cgroups_of(int(run(kc, "import os\nprint(os.getuid())")))
+    assert len(folders) == (1 if sandbox.cgroup_mode() == "v2" else 2), folders
+    pids = next(f for f in folders if os.path.exists(f"{f}/pids.max"))
+    assert int(open(f"{pids}/pids.max").read()) == 32 + sandbox._WRAPPER_TASKS
+    assert all(open(f"{f}/cgroup.procs").read().split() for f in folders)
+
+
+@pytest.mark.parametrize("how", ["bwrap", "zygote"])
+def test_memory_is_the_submissions_and_a_restart_follows_no_link(tmp_path, how):
+    """Three processes of 1.5 GB each cannot live together in a sandbox of 2 GB (the memory limit
+    was per process); then a kernel replaces its connection file by a link to a host file of
+    root's and dies: the restarted kernel starts, and the host file is untouched. The sandbox's
+    cgroups go with it."""
+    canary = tmp_path / "canary"
+    canary.write_text("root's own")
+    canary.chmod(0o600)
+    before = os.stat(canary)
+    with started_by(how), sandboxed_kernel(tmp_path, memory=2 * sandbox.GB) as (km, kc, scratch):
+        uid = int(run(kc, "import os\nprint(os.getuid())"))
+        if sandbox.cgroup_mode() is not None:
+            # Each makes itself the OOM killer's first choice, ahead of the kernel.
+            hog = "open('/proc/self/oom_score_adj', 'w').write('1000')\nb = b'x' * (1536 * 1024**2)\nimport time\n"
+            code = f"""
+import subprocess, sys
+hogs = [subprocess.Popen([sys.executable, "-c", {hog + "time.sleep(3)"!r}]) for _ in range(3)]
+print([h.wait() for h in hogs])
+"""
+            codes = run(kc, code, timeout=120)
+            assert codes.count("0") < 3, codes
+            peaks = [f"{f}/{name}" for f in _cgroups_of(uid) for name in ("memory.peak", "memory.max_usage_in_bytes")]
+            assert int(open(next(path for path in peaks if os.path.exists(path))).read()) <= 2 * sandbox.GB
+        link = scratch / "runtime" / "connection.json"
+        kc.execute(f"""
+import os, signal
+os.remove({str(link)!r})
+os.symlink({str(canary)!r}, {str(link)!r})
+os.kill(os.getpid(), signal.SIGKILL)
+""")
+        for _ in range(100):
+            if not km.is_alive():
+                break
+            threading.Event().wait(0.1)
+        assert not km.is_alive()
+        kc.stop_channels()  # a client still connected to the dead kernel's sockets makes restarts flaky
+        km.restart_kernel(now=True)
+        again = km.client()
+        again.start_channels()
+        try:
+            again.wait_for_ready(timeout=90)
+            assert run(again, "print('alive')").strip() == "alive"
+        finally:
+            again.stop_channels()
+        assert not link.is_symlink() and link.stat().st_uid == uid
+    after = os.stat(canary)
+    assert canary.read_text() == "root's own" and (after.st_uid, after.st_mode) == (before.st_uid, before.st_mode)
+    for _ in range(100):
+        if not _cgroups_of(uid):
+            break
+        threading.Event().wait(0.1)
+    assert not _cgroups_of(uid), "the sandbox's cgroups were left behind"
