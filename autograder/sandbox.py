@@ -448,7 +448,10 @@ def prepare_scratch(scratch: Path, files_from: Path | None = None, uid: int = NO
             if path.is_file() and not path.is_symlink():
                 shutil.copy2(path, scratch / "work" / path.name)
             elif path.is_dir() and not path.is_symlink():
-                shutil.copytree(path, scratch / "work" / path.name, symlinks=False, ignore_dangling_symlinks=True)
+                # Links are left out, not copied as what they point to: a submission's link to a
+                # host file would have root copy that file where the kernel reads it.
+                links = lambda folder, names: [n for n in names if os.path.islink(os.path.join(folder, n))]  # noqa: E731
+                shutil.copytree(path, scratch / "work" / path.name, symlinks=True, ignore=links)
     if _as_root():
         # Through descriptors, never following a link, though no sandbox has run here yet.
         for _, dirnames, filenames, dirfd in os.fwalk(scratch):

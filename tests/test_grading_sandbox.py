@@ -422,3 +422,19 @@ os.kill(os.getpid(), signal.SIGKILL)
             break
         threading.Event().wait(0.1)
     assert not _cgroups_of(uid), "the sandbox's cgroups were left behind"
+
+
+def test_the_scratch_folder_stays_roots_and_takes_no_link_from_the_submission(tmp_path):
+    """The sandbox may write in the scratch folder's subfolders, never in the folder itself (so it
+    cannot replace ``runtime/`` by a link); a link in a submission is left out, not followed."""
+    data = tmp_path / "submission" / "data"
+    data.mkdir(parents=True)
+    (data / "kept.txt").write_text("kept")
+    (tmp_path / "secret").write_text("root's")
+    (data / "leak").symlink_to(tmp_path / "secret")
+    uid = 61999 if os.geteuid() == 0 else sandbox.NOBODY
+    scratch = sandbox.prepare_scratch(tmp_path / "scratch", tmp_path / "submission", uid=uid)
+    assert (scratch / "work" / "data" / "kept.txt").read_text() == "kept"
+    assert not os.path.lexists(scratch / "work" / "data" / "leak")
+    if os.geteuid() == 0:
+        assert scratch.stat().st_uid == 0 and {(scratch / n).stat().st_uid for n in os.listdir(scratch)} == {uid}
