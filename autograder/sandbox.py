@@ -41,6 +41,7 @@ import os
 import resource
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -187,13 +188,18 @@ def claim_uid():
         return NOBODY, None
     folder = Path(tempfile.gettempdir()) / "dl-grading-uids"
     folder.mkdir(mode=0o700, exist_ok=True)
+    # In a /tmp anyone can write: a folder (or link) someone else made there first is not ours.
+    info = os.lstat(folder)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != 0 or info.st_mode & 0o022:
+        raise SandboxUnavailable(f"{folder} is not root's alone")
     for uid in UID_POOL:
         try:
             pwd.getpwuid(uid)
             continue  # an account of this machine: not ours to use
         except KeyError:
             pass
-        lock = open(folder / str(uid), "w")  # noqa: SIM115 (held open for the sandbox's lifetime)
+        fd = os.open(folder / str(uid), os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        lock = open(fd, "w")  # noqa: SIM115 (held open for the sandbox's lifetime)
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
