@@ -115,6 +115,7 @@ class CleanRoom:
         self._random = None
         self.skip: list[str] = []  # statements of the student's cells that ended the room as it loaded
         self._tmp: str | None = None
+        self._cgroup: list[str] = []  # the room's cgroup folders (memory and tasks, as a kernel's)
 
     def __enter__(self) -> CleanRoom:
         return self
@@ -158,7 +159,8 @@ class CleanRoom:
                     mounts += ["--ro-bind", str(stub), path]
             split = argv.index("--")
             argv = argv[:split] + mounts + argv[split:]
-            preexec = lambda: sb._apply_limits(limits)  # noqa: E731
+            self._cgroup = sb.make_cgroup(limits) if sb.cgroup_mode() else []
+            preexec = lambda: sb._apply_limits(limits, self._cgroup)  # noqa: E731
         else:
             argv = [sys.executable, "-I", "-c", _UNSAFE_BOOT, str(SERVER.parent), *masked_modules(self.forbidden)]
             preexec = None
@@ -173,6 +175,7 @@ class CleanRoom:
         self.generation += 1
         self.instances, self.handles = {}, wire.Handles()
         self._random = None  # the global random state the room has, as last synced
+        self._reader = wire.Reader(self.proc.stdout.fileno())
         for pipe in (self.proc.stdin, self.proc.stdout):
             with contextlib.suppress(OSError):
                 fcntl.fcntl(pipe.fileno(), F_SETPIPE_SZ, 1 << 20)  # whole messages, fewer wake-ups
@@ -203,6 +206,11 @@ class CleanRoom:
                 with contextlib.suppress(OSError):
                     pipe.close()
             self.proc = None
+        if self._cgroup:
+            from . import sandbox as sb
+
+            sb.remove_cgroup(self._cgroup)
+            self._cgroup = []
         if self._tmp is not None:
             shutil.rmtree(self._tmp, ignore_errors=True)
             self._tmp = None
@@ -216,7 +224,7 @@ class CleanRoom:
 
     def _receive(self, timeout: float):
         try:
-            return wire.read_message(self.proc.stdout.fileno(), time.monotonic() + timeout)
+            return self._reader.message(time.monotonic() + timeout)
         except wire.WireError as exc:
             self.stop()
             raise CleanRoomError(f"the clean room gave no usable answer: {exc}") from None

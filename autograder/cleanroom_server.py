@@ -68,7 +68,7 @@ class Masked:
 
 class Server:
     def __init__(self, fd_in: int, fd_out: int):
-        self.fd_in, self.fd_out = fd_in, fd_out
+        self.fd_out, self.reader = fd_out, wire.Reader(fd_in)
         self.ns: dict = {"__name__": "__main__", "__builtins__": builtins}
         self.objects: dict[int, object] = {}
         self.forbidden: dict[str, list[str]] = {}
@@ -79,7 +79,7 @@ class Server:
         wire.write_message(self.fd_out, meta, list(arrays))
 
     def receive(self):
-        meta, arrays = wire.read_message(self.fd_in)
+        meta, arrays = self.reader.message()
         return meta, wire.Decoder(arrays, self.objects)
 
     def _refs(self) -> dict:

@@ -64,6 +64,15 @@ def _cmd_grade(args: argparse.Namespace) -> int:
         overrides=Path(args.overrides) if args.overrides else None,
     )
     _print_report(report)
+    if not args.unsafe:
+        from .sandbox import cgroup_mode
+
+        mode = cgroup_mode()
+        print(
+            f"sandbox limits: memory and tasks per submission (cgroup {mode})"
+            if mode
+            else "sandbox limits: per process only (no cgroup could be made here)"
+        )
     return 0
 
 

@@ -33,6 +33,7 @@ keeps what nbgrader's does (timeouts, errors recorded in the cells), plus:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -97,7 +98,9 @@ class GradingExecute(Execute):
     """nbgrader's Execute in a sandbox, with limits and the grading agent (module docstring)."""
 
     sandbox = Bool(True, help="Run the kernel inside the bubblewrap sandbox.").tag(config=True)
-    memory = Integer(sb.Limits.memory, help="Address space of each sandboxed process, bytes.").tag(config=True)
+    memory = Integer(
+        sb.Limits.memory, help="Memory of a sandbox as a whole (its cgroup), and heap of each of its processes, bytes."
+    ).tag(config=True)
     processes = Integer(sb.Limits.processes, help="Processes a sandboxed kernel may start.").tag(config=True)
     submission_timeout = Integer(900, help="Seconds one notebook may run in all.").tag(config=True)
     max_output = Integer(2 * 1024**2, help="Bytes of output one cell may print before it is stopped.").tag(config=True)
@@ -143,8 +146,12 @@ class GradingExecute(Execute):
             self._visible_only = {_grade_id(c) for c in plan(source, set(rules["numpy_only"]))[1]}
         self._incidents: list[dict] = []
         self._notebook_printed = 0
-        with tempfile.TemporaryDirectory(prefix="dl-grade-") as tmp:
-            scratch = sb.prepare_scratch(Path(tmp) / "scratch", self._submission_folder(resources), self._uid)
+        limits = sb.Limits(memory=self.memory, processes=self.processes, uid=self._uid)
+        with (
+            tempfile.TemporaryDirectory(prefix="dl-grade-") as tmp,
+            # A root grader's scratch folder is a capped tmpfs, gone with everything the sandbox wrote.
+            sb.scratch_space(Path(tmp) / "scratch", self._submission_folder(resources), self._uid, limits) as scratch,
+        ):
             self._scratch = scratch
             self._env = self._kernel_env(scratch, rules)
             nb, resources = self._run(nb, resources, km)
@@ -152,7 +159,6 @@ class GradingExecute(Execute):
         if outside:
             from .replay import check_outside
 
-            limits = sb.Limits(memory=self.memory, processes=self.processes, uid=self._uid)
             grading["checked_outside_the_kernel"] = check_outside(
                 nb, source_path, rules, self.timeout, self.log, sandboxed=self.sandbox, limits=limits
             )
@@ -250,14 +256,17 @@ class GradingExecute(Execute):
                 )
                 self.nb.cells[index].outputs = [_error(KERNEL_DIED, said)]
                 self._note(index, "kernel-died", KERNEL_DIED, said)
+                # The dead kernel's sockets are in a folder the sandbox can write: a client left
+                # connected would reconnect to whatever the sandbox put there, as root.
+                with contextlib.suppress(Exception):
+                    self.kc.stop_channels()
                 self.km = self.kc = None
                 if len(died) >= MAX_KERNEL_DEATHS:
                     for cell in self.nb.cells[index + 1 :]:
                         if cell.cell_type == "code":
                             cell.outputs = [_error(NOT_RUN, f"not run: the kernel died {len(died)} times")]
-                    self._note(
-                        index, "limit", f"cells after {index + 1} were not run: the kernel died {len(died)} times"
-                    )
+                    said = f"cells after {index + 1} were not run: the kernel died {len(died)} times"
+                    self._note(index, "limit", NOT_RUN, said)
                     break
         self.set_widgets_metadata()
         return self.nb, self.resources

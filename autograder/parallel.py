@@ -60,7 +60,10 @@ def execute_in_copy(course_root: str, student: str, assignment: str, settings: S
     with tempfile.TemporaryDirectory(prefix="dl-job-") as tmp:
         copy = Path(tmp) / "course"
         shutil.copytree(root / "source" / assignment, copy / "source" / assignment)
-        shutil.copytree(root / "submitted" / student / assignment, copy / "submitted" / student / assignment)
+        # symlinks=True: a link in a student's folder stays a link (and is left out of the kernel's
+        # scratch copy), never read as root.
+        submitted = root / "submitted" / student / assignment
+        shutil.copytree(submitted, copy / "submitted" / student / assignment, symlinks=True)
         config = load_config(
             copy, f"sqlite:///{copy / 'gradebook.db'}", settings.timeout, settings.sandboxed, settings.memory
         )

@@ -317,40 +317,50 @@ def _write_all(fd: int, data) -> None:
         view = view[os.write(fd, view) :]
 
 
+class Reader:
+    """Messages from a descriptor, read in large chunks (a call's answer is one read, not four)."""
+
+    def __init__(self, fd: int):
+        self.fd, self.buffer = fd, bytearray()
+
+    def message(self, deadline: float | None = None) -> tuple[dict, Arrays]:
+        """``(meta, arrays)`` of the next message; ``WireError`` if it is malformed, too large, not
+        there by ``deadline`` (``time.monotonic()``), or the other end has closed."""
+        size = int.from_bytes(self._take(8, deadline), "little")
+        if size > HEADER_LIMIT:
+            raise WireError(f"a message of {size} bytes of header, more than {HEADER_LIMIT}")
+        header = self._take(size, deadline)
+        blob_size = int.from_bytes(self._take(8, deadline), "little")
+        if blob_size > BLOB_LIMIT:
+            raise WireError(f"a message of {blob_size} bytes of arrays, more than {BLOB_LIMIT}")
+        blob = self._take(blob_size, deadline)
+        try:
+            parsed = json.loads(header)
+            meta, index = parsed["meta"], parsed["arrays"]
+            if not isinstance(meta, dict) or not isinstance(index, list):
+                raise ValueError
+        except (ValueError, KeyError, TypeError, RecursionError, MemoryError):
+            raise WireError("a malformed message header") from None
+        return meta, Arrays(index, memoryview(blob))
+
+    def _take(self, size: int, deadline: float | None) -> bytes:
+        import select
+        import time
+
+        while len(self.buffer) < size:
+            if deadline is not None:
+                wait = deadline - time.monotonic()
+                if wait <= 0 or not select.select([self.fd], [], [], wait)[0]:
+                    raise WireError("no answer in time")
+            chunk = os.read(self.fd, max(size - len(self.buffer), 1 << 20))
+            if not chunk:
+                raise WireError("the other end closed")
+            self.buffer += chunk
+        taken = bytes(self.buffer[:size])
+        del self.buffer[:size]
+        return taken
+
+
 def read_message(fd: int, deadline: float | None = None) -> tuple[dict, Arrays]:
-    """``(meta, arrays)`` of the next message on ``fd``; ``WireError`` if it is malformed, too large,
-    not there by ``deadline`` (``time.monotonic()``), or the other end has closed."""
-    size = int.from_bytes(_read_exactly(fd, 8, deadline), "little")
-    if size > HEADER_LIMIT:
-        raise WireError(f"a message of {size} bytes of header, more than {HEADER_LIMIT}")
-    header = _read_exactly(fd, size, deadline)
-    blob_size = int.from_bytes(_read_exactly(fd, 8, deadline), "little")
-    if blob_size > BLOB_LIMIT:
-        raise WireError(f"a message of {blob_size} bytes of arrays, more than {BLOB_LIMIT}")
-    blob = _read_exactly(fd, blob_size, deadline)
-    try:
-        parsed = json.loads(header)
-        meta, index = parsed["meta"], parsed["arrays"]
-        if not isinstance(meta, dict) or not isinstance(index, list):
-            raise ValueError
-    except (ValueError, KeyError, TypeError, RecursionError, MemoryError):
-        raise WireError("a malformed message header") from None
-    return meta, Arrays(index, memoryview(blob))
-
-
-def _read_exactly(fd: int, size: int, deadline: float | None) -> bytes:
-    import select
-    import time
-
-    chunks, left = [], size
-    while left:
-        if deadline is not None:
-            wait = deadline - time.monotonic()
-            if wait <= 0 or not select.select([fd], [], [], wait)[0]:
-                raise WireError("no answer in time")
-        chunk = os.read(fd, min(left, 1 << 20))
-        if not chunk:
-            raise WireError("the other end closed")
-        chunks.append(chunk)
-        left -= len(chunk)
-    return b"".join(chunks)
+    """The one message ``fd`` carries (a ``Reader`` may read past a message into the next)."""
+    return Reader(fd).message(deadline)
