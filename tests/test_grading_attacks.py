@@ -22,6 +22,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
+from autograder import sandbox
 from autograder.course import KERNELSPEC, Reason, grade, release
 from conftest import UNSAFE
 
@@ -113,6 +114,25 @@ FRAME_ORACLE = (
 HIDDEN_WRONG_ADD = "def add(a, b):\n    return a + b if a > 0 else 1"
 
 
+MEMORY_HOG = (
+    "import subprocess, sys\n"
+    "hog = \"open('/proc/self/oom_score_adj', 'w').write('1000'); b = b'x' * (1536 * 1024**2); import time; "
+    'time.sleep(3)"\n'
+    "procs = [subprocess.Popen([sys.executable, '-c', hog]) for _ in range(3)]\n"
+    "print('hogs killed:', sum(p.wait() == -9 for p in procs))\n"
+)
+DISK_FILLER = "for i in range(8):\n    with open(f'fill{i}', 'wb') as f:\n        f.write(b'x' * (200 * 1024**2))\n"
+
+
+def symlink_restart(canary: str) -> str:
+    """Plant a link to ``canary`` where the launcher writes the connection file, then die."""
+    return (
+        "import os, pathlib, signal\nruntime = pathlib.Path.cwd().parent / 'runtime'\n"
+        "for name in ('connection.json', 'kernel-1'):\n    (runtime / name).unlink(missing_ok=True)\n"
+        f"    os.symlink({canary!r}, runtime / name)\nos.kill(os.getpid(), signal.SIGKILL)\n" + GOOD_SQUARE
+    )
+
+
 def harmless(code: str) -> str:
     """Attack code whose failure must not stop the cell (so the rest of it is graded)."""
     body = "\n".join("    " + line for line in code.splitlines())
@@ -168,6 +188,12 @@ def attacks(paths: dict[str, str], port: int) -> dict[str, tuple[str, float, Rea
         "metadata_flood": (GOOD_SQUARE + "\n" + METADATA_FLOOD, 7.0, Reason.LIMIT),
         # A student's own "LimitExceeded" names nobody: the report reads what the grader attributed.
         "fake_problem": (GOOD_SQUARE + "\n" + FAKE_PROBLEM, 7.0, None),
+        # The restarted kernel's connection file is written through descriptors: root follows no link.
+        "symlink_restart": (symlink_restart(paths["canary"]), 4.0, Reason.KERNEL_DIED),
+        # Memory is the submission's, not each process's: three children cannot hold 1.5 GB each.
+        "memory_hog": (GOOD_SQUARE + "\n" + MEMORY_HOG, 7.0, None),
+        # The scratch folder is a small tmpfs: the host's disk is out of reach.
+        "disk_filler": (harmless(DISK_FILLER) + GOOD_SQUARE, 7.0, None),
     }
 
 
@@ -240,6 +266,7 @@ def graded(tmp_path_factory):
         "victim_submitted": str(course / "submitted" / "victim" / ASSIGNMENT / NOTEBOOK),
         "victim_feedback": str(out / "feedback" / "victim" / ASSIGNMENT / "attacks.html"),
         "source": str(course / "source" / ASSIGNMENT / NOTEBOOK),
+        "canary": str(tmp / "canary"),
     }
     listener = Listener()
     plan = attacks(paths, listener.port)
@@ -303,6 +330,9 @@ ATTACKERS = [
     "fake_problem",
     "hidden_wrong",
     "frame_oracle",
+    "symlink_restart",
+    "memory_hog",
+    "disk_filler",
 ]
 
 
@@ -395,3 +425,14 @@ def test_what_a_kernel_sends_is_bounded(graded, student):
     _, out, _, _, _ = graded
     path = out / "course" / "autograded" / student / ASSIGNMENT / NOTEBOOK
     assert path.stat().st_size < 8 * 1024**2, path.stat().st_size
+
+
+def test_a_submission_is_held_to_its_memory_and_disk_as_a_whole(graded):
+    _, out, _, _, _ = graded
+    if sandbox.cgroup_mode() is None:
+        pytest.skip("no cgroup can be made on this machine: memory is limited per process only")
+    [hog] = [c for c in autograded(out, "memory_hog").cells if "hogs killed" in c.source]
+    killed = [o.text for o in hog.outputs if o.output_type == "stream" and "hogs killed" in o.text]
+    assert killed and killed[0].split()[-1] in ("1", "2", "3"), hog.outputs
+    [filler] = [c for c in autograded(out, "disk_filler").cells if "fill{i}" in c.source]
+    assert "attack blocked: OSError" in str(filler.outputs), filler.outputs
