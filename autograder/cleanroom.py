@@ -48,6 +48,9 @@ SERVER_MODULE, WIRE_MODULE = "dl_cleanroom", "dl_grading_wire"
 # Never importable in the clean room, whatever the assignment.
 MASKED_MODULES = ("torch", "torchvision", "torchaudio", "functorch", "torchgen", "triton")
 MAX_LOAD_FAILURES = 4
+MAX_STARTS = 8  # a room that had to start more often (calls that never end) is given up
+LOAD_SECONDS = 60  # the student's cells must load in this, in all
+STATE_LIMIT = 256 * 1024**2  # bytes of arrays the mirrors of the student's objects may hold
 F_SETPIPE_SZ = 1031
 STUB = 'raise ImportError("DL-CLEAN-ROOM: this module is not available where numpy-only functions are graded")\n'
 
@@ -104,8 +107,11 @@ def masked_modules(forbidden: dict) -> list[str]:
 class CleanRoom:
     """One clean-room process for one notebook; ``with CleanRoom(...) as room:`` starts and ends it."""
 
-    def __init__(self, blocks: list, rules: dict, sandboxed: bool = True, limits=None, timeout: float = 300):
+    def __init__(
+        self, blocks: list, rules: dict, sandboxed: bool = True, limits=None, timeout: float = 300, torch: bool = False
+    ):
         self.blocks, self.forbidden = blocks, dict(rules.get("forbidden", {}))
+        self.masked = [] if torch else masked_modules(self.forbidden)  # a torch room masks nothing
         self.sandboxed, self.limits, self.timeout = sandboxed, limits, timeout
         self.proc: subprocess.Popen | None = None
         self.failed: list = []  # what of the student's code did not load, [label, error]
@@ -116,6 +122,8 @@ class CleanRoom:
         self.skip: list[str] = []  # statements of the student's cells that ended the room as it loaded
         self._tmp: str | None = None
         self._cgroup: list[str] = []  # the room's cgroup folders (memory and tasks, as a kernel's)
+        self.starts = 0
+        self.given_up: str | None = None
 
     def __enter__(self) -> CleanRoom:
         return self
@@ -125,15 +133,24 @@ class CleanRoom:
 
     # -- the process ------------------------------------------------------------------------------
     def start(self) -> None:
-        """Start the room and load the student's code. A statement that ends it or runs past the
-        timeout is skipped, and the room started again (three times at most)."""
+        """Start the room and load the student's code. A statement that ends it, or the load running
+        past ``LOAD_SECONDS``, is skipped and the room started again (a few times at most). A room
+        that could not be loaded, or had to start ``MAX_STARTS`` times, stays given up: every later
+        call fails at once, so one notebook cannot stall the run."""
+        if self.given_up:
+            raise CleanRoomError(self.given_up)
         for _ in range(MAX_LOAD_FAILURES):
+            self.starts += 1
+            if self.starts > MAX_STARTS:
+                break
             at = self._start_once()
             if at is None:
                 return
             self.skip.append(at)
-            self.failed.append([f"statement {at}", "ended the clean room as it loaded; skipped"])
-        raise CleanRoomError("the clean room could not load the notebook's code")
+            self.failed.append([f"statement {at}", "ended the clean room, or stalled it, as it loaded; skipped"])
+        self.stop()
+        self.given_up = "the clean room could not load the notebook's code, or had to start too often"
+        raise CleanRoomError(self.given_up)
 
     def _start_once(self) -> str | None:
         """None when the room has loaded the code, else the statement it was loading when it ended."""
@@ -152,7 +169,7 @@ class CleanRoom:
             server = f"{sb.AGENT_DIR}/{SERVER_MODULE}.py"
             argv = sb.bwrap_argv(scratch, limits, [sys.executable, "-I", server])
             mounts = ["--ro-bind", str(SERVER), server, "--ro-bind", str(WIRE), f"{sb.AGENT_DIR}/{WIRE_MODULE}.py"]
-            for path, folder in _module_paths(masked_modules(self.forbidden)):
+            for path, folder in _module_paths(self.masked):
                 if folder:
                     mounts += ["--tmpfs", path, "--ro-bind", str(stub), f"{path}/__init__.py"]
                 else:
@@ -162,7 +179,7 @@ class CleanRoom:
             self._cgroup = sb.make_cgroup(limits) if sb.cgroup_mode() else []
             preexec = lambda: sb._apply_limits(limits, self._cgroup)  # noqa: E731
         else:
-            argv = [sys.executable, "-I", "-c", _UNSAFE_BOOT, str(SERVER.parent), *masked_modules(self.forbidden)]
+            argv = [sys.executable, "-I", "-c", _UNSAFE_BOOT, str(SERVER.parent), *self.masked]
             preexec = None
         self.proc = subprocess.Popen(
             argv,
@@ -180,10 +197,11 @@ class CleanRoom:
             with contextlib.suppress(OSError):
                 fcntl.fcntl(pipe.fileno(), F_SETPIPE_SZ, 1 << 20)  # whole messages, fewer wake-ups
         at = "start"
+        deadline = time.monotonic() + LOAD_SECONDS
         try:
             self._send({"op": "load", "blocks": self.blocks, "forbidden": self.forbidden, "skip": self.skip})
             while True:
-                meta, _ = self._receive(self.timeout)
+                meta, _ = self._receive(deadline - time.monotonic())
                 if meta.get("op") != "loading":
                     break
                 at = str(meta.get("at"))
@@ -224,10 +242,25 @@ class CleanRoom:
 
     def _receive(self, timeout: float):
         try:
-            return self._reader.message(time.monotonic() + timeout)
+            return self._reader.message(time.monotonic() + max(timeout, 0))
         except wire.WireError as exc:
             self.stop()
             raise CleanRoomError(f"the clean room gave no usable answer: {exc}") from None
+
+    def run_test(self, source: str) -> bool:
+        """Run a whole test cell in the room (a torch room: ``torch=True``); whether it passed."""
+        if self.proc is None or self.proc.poll() is not None:
+            self.start()
+        try:
+            self._send({"op": "test", "source": source})
+            meta, _ = self._receive(self.timeout)
+        except BaseException:
+            self.stop()
+            raise
+        if meta.get("op") != "tested":
+            self.stop()
+            raise CleanRoomError("the clean room answered out of turn")
+        return meta.get("passed") is True
 
     # -- calls ------------------------------------------------------------------------------------------
     def _refs(self) -> dict:
@@ -315,11 +348,21 @@ class CleanRoom:
                     if isinstance(attr, str) and not attr.startswith("_dl_"):
                         current = obj.__dict__.get(attr)
                         obj.__dict__[attr] = assign_in_place(current, value) if current is not None else value
+                for attr in reply.get("removed") or []:
+                    if isinstance(attr, str) and not attr.startswith("_dl_"):
+                        obj.__dict__.pop(attr, None)
             if obj is not None:
                 obj.__dict__["_dl_synced"] = {k: wire.digest(v) for k, v in _state(obj).items()}
+                obj.__dict__["_dl_bytes"] = _bytes_of(_state(obj))
+                held = sum(o.__dict__.get("_dl_bytes", 0) for o in self.instances.values())
+                if held > STATE_LIMIT:
+                    self.stop()
+                    raise CleanRoomError(f"{label}: the objects of the notebook's classes hold more than 256 MB")
             if "error" in reply:
                 error = reply["error"] if isinstance(reply["error"], dict) else {}
-                raise _exception(error)
+                exc = _exception(error)
+                exc.raised_in = label  # the student's: its words are not shown where they could carry a hidden test
+                raise exc
             result = decode(reply.get("result", {"v": None}))
             if how.get("count_lines"):
                 lines = reply.get("lines")
@@ -346,6 +389,12 @@ class CleanRoom:
         if wire.digest((args, kwargs)) != before:
             message["args_after"] = wire.encode((args, kwargs), arrays, self._refs(), handles=self.handles)
         self._send(message, arrays)
+
+
+def _bytes_of(value) -> int:
+    arrays: list = []
+    wire.encode(value, arrays, copy=False)
+    return sum(a.nbytes for a in arrays)
 
 
 def _same_random(a, b) -> bool:

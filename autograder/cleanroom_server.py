@@ -23,7 +23,6 @@ import ast
 import builtins
 import os
 import sys
-import threading
 
 # Started with -I, which leaves this file's (read-only) folder off the path.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -46,9 +45,19 @@ class NumpyOnlyError(AssertionError):
 REACHED: list[str] = []
 
 
+# Whether a call is being watched (``Server._watched``), and what touched the watch meanwhile.
+WATCH: dict = {"active": False, "ours": False, "tampered": None}
+
+
 def _audit(event: str, args) -> None:
     if event == "import" and args and str(args[0]).split(".")[0] in MASKED_ROOTS:
         REACHED.append(str(args[0]))
+    elif (
+        WATCH["active"]
+        and not WATCH["ours"]
+        and (event in ("sys.setprofile", "sys.settrace") or event.startswith("ctypes."))
+    ):
+        WATCH["tampered"] = WATCH["tampered"] or event
 
 
 class Masked:
@@ -126,6 +135,15 @@ class Server:
                     signal.alarm(0)
         return {"failed": failed}
 
+    def test(self, source: str) -> bool:
+        """Run a whole test cell here (one that needs the student's torch objects): whether it passed.
+        Nothing else goes back, so the test's hidden part cannot come out of this process."""
+        try:
+            exec(compile(source, "<test cell>", "exec"), self.ns)  # noqa: S102 (the instructor's cell)
+        except BaseException:  # noqa: BLE001 (a failure is the answer)
+            return False
+        return True
+
     # -- calls -------------------------------------------------------------------------------------
     def call(self, meta: dict, decode) -> None:
         import numpy as np
@@ -159,10 +177,10 @@ class Server:
                 result = None
             else:
                 target = getattr(obj, meta["method"]) if obj is not None else self.ns[meta["target"]]
-                if meta.get("count_lines"):
-                    result, reply["lines"] = _count_lines(label, target, args, kwargs)
-                else:
-                    result = self._watched(label, meta.get("graded", label), target, args, kwargs)
+                graded, count = meta.get("graded", label), bool(meta.get("count_lines"))
+                result, lines = self._watched(label, graded, target, args, kwargs, count)
+                if count:
+                    reply["lines"] = lines
             reply["result"] = self.encode(result, arrays)
         except BaseException as exc:  # noqa: BLE001 (the student's exception is the answer)
             reply["error"] = _error(exc)
@@ -178,9 +196,10 @@ class Server:
                 self.ns[name] = value
         if wire.digest((args, kwargs)) != before:
             reply["args_after"] = self.encode((args, kwargs), arrays)
-        if obj is not None and hasattr(obj, "__dict__"):  # the attributes the call changed or added
+        if obj is not None and hasattr(obj, "__dict__"):  # the attributes the call changed, added or removed
             changed = {k: v for k, v in vars(obj).items() if attributes.get(k) != wire.digest(v)}
             reply["state"] = self.encode(changed, arrays)
+            reply["removed"] = [k for k in attributes if k not in vars(obj)]
         state = np.random.get_state()
         if not (
             state[0] == random_before[0] and state[2:] == random_before[2:] and (state[1] == random_before[1]).all()
@@ -188,32 +207,60 @@ class Server:
             reply["random"] = self.encode(state, arrays)
         self.send(reply, arrays)
 
-    def _watched(self, label: str, graded: str, target, args, kwargs):
-        """``target(*args, **kwargs)``, with the calls the assignment forbids in ``graded`` caught."""
+    def _watched(self, label: str, graded: str, target, args, kwargs, count_lines: bool = False):
+        """``(target(*args, **kwargs), lines)``: the call, with the shortcuts the assignment forbids in
+        ``graded`` caught, and (``count_lines``) the Python lines it ran outside the installed
+        packages and the standard library, as ``utils.vectorisation.count_python_lines`` counts
+        them. While either is watched, starting a thread (which neither would see) fails the call,
+        and so does touching the watch itself: the audit hook sees every ``sys.setprofile``,
+        ``sys.settrace`` and ``ctypes`` call, and cannot be removed."""
+        import _thread
+        import sysconfig
+
         forbidden = self._forbidden_callables(graded)
-        if not forbidden:
-            return target(*args, **kwargs)
+        if not (forbidden or count_lines):
+            return target(*args, **kwargs), 0
+        threads = {
+            id(getattr(_thread, n)) for n in ("start_new_thread", "start_joinable_thread") if hasattr(_thread, n)
+        }
+        library = tuple(sorted({sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")}))
         hits: list[str] = []
+        count = 0
 
         def profile(frame, event, arg):
             if event == "c_call" and id(arg) in forbidden:
-                hits.append(forbidden[id(arg)])
+                hits.append(f"calls {forbidden[id(arg)]}, a shortcut this assignment rules out here")
+            elif event == "c_call" and id(arg) in threads:
+                hits.append("starts a thread, where the grader's watch does not reach")
             elif event == "call" and id(frame.f_code) in forbidden:
-                hits.append(forbidden[id(frame.f_code)])
+                hits.append(f"calls {forbidden[id(frame.f_code)]}, a shortcut this assignment rules out here")
 
+        def local(frame, event, arg):
+            nonlocal count
+            if event == "line":
+                count += 1
+            return local
+
+        def on_call(frame, event, arg):
+            return None if frame.f_code.co_filename.startswith(library) else local
+
+        WATCH.update(ours=True, tampered=None)
         sys.setprofile(profile)
-        threading.setprofile(profile)
+        if count_lines:
+            sys.settrace(on_call)
+        WATCH.update(ours=False, active=True)
         try:
             result = target(*args, **kwargs)
         finally:
-            removed = sys.getprofile() is not profile
+            WATCH.update(ours=True, active=False)
             sys.setprofile(None)
-            threading.setprofile(None)  # type: ignore[arg-type]
-        if removed:
-            raise NumpyOnlyError(f"{label} switches off the grader's watch (sys.setprofile) while it runs")
+            sys.settrace(None)
+            WATCH["ours"] = False
+        if WATCH["tampered"]:
+            raise NumpyOnlyError(f"{label} changes the grader's watch ({WATCH['tampered']}) while it runs")
         if hits:
-            raise NumpyOnlyError(f"{label} calls {hits[0]}, a shortcut this assignment rules out here")
-        return result
+            raise NumpyOnlyError(f"{label} {hits[0]}")
+        return result, count
 
     def _forbidden_callables(self, graded: str) -> dict:
         import importlib
@@ -274,48 +321,27 @@ class Server:
                 self.send({"op": "loaded", **loaded})
             elif op == "call":
                 self.call(meta, decode)
+            elif op == "test":
+                self.send({"op": "tested", "passed": self.test(str(meta.get("source", "")))})
             else:
                 return
 
 
 def _definition(node: ast.stmt) -> bool:
-    """What runs of a student's cell: definitions, imports and assignments (``LOOKUP = np.arange(9)``
-    in a cell the student added is as much a part of the answer as a helper function), never a loop,
-    a bare call or anything else that only computes."""
-    definitions = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom, ast.Assign)
-    return isinstance(node, definitions) or (isinstance(node, ast.AnnAssign) and node.value is not None)
+    """What runs of a student's cell: definitions, imports and assignments to plain names
+    (``LOOKUP = np.arange(9)`` in a cell the student added is as much a part of the answer as a
+    helper function), never a loop, a bare call, an assignment into a module (``torch.allclose =
+    ...``) or anything else that only computes."""
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Import | ast.ImportFrom):
+        return True
+    targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+    names = [t for target in targets for t in ast.walk(target) if isinstance(t, ast.expr)]
+    plain = all(isinstance(t, ast.Name | ast.Tuple | ast.List | ast.Starred) for t in names)
+    return bool(targets) and plain and getattr(node, "value", None) is not None
 
 
 def _digests(obj) -> dict:
     return {k: wire.digest(v) for k, v in vars(obj).items()} if obj is not None and hasattr(obj, "__dict__") else {}
-
-
-def _count_lines(label: str, target, args, kwargs):
-    """``(result, lines)``: the call, and the Python lines it ran outside the installed packages and
-    the standard library (what ``utils.vectorisation.count_python_lines`` counts in the kernel)."""
-    import sysconfig
-
-    library = tuple(sorted({sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")}))
-    count = 0
-
-    def local(frame, event, arg):
-        nonlocal count
-        if event == "line":
-            count += 1
-        return local
-
-    def on_call(frame, event, arg):
-        return None if frame.f_code.co_filename.startswith(library) else local
-
-    sys.settrace(on_call)
-    try:
-        result = target(*args, **kwargs)
-    finally:
-        removed = sys.gettrace() is not on_call
-        sys.settrace(None)
-    if removed:
-        raise NumpyOnlyError(f"{label} switches off the grader's count of its Python lines (sys.settrace)")
-    return result, count
 
 
 def _error(exc: BaseException) -> dict:

@@ -11,10 +11,11 @@ keeps what nbgrader's does (timeouts, errors recorded in the cells), plus:
   ``dl_course`` metadata, never from the student's copy);
 - a kernel that dies (``os._exit``, a crash) costs only the cell it died in: a new kernel re-runs the
   cells above and grading goes on after it;
-- a test cell that ``autograder.replay`` repeats outside the kernel runs in the kernel without its
-  hidden part: the hidden checks run only there, so the kernel never sees them (its input history
-  cannot print them). A test that cannot be repeated (a torch module's) runs whole in the kernel,
-  and its hidden lines are scrubbed from every output the notebook printed;
+- test cells run in the kernel without their hidden part: ``autograder.replay`` runs the hidden
+  checks outside it (the numpy-only tests with a clean room, the tests of torch modules in a torch
+  room that says only pass or fail), so the kernel never sees them, not even in its input history.
+  Only where nothing is repeated outside (``check_outside`` off) does a test run whole in the
+  kernel, and then its hidden lines are scrubbed from every output the notebook printed;
 - every message a kernel sends counts against the cell's output budget (``max_output``) and the
   notebook's (``max_notebook_output``): text, display data and its metadata, errors, display
   updates, comm messages. Past it, the cell is interrupted and the rest dropped, except errors,
@@ -64,8 +65,8 @@ REPORTED_ERRORS = {
     NOT_RUN: "limit",
 }
 MAX_KERNEL_DEATHS = 3
-# What the grading agent or the repeat outside the kernel say in a test cell (a cell the grader owns).
-TEST_CELL_INCIDENTS = {"TamperingDetected", NUMPY_ONLY_ERROR, CLEAN_CHECK_FAILED}
+# What the grading agent says in a test cell of the kernel (a cell the grader restores from the source).
+TEST_CELL_INCIDENTS = {"TamperingDetected", NUMPY_ONLY_ERROR}
 OUTPUT_TYPES = ("stream", "display_data", "execute_result", "error")
 
 
@@ -141,9 +142,9 @@ class GradingExecute(Execute):
         self._tests = {_grade_id(c) for c in source.cells if cell_kind(c) == "test"} if source else set()
         self._visible_only = set()
         if outside:
-            from .replay import plan
-
-            self._visible_only = {_grade_id(c) for c in plan(source, set(rules["numpy_only"]))[1]}
+            # Every test's hidden part runs outside the kernel only: the numpy-only tests' in the replay,
+            # the others' (torch modules) in a torch room (autograder.replay.check_outside).
+            self._visible_only = set(self._tests)
         self._incidents: list[dict] = []
         self._notebook_printed = 0
         limits = sb.Limits(memory=self.memory, processes=self.processes, uid=self._uid)
@@ -156,15 +157,18 @@ class GradingExecute(Execute):
             self._env = self._kernel_env(scratch, rules)
             nb, resources = self._run(nb, resources, km)
         grading: dict = {}
+        incidents = self._incidents + self._test_cell_incidents(nb)  # the kernel's, before the repeat adds its own
         if outside:
             from .replay import check_outside
 
-            grading["checked_outside_the_kernel"] = check_outside(
+            summary = check_outside(
                 nb, source_path, rules, self.timeout, self.log, sandboxed=self.sandbox, limits=limits
             )
+            incidents += summary.pop("incidents", [])
+            grading["checked_outside_the_kernel"] = summary
         if source is not None:
             self._scrub_hidden(nb, source)
-        grading["incidents"] = self._incidents + self._test_cell_incidents(nb)
+        grading["incidents"] = incidents
         nb.metadata["dl_grading"] = grading  # the grader's, whatever the student's file said
         return nb, resources
 
@@ -172,8 +176,8 @@ class GradingExecute(Execute):
         self._incidents.append({"cell": index + 1, "kind": kind, "message": f"{ename}: {message}"})
 
     def _test_cell_incidents(self, nb) -> list[dict]:
-        """What the agent or the repeat outside the kernel said in the test cells (cells the grader
-        restores from the source: a student's own cell cannot stand for one)."""
+        """What the agent said in the kernel's test cells (cells the grader restores from the source:
+        a student's own cell cannot stand for one)."""
         found = []
         for index, cell in enumerate(nb.cells):
             if cell.cell_type != "code" or _grade_id(cell) not in self._tests:
@@ -426,14 +430,19 @@ def _grade_id(cell) -> str | None:
     return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
 
 
-def _size_of(value, depth: int = 0) -> int:
-    """Characters of text in a message's content (strings in nested dicts and lists)."""
-    if isinstance(value, str):
-        return len(value)
-    if depth > 20:
-        return 0
-    if isinstance(value, dict):
-        return sum(len(str(k)) + _size_of(v, depth + 1) for k, v in value.items())
-    if isinstance(value, list | tuple):
-        return sum(_size_of(v, depth + 1) for v in value)
-    return 8
+def _size_of(value) -> int:
+    """Characters of text in a message's content: its strings, keys included, however deeply nested
+    (a walk with a stack of its own, so no depth escapes the count), and 8 for anything else."""
+    size, stack = 0, [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            size += len(item)
+        elif isinstance(item, dict):
+            size += sum(len(str(k)) for k in item)
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+        else:
+            size += 8
+    return size

@@ -18,7 +18,9 @@ from .notebooks import strip_magics
 # Names that are modules in every course notebook, whatever the student imported.
 KNOWN_MODULES = {"np", "numpy", "torch", "F", "nn", "utils", "builtins", "sys", "math", "warnings", "nbgrader"}
 RISKY_CALLS = {"setattr", "delattr", "exec", "eval", "compile", "__import__", "globals", "vars"}
-RISKY_ATTRIBUTES = {"modules", "_exit", "__builtins__", "__dict__", "__code__", "f_globals", "f_back"}
+RISKY_ATTRIBUTES = {"modules", "_exit", "__builtins__", "__dict__", "__code__", "f_globals", "f_back", "f_locals"}
+# What turns the grader's watch off or looks past it (sys.setprofile, threading.settrace, sys._getframe).
+RISKY_ATTRIBUTES |= {"setprofile", "settrace", "getprofile", "gettrace", "_getframe", "pythonapi"}
 # A cell of this course is a few KB; scanning takes about 3 s a MB.
 MAX_CELL_CHARS = 128 * 1024
 MAX_NOTEBOOK_CHARS = 1024**2

@@ -18,8 +18,13 @@ it). When it fails here:
   files it under tampering (the instructor can override), and the tests that cannot be repeated
   (assignment 4's torch modules) lose their pass in that kernel too.
 
-A test is repeated when every graded name it uses is numpy-only; what needs the student's process
-(a test of a torch module) stays in the kernel.
+A test is repeated when every graded name it uses is numpy-only. A test of a torch module (assignment
+4's ``ResidualBlock``) needs the student's objects: its visible part is graded in the kernel, and the
+whole cell runs again in a *torch room* (a clean room that can import torch, with the student's
+cells loaded), which answers pass or fail and nothing else, so its hidden part never meets the kernel.
+
+What a student's code says in the clean room (an exception's message) is not shown: it could carry
+what a hidden check passed in. The feedback names the exception and the function instead.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ from .wire import assign_in_place  # noqa: F401 (re-exported: tests use it from 
 
 CLEAN_CHECK_FAILED = "CleanCheckFailed"
 NUMPY_ONLY_ERROR = "NumpyOnlyError"
+LIMIT_EXCEEDED = "LimitExceeded"
 
 
 def _exception(error: dict) -> BaseException:
@@ -271,7 +277,7 @@ def check_outside(
     keeps it in the notebook's metadata.
     """
     from .cleanroom import CleanRoom, CleanRoomError, student_blocks
-    from .notebooks import header_of, read_notebook
+    from .notebooks import header_of, read_notebook, strip_magics
 
     summary: dict[str, list[str]] = {
         "passed": [],
@@ -280,7 +286,9 @@ def check_outside(
         "failed in the kernel": [],
         "not repeated": [],
         "not trusted": [],
+        "over a limit": [],
     }
+    incidents = summary.setdefault("incidents", [])  # what the repeat found, as the grader words it
     if source_path is None:
         return summary
     source = read_notebook(source_path)
@@ -292,10 +300,42 @@ def check_outside(
 
     unrepeatable = [c for c in source.cells if header_of(c) and c not in tests]
     summary["not repeated"] = [test_name(c) for c in unrepeatable]
-    if not tests:
-        return summary
     by_id = {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in nb.cells if c.cell_type == "code"}
+    index_of = {id(c): i + 1 for i, c in enumerate(nb.cells)}
     timeout = timeout if isinstance(timeout, int) and timeout > 0 else 300
+
+    def finish() -> dict:
+        """The tests that need the student's torch objects run whole in a torch room, where their
+        hidden part is out of the kernel's sight and only pass or fail comes back."""
+        todo = []
+        for test in unrepeatable:
+            cell = by_id.get(test.metadata.get("nbgrader", {}).get("grade_id"))
+            if cell is not None and not _failed(cell) and hidden_lines(test.source):
+                todo.append((test, cell))
+        if not todo:
+            return summary
+        with CleanRoom(student_blocks(nb, source), rules, sandboxed, limits, timeout, torch=True) as room:
+            for test, cell in todo:
+                name = test_name(test)
+                try:
+                    passed = room.run_test(strip_magics(test.source))
+                except CleanRoomError as exc:
+                    summary["over a limit"].append(name)
+                    said = f"the grader's run of this test outside the kernel was stopped: {exc}"
+                    _zero(cell, said, str(exc), LIMIT_EXCEEDED)
+                    incidents.append({"cell": index_of[id(cell)], "kind": "limit", "message": f"{name}: {exc}"})
+                    continue
+                if not passed:
+                    summary["failed hidden tests"].append(name)
+                    said = (
+                        "a hidden test failed: the grader ran this test whole, hidden checks included, outside "
+                        "the kernel, and it did not pass (what failed is not shown)"
+                    )
+                    _zero(cell, said, "a hidden test failed", "AssertionError")
+        return summary
+
+    if not tests:
+        return finish()
     namespace = {"__name__": "__main__", "__builtins__": builtins}
     graded = functions | classes
     with CleanRoom(student_blocks(nb, source), rules, sandboxed, limits, timeout) as room, _isolated():
@@ -308,7 +348,7 @@ def check_outside(
                 if log is not None:
                     log.warning("not repeating the tests outside the kernel: a locked cell failed: %r", error)
                 summary["not repeated"] += [test_name(t) for t in tests]
-                return summary
+                return finish()
         for test in tests:
             cell = by_id.get(test.metadata.get("nbgrader", {}).get("grade_id"))
             if cell is None:
@@ -322,26 +362,32 @@ def check_outside(
             if error is None:
                 summary["passed"].append(test_name(test))
                 continue
-            said = "".join(traceback.format_exception_only(type(error), error)).strip()[:2000]
-            numpy_only = type(error).__name__ == NUMPY_ONLY_ERROR
-            if _line_in_test(error) in hidden_lines(test.source) and not isinstance(error, CleanRoomError):
-                summary["failed hidden tests"].append(test_name(test))
-                ename = NUMPY_ONLY_ERROR if numpy_only else type(error).__name__
-                cell.outputs.append(
-                    nbformat.v4.new_output(
-                        "error", ename=ename, evalue=f"a hidden test failed: {error}"[:2000], traceback=[]
-                    )
-                )
+            name, said = test_name(test), _grader_words(error)
+            hidden = _line_in_test(error) in hidden_lines(test.source)
+            if isinstance(error, CleanRoomError | TimeoutError):
+                summary["over a limit"].append(name)
+                message = f"the grader's repeat of this test outside the kernel was stopped: {said}"
+                _zero(cell, message, said, LIMIT_EXCEEDED)
+                incidents.append({"cell": index_of[id(cell)], "kind": "limit", "message": f"{name}: {said}"})
                 continue
-            summary["failed"].append(test_name(test))
+            numpy_only = type(error).__name__ == NUMPY_ONLY_ERROR
+            if numpy_only:
+                incidents.append({"cell": index_of[id(cell)], "kind": "torch-in-numpy", "message": f"{name}: {said}"})
+            if hidden:
+                summary["failed hidden tests"].append(name)
+                ename = NUMPY_ONLY_ERROR if numpy_only else type(error).__name__
+                _zero(cell, f"a hidden test failed: {said}", said, ename)
+                continue
+            summary["failed"].append(name)
             if numpy_only:
                 _zero(
                     cell,
-                    f"with the functions of your solution cells run where torch does not exist: {error}",
+                    f"with the functions of your solution cells run where torch does not exist: {said}",
                     said,
                     NUMPY_ONLY_ERROR,
                 )
                 continue
+            incidents.append({"cell": index_of[id(cell)], "kind": "tampering", "message": f"{name}: {said}"})
             _zero(
                 cell,
                 "this test passed in the notebook's kernel, but not when the grader ran it again outside the "
@@ -359,6 +405,9 @@ def check_outside(
             if cell is None or _failed(cell):
                 continue
             summary["not trusted"].append(test_name(test))
+            incidents.append(
+                {"cell": index_of[id(cell)], "kind": "tampering", "message": f"{test_name(test)}: not trusted"}
+            )
             _zero(
                 cell,
                 "this test can only run in the notebook's kernel, and there the notebook changed what the "
@@ -366,7 +415,21 @@ def check_outside(
                 "cannot be trusted, so it scores 0 (the instructor can review and override)",
                 f"not trusted after the repeat of {failed} failed",
             )
-    return summary
+    return finish()
+
+
+def _grader_words(error: BaseException) -> str:
+    """The error as the feedback may show it. An exception the student's code raised in the clean
+    room is named, not quoted: its words could carry what a hidden test passed in."""
+    label = getattr(error, "raised_in", None)
+    if label is not None and type(error).__name__ == NUMPY_ONLY_ERROR:
+        return (
+            f"NumpyOnlyError: {label} needs torch, a shortcut this assignment rules out, a thread, or a change to the "
+            "grader's watch, where the grader runs it (the visible tests in your notebook name the call)"
+        )
+    if label is not None:
+        return f"{type(error).__name__} raised by {label} (its message is not shown outside the kernel)"
+    return "".join(traceback.format_exception_only(type(error), error)).strip()[:2000]
 
 
 def _zero(cell: NotebookNode, message: str, short: str, ename: str = CLEAN_CHECK_FAILED) -> None:

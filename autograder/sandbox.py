@@ -426,9 +426,8 @@ def _check_roots_alone(folder: Path) -> None:
 
 
 def prepare_scratch(scratch: Path, files_from: Path | None = None, uid: int = NOBODY, size: int | None = None) -> Path:
-    """A fresh scratch folder: ``work/`` (a copy of the submission's own files, no notebooks),
-    ``runtime/`` (the kernel's connection file and sockets) and ``records/`` (what the test cells'
-    calls returned), writable by the sandbox's uid.
+    """A fresh scratch folder: ``work/`` (a copy of the submission's own files, no notebooks) and
+    ``runtime/`` (the kernel's connection file and sockets), writable by the sandbox's uid.
 
     For a root grader the folder itself stays root's (the sandbox cannot replace what is in it), in
     a parent that must be root's alone; with ``size``, it is a tmpfs of that size (``release_scratch``
@@ -446,7 +445,6 @@ def prepare_scratch(scratch: Path, files_from: Path | None = None, uid: int = NO
     (scratch / "work").mkdir()
     (scratch / "runtime").mkdir()
     (scratch / ".config").mkdir()
-    (scratch / "records").mkdir()  # the agent's records of the test cells' calls (autograder.replay)
     if files_from is not None:
         for path in Path(files_from).iterdir():
             if path.suffix == ".ipynb" or path.name.startswith("."):
@@ -650,7 +648,7 @@ KEPT_ENV = {
     "PYTHONHASHSEED", "PYTHONIOENCODING", "PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE", "PYTHONWARNINGS",
     "PYTHONUTF8", "PYTHONFAULTHANDLER", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS",
 }  # fmt: skip
-KEPT_ENV_PREFIXES = ("LC_", "OMP_", "MKL_", "JPY_", "DL_COURSE_")
+KEPT_ENV_PREFIXES = ("LC_", "OMP_", "MKL_", "OPENBLAS_", "JPY_", "DL_COURSE_")
 
 
 def kernel_environment(scratch: Path) -> dict:

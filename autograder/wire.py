@@ -20,7 +20,7 @@ import os
 import sys
 
 HEADER_LIMIT = 8 * 1024**2  # bytes of JSON one message may carry (its arrays are counted apart)
-BLOB_LIMIT = 512 * 1024**2  # bytes of arrays one message may carry
+BLOB_LIMIT = 64 * 1024**2  # bytes of arrays one message may carry (a test's answers are far smaller)
 NODE_LIMIT = 200_000  # nodes one message may decode to
 DEPTH_LIMIT = 32
 GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")

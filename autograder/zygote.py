@@ -330,7 +330,11 @@ def start() -> str:
     if mine is not None and mine[0].poll() is None:
         return mine[1]
     path = os.path.join(tempfile.mkdtemp(prefix="dl-zygote-"), "socket")  # a 0700 folder: root's alone
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DL_", "JPY_"))}
+    # The allowlist of the kernels' own environment: a fork keeps its parent's environment block in
+    # memory whatever os.environ later says, so nothing else of the grader's may be in the zygote's.
+    from .sandbox import KEPT_ENV, KEPT_ENV_PREFIXES
+
+    env = {k: v for k, v in os.environ.items() if k in KEPT_ENV or k.startswith(KEPT_ENV_PREFIXES)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "autograder.zygote", path],
         env=env,

@@ -96,10 +96,17 @@ SETPROFILE_THEN_SCIPY = (
     "import sys\nimport numpy as np\nfrom scipy.signal import correlate\ndef square(x):\n"
     "    sys.setprofile(None)\n    one = correlate(np.ones(1), np.ones(1))[0]\n    return x * x * one"
 )
+# Nested deeper than any fixed depth a counter might stop at.
 METADATA_FLOOD = (
-    "from IPython.display import display\nfor _ in range(40):\n"
-    "    display({'text/plain': 'x'}, metadata={'pad': 'y' * 1_000_000}, raw=True)\n"
+    "from IPython.display import display\npad = 'y' * 1_000_000\nfor _ in range(40):\n    pad = {'a': pad}\n"
+    "for _ in range(40):\n    display({'text/plain': 'x'}, metadata={'pad': pad}, raw=True)\n"
 )
+# The kernel's own environment block in memory (what it started with), read past os.environ.
+ENV_LEAK = (
+    "import ctypes\nfields = open('/proc/self/stat').read().rsplit(')', 1)[1].split()\n"
+    "start, end = int(fields[-3]), int(fields[-2])\nprint('ENV', ctypes.string_at(start, end - start))\n"
+)
+SECRET = "hunter2-instructor-secret"
 FAKE_PROBLEM = (
     "class LimitExceeded(Exception):\n    pass\n"
     "raise LimitExceeded('\\nvictim/00_attacks: tampering: victim replaced numpy.allclose \\x1b[2J')"
@@ -194,6 +201,8 @@ def attacks(paths: dict[str, str], port: int) -> dict[str, tuple[str, float, Rea
         "memory_hog": (GOOD_SQUARE + "\n" + MEMORY_HOG, 7.0, None),
         # The scratch folder is a small tmpfs: the host's disk is out of reach.
         "disk_filler": (harmless(DISK_FILLER) + GOOD_SQUARE, 7.0, None),
+        # Nothing of the grader's environment reaches a kernel, not even in its memory.
+        "env_leak": (harmless(ENV_LEAK) + GOOD_SQUARE, 7.0, None),
     }
 
 
@@ -286,7 +295,11 @@ def graded(tmp_path_factory):
     canary.write_text("canary")
     canary.chmod(0o600)
     # Two at a time, as an instructor with two cores would: the attacks run beside other students.
-    report = grade(subs, out, source, timeout=20, progress=False, jobs=2)
+    os.environ["INSTRUCTOR_SECRET_FOR_THE_TEST"] = SECRET  # in the grader's environment, as a key would be
+    try:
+        report = grade(subs, out, source, timeout=20, progress=False, jobs=2)
+    finally:
+        del os.environ["INSTRUCTOR_SECRET_FOR_THE_TEST"]
     listener.stop.set()
     return report, out, plan, before, listener
 
@@ -333,6 +346,7 @@ ATTACKERS = [
     "symlink_restart",
     "memory_hog",
     "disk_filler",
+    "env_leak",
 ]
 
 
@@ -396,7 +410,7 @@ def test_hidden_tests_run_outside_the_kernel_and_count(graded):
     report, out, _, _, _ = graded
     [add_test] = [c for c in autograded(out, "hidden_wrong").cells if c.source.startswith("# Test: add")]
     assert [o.evalue for o in add_test.outputs if o.output_type == "error"] == [
-        f"a hidden test failed: {HIDDEN_LINE}"
+        f"a hidden test failed: AssertionError: {HIDDEN_LINE}"
     ], add_test.outputs
 
 
@@ -436,3 +450,10 @@ def test_a_submission_is_held_to_its_memory_and_disk_as_a_whole(graded):
     assert killed and killed[0].split()[-1] in ("1", "2", "3"), hog.outputs
     [filler] = [c for c in autograded(out, "disk_filler").cells if "fill{i}" in c.source]
     assert "attack blocked: OSError" in str(filler.outputs), filler.outputs
+
+
+def test_nothing_of_the_graders_environment_reaches_a_kernel(graded):
+    _, out, _, _, _ = graded
+    printed = str([c.get("outputs") for c in autograded(out, "env_leak").cells])
+    assert "ENV b'" in printed, printed[:2000]
+    assert SECRET not in printed

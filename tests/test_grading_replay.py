@@ -130,10 +130,13 @@ TEST_ACC = (
     "assert isinstance(a, Acc) and a.total.tolist() == [11.0, 2.0, 2.0]"
 )
 LAYER = "def layer(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION"
-TEST_LAYER = "# Test: layer (2 points)\nassert layer(2) == 4, 'layer(2) should be 4'"
+TEST_LAYER = (
+    "# Test: layer (2 points)\nassert layer(2) == 4, 'layer(2) should be 4'\n"
+    "### BEGIN HIDDEN TESTS\nassert layer(20) == 40, 'hidden: layer(20) should be 40'\n### END HIDDEN TESTS"
+)
 
 
-def repeat(tmp_path, square: str, acc: str = "", layer_failed: bool = False, timeout: int = 30):
+def repeat(tmp_path, square: str, acc: str = "", layer_failed: bool = False, timeout: int = 30, layer: str = ""):
     """A notebook whose kernel passed every test (unless ``layer_failed``), repeated outside the kernel
     with ``square`` (and ``acc``) as the student's cells; ``layer`` can only run in the kernel."""
     cells = [
@@ -153,6 +156,8 @@ def repeat(tmp_path, square: str, acc: str = "", layer_failed: bool = False, tim
     ran.cells[1].source = square
     if acc:
         ran.cells[4].source = acc
+    if layer:
+        ran.cells[6].source = layer
     if layer_failed:
         ran.cells[7].outputs = [
             new_output("error", ename="AssertionError", evalue="layer(2) should be 4", traceback=[])
@@ -177,7 +182,9 @@ def test_honest_functions_and_objects_pass_outside(tmp_path):
 def test_a_hidden_test_fails_outside_as_the_tests_own_failure(tmp_path):
     ran, summary = repeat(tmp_path, "def square(x):\n    return x * x if x > 0 else 0")
     assert summary["failed hidden tests"] == ["square"] and summary["not trusted"] == [], summary
-    assert errors_of(ran.cells[2]) == [("AssertionError", "a hidden test failed: hidden: square(-2) should be 4")]
+    assert errors_of(ran.cells[2]) == [
+        ("AssertionError", "a hidden test failed: AssertionError: hidden: square(-2) should be 4")
+    ]
 
 
 @pytest.mark.parametrize(
@@ -218,9 +225,110 @@ def test_a_statement_that_ends_the_clean_room_is_skipped(tmp_path):
 def test_a_call_that_never_ends_costs_its_test_only(tmp_path):
     endless = "def square(x):\n    while x == 3:\n        pass\n    return x * x"
     ran, summary = repeat(tmp_path, endless, timeout=3)
-    assert summary["failed"] == ["square"] and summary["passed"] == ["acc"], summary
+    assert summary["over a limit"] == ["square"] and summary["passed"] == ["acc"], summary
+    assert summary["failed"] == [] and errors_of(ran.cells[2])[0][0] == "LimitExceeded"
 
 
 def test_a_test_that_failed_in_the_kernel_keeps_its_own_message(tmp_path):
     ran, summary = repeat(tmp_path, "def square(x):\n    return x * x", layer_failed=True)
     assert summary["not trusted"] == [] and [e for e, _ in errors_of(ran.cells[7])] == ["AssertionError"]
+
+
+def a_room(code: str, rules: dict | None = None, timeout: float = 20):
+    from autograder.cleanroom import CleanRoom
+
+    return CleanRoom([["cell 1", code, True]], rules or {}, not UNSAFE, sb.Limits(uid=61510), timeout)
+
+
+def test_the_watch_sees_a_thread_and_its_own_removal():
+    """Lines run in a thread are not counted, and a profile hook switched off and on misses a
+    shortcut: the clean room fails both instead (its audit hook sees sys.setprofile)."""
+    code = (
+        "import sys, threading\nimport numpy as np\n"
+        "def looped(x):\n    out = []\n    worker = threading.Thread(target=lambda: out.extend(v for v in x))\n"
+        "    worker.start()\n    worker.join()\n    return len(out)\n"
+        "def sneaky(x):\n    watch = sys.getprofile()\n    sys.setprofile(None)\n"
+        "    y = np.lib.stride_tricks.sliding_window_view(x, 2)\n    sys.setprofile(watch)\n    return y.sum()\n"
+        "def honest(x):\n    return (x[1:] + x[:-1]).sum()\n"
+    )
+    rules = {"forbidden": {"sneaky": ["numpy.lib.stride_tricks.sliding_window_view"]}}
+    x = np.arange(5.0)
+    with a_room(code, rules) as room:
+        with pytest.raises(AssertionError) as threaded:
+            room.call("looped", (x,), {}, {}, [], target="looped", count_lines=True)
+        with pytest.raises(AssertionError) as unwatched:
+            room.call("sneaky", (x,), {}, {}, [], target="sneaky", graded="sneaky")
+        result, lines = room.call("honest", (x,), {}, {}, [], target="honest", count_lines=True)
+    assert type(threaded.value).__name__ == type(unwatched.value).__name__ == "NumpyOnlyError"
+    assert result == 16.0 and 0 < lines < 5
+
+
+def test_a_students_words_from_the_clean_room_are_not_shown(tmp_path):
+    """A hidden input seen by the student's function could come back in its exception's message."""
+    leak = "def square(x):\n    if x < 0:\n        raise ValueError(f'secret hidden input {x}')\n    return x * x"
+    ran, summary = repeat(tmp_path, leak)
+    assert summary["failed hidden tests"] == ["square"], summary
+    [(ename, evalue)] = errors_of(ran.cells[2])
+    assert "secret" not in evalue and "ValueError raised by square" in evalue, evalue
+
+
+def test_objects_mirror_removed_attributes_and_cannot_fill_the_graders_memory(monkeypatch):
+    from autograder import cleanroom
+
+    code = (
+        "import numpy as np\nclass Hoard:\n    def __init__(self):\n        self.n = 0\n"
+        "    def grow(self):\n        self.__dict__.pop(f'ballast{self.n}', None)\n        self.n += 1\n"
+        "        setattr(self, f'ballast{self.n}', np.ones(40_000))\n        return self.n\n"
+    )
+    monkeypatch.setattr(cleanroom, "STATE_LIMIT", 1_000_000)
+
+    class Hoard:  # the grader's mirror
+        pass
+
+    with a_room(code) as room:
+        hoard = Hoard()
+        room.call("Hoard.__init__", (), {}, {}, [], target="Hoard", new=True, obj=hoard, graded="Hoard")
+        for _ in range(3):
+            room.call("Hoard.grow", (), {}, {}, [], obj=hoard, method="grow", graded="Hoard")
+        assert [k for k in vars(hoard) if k.startswith("ballast")] == ["ballast3"]
+        code_big = "import numpy as np\nclass Big:\n    def fill(self):\n        self.a = np.ones(200_000)\n"
+    with a_room(code_big) as room:
+
+        class Big:
+            pass
+
+        big = Big()
+        room.call("Big.__init__", (), {}, {}, [], target="Big", new=True, obj=big, graded="Big")
+        with pytest.raises(cleanroom.CleanRoomError, match="hold more than"):
+            room.call("Big.fill", (), {}, {}, [], obj=big, method="fill", graded="Big")
+
+
+def test_a_load_that_stalls_is_skipped_and_a_room_that_keeps_failing_is_given_up(monkeypatch):
+    from autograder import cleanroom
+
+    monkeypatch.setattr(cleanroom, "LOAD_SECONDS", 2)
+    stall = (
+        "import time, signal\ndef hold():\n    signal.signal(signal.SIGALRM, signal.SIG_IGN)\n"
+        "    while True:\n        time.sleep(0.1)\nheld = hold()\ndef ok(x):\n    return x + 1\n"
+    )
+    with a_room(stall) as room:
+        assert room.call("ok", (1,), {}, {}, [], target="ok") == 2  # the stalling line was skipped
+    with a_room("import os\nboom = os._exit(3)\ndef ok(x):\n    return x\n", timeout=5) as room:
+        monkeypatch.setattr(cleanroom, "MAX_LOAD_FAILURES", 1)
+        with pytest.raises(cleanroom.CleanRoomError):
+            room.call("ok", (1,), {}, {}, [], target="ok")
+        with pytest.raises(cleanroom.CleanRoomError, match="could not load"):
+            room.call("ok", (1,), {}, {}, [], target="ok")  # at once: the room is given up
+
+
+def test_a_test_of_the_students_own_objects_runs_its_hidden_part_in_a_torch_room(tmp_path):
+    """layer is not numpy-only: its test's hidden part runs outside the kernel, whole, where only
+    pass or fail comes back."""
+    wrong_on_hidden = "import torch\ndef layer(x):\n    return int(torch.tensor(2 * x)) if x < 10 else 0"
+    ran, summary = repeat(tmp_path, "def square(x):\n    return x * x", layer=wrong_on_hidden)
+    assert summary["failed hidden tests"] == ["layer"] and summary["passed"] == ["square", "acc"], summary
+    [(ename, evalue)] = errors_of(ran.cells[7])
+    assert "a hidden test failed" in evalue and "layer(20)" not in evalue
+    honest = "import torch\ndef layer(x):\n    return int(torch.tensor(2 * x))"
+    ran, summary = repeat(tmp_path, "def square(x):\n    return x * x", layer=honest)
+    assert summary["failed hidden tests"] == [] and errors_of(ran.cells[7]) == [], summary
