@@ -31,6 +31,7 @@ import contextlib
 import fcntl
 import importlib.util
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -124,6 +125,7 @@ class CleanRoom:
         self._cgroup: list[str] = []  # the room's cgroup folders (memory and tasks, as a kernel's)
         self.starts = 0
         self.given_up: str | None = None
+        self._nonce: str | None = None
 
     def __enter__(self) -> CleanRoom:
         return self
@@ -234,6 +236,10 @@ class CleanRoom:
             self._tmp = None
 
     def _send(self, meta: dict, arrays: list = ()) -> None:
+        if meta.get("op") in ("load", "call", "test"):
+            # A new request: its answers must name it. A message the student's code wrote to the pipe
+            # itself cannot, without reading the grader's request out of the room's memory.
+            self._nonce = meta["nonce"] = secrets.token_hex(16)
         try:
             wire.write_message(self.proc.stdin.fileno(), meta, list(arrays))
         except (OSError, ValueError) as exc:
@@ -242,10 +248,14 @@ class CleanRoom:
 
     def _receive(self, timeout: float):
         try:
-            return self._reader.message(time.monotonic() + max(timeout, 0))
+            meta, arrays = self._reader.message(time.monotonic() + max(timeout, 0))
         except wire.WireError as exc:
             self.stop()
             raise CleanRoomError(f"the clean room gave no usable answer: {exc}") from None
+        if meta.get("nonce") != self._nonce:
+            self.stop()
+            raise CleanRoomError("the clean room answered a question it was not asked")
+        return meta, arrays
 
     def run_test(self, source: str) -> bool:
         """Run a whole test cell in the room (a torch room: ``torch=True``); whether it passed."""
@@ -371,7 +381,7 @@ class CleanRoom:
         except (wire.WireError, TypeError, ValueError) as exc:
             if "error" in reply and not isinstance(exc, wire.WireError):
                 raise
-            raise CleanRoomError(f"{label}: the clean room's answer is unusable ({exc})") from None
+            raise CleanRoomError(f"{label}: the clean room's answer is unusable ({type(exc).__name__})") from None
 
     def _answer_callback(self, reply: dict, decode, namespace: dict, standins: list[str]) -> None:
         name = reply.get("name")

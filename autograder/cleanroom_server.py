@@ -78,6 +78,7 @@ class Masked:
 class Server:
     def __init__(self, fd_in: int, fd_out: int):
         self.fd_out, self.reader = fd_out, wire.Reader(fd_in)
+        self.nonce = None
         self.ns: dict = {"__name__": "__main__", "__builtins__": builtins}
         self.objects: dict[int, object] = {}
         self.forbidden: dict[str, list[str]] = {}
@@ -85,7 +86,7 @@ class Server:
 
     # -- messages -----------------------------------------------------------------------------
     def send(self, meta: dict, arrays: list = ()) -> None:
-        wire.write_message(self.fd_out, meta, list(arrays))
+        wire.write_message(self.fd_out, {**meta, "nonce": self.nonce}, list(arrays))
 
     def receive(self):
         meta, arrays = self.reader.message()
@@ -315,7 +316,7 @@ class Server:
                 meta, decode = self.receive()
             except wire.WireError:
                 return  # the grader has gone
-            op = meta.get("op")
+            op, self.nonce = meta.get("op"), meta.get("nonce")  # every answer to this request carries it
             if op == "load":
                 loaded = self.load(meta.get("blocks", []), meta.get("forbidden", {}), meta.get("skip", []))
                 self.send({"op": "loaded", **loaded})

@@ -328,9 +328,17 @@ class Course:
             try:
                 nb = read_submission(path)
                 nb.metadata = {"kernelspec": dict(KERNELSPEC)}
+                seen: set = set()
                 for cell in nb.cells:  # nbgrader reads its metadata as a dict: anything else makes an added cell
                     if not isinstance(cell.metadata.get("nbgrader", {}), dict):
                         del cell.metadata["nbgrader"]
+                    # A pasted copy of a cell repeats its grade id, which nbgrader refuses for the whole
+                    # notebook: the first keeps it, a later copy is graded as a cell the student added.
+                    grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+                    if grade_id is not None and str(grade_id) in seen:
+                        del cell.metadata["nbgrader"]
+                    elif grade_id is not None:
+                        seen.add(str(grade_id))
                 nbformat.write(nb, dst / path.name)
             except Exception as exc:  # noqa: BLE001 (whatever the file does, it costs only this student)
                 (dst / path.name).unlink(missing_ok=True)

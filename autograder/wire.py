@@ -161,7 +161,7 @@ class Arrays:
             if not ok or count * dtype.itemsize != size or not 0 <= offset <= offset + size <= len(self.blob):
                 raise ValueError
         except (TypeError, ValueError, IndexError, KeyError):
-            raise WireError(f"array {i} is malformed") from None
+            raise WireError("a malformed array") from None
         return np.frombuffer(self.blob, dtype=dtype, count=count, offset=offset).reshape(shape)
 
 
@@ -328,11 +328,11 @@ class Reader:
         there by ``deadline`` (``time.monotonic()``), or the other end has closed."""
         size = int.from_bytes(self._take(8, deadline), "little")
         if size > HEADER_LIMIT:
-            raise WireError(f"a message of {size} bytes of header, more than {HEADER_LIMIT}")
+            raise WireError("a message whose header is over the limit")  # no number: it is the sender's
         header = self._take(size, deadline)
         blob_size = int.from_bytes(self._take(8, deadline), "little")
         if blob_size > BLOB_LIMIT:
-            raise WireError(f"a message of {blob_size} bytes of arrays, more than {BLOB_LIMIT}")
+            raise WireError("a message whose arrays are over the limit")
         blob = self._take(blob_size, deadline)
         try:
             parsed = json.loads(header)

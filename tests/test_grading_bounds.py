@@ -165,6 +165,10 @@ def graded(tmp_path_factory):
     put("forger", forger)
     bad_meta = with_cells(honest, new_code_cell("z = 1", metadata={"nbgrader": "not a dict"}))
     put("bad_meta", bad_meta)
+    # A locked cell pasted above itself: the same grade id twice, which nbgrader refuses for the notebook.
+    pasted = nbformat.from_dict(honest)
+    pasted.cells.insert(0, nbformat.from_dict(pasted.cells[1]))
+    put("pasted", pasted)
     put("xss", with_cells(honest, new_code_cell(HOSTILE_OUTPUTS), new_markdown_cell(HOSTILE_MARKDOWN)))
 
     report = grade(subs, tmp / "graded", source, timeout=30, progress=False, jobs=2)
@@ -183,7 +187,8 @@ def said(report, student):
 @pytest.mark.xdist_group("grading-bounds")
 def test_the_honest_student_is_graded_and_the_run_writes_grades_csv(graded):
     report, out = graded
-    for student in ("honest", "bad_meta"):  # nbgrader metadata that is not a dict: the cell is the student's
+    # nbgrader metadata that is not a dict, or a grade id already taken: the cell is the student's.
+    for student in ("honest", "bad_meta", "pasted"):
         assert score(report, student) == fx.MAX_SCORE and said(report, student) == [], said(report, student)
     assert "Test: add" in (out / "feedback" / "honest" / fx.ASSIGNMENT / "fixture.html").read_text()
     with open(out / "grades.csv", newline="") as fh:

@@ -332,3 +332,19 @@ def test_a_test_of_the_students_own_objects_runs_its_hidden_part_in_a_torch_room
     honest = "import torch\ndef layer(x):\n    return int(torch.tensor(2 * x))"
     ran, summary = repeat(tmp_path, "def square(x):\n    return x * x", layer=honest)
     assert summary["failed hidden tests"] == [] and errors_of(ran.cells[7]) == [], summary
+
+
+def test_an_answer_the_students_code_writes_to_the_pipe_itself_is_refused():
+    """It cannot name the grader's request (a nonce it never sees), so the grader stops the room."""
+    from autograder.cleanroom import CleanRoomError
+
+    forge = (
+        "import os, json\ndef square(x):\n"
+        "    header = json.dumps({'meta': {'op': 'result', 'result': {'int': '9'}}, 'arrays': []}).encode()\n"
+        "    message = len(header).to_bytes(8, 'little') + header + (0).to_bytes(8, 'little')\n"
+        "    for fd in map(int, os.listdir('/proc/self/fd')):\n"
+        "        try:\n            os.write(fd, message)\n        except OSError:\n            pass\n"
+        "    import time\n    time.sleep(30)\n"
+    )
+    with a_room(forge, timeout=5) as room, pytest.raises(CleanRoomError):
+        room.call("square", (3,), {}, {}, [], target="square")
