@@ -183,6 +183,24 @@ def _code_of(fn):
     return getattr(fn, "__code__", None)
 
 
+def forbidden_callables(dotted_names) -> dict:
+    """``{id: "module.callable"}`` of the callables named (and of their code, for Python functions),
+    for a profile hook to spot; a name that does not import is skipped (it cannot be called either).
+    The clean room (``autograder.cleanroom_server``) uses it too."""
+    found = {}
+    for dotted in dotted_names:
+        module_name, _, attr = str(dotted).rpartition(".")
+        try:
+            target = getattr(importlib.import_module(module_name), attr)
+        except Exception:  # noqa: BLE001 (a masked or missing module)
+            continue
+        found[id(target)] = dotted
+        code = _code_of(target)
+        if code is not None:
+            found[id(code)] = dotted
+    return found
+
+
 def _torch_name(func) -> str:
     """``torch.tanh`` or ``Tensor.exp``, as a student would write it."""
     name = getattr(func, "__name__", None) or repr(func)
@@ -317,18 +335,7 @@ class Guard:
         return False
 
     def _forbidden_callables(self, graded: str) -> dict:
-        found = {}
-        for dotted in self.forbidden.get(graded, []):
-            module_name, _, attr = dotted.rpartition(".")
-            try:
-                target = getattr(importlib.import_module(module_name), attr)
-            except (ImportError, AttributeError):
-                continue
-            found[id(target)] = dotted
-            code = _code_of(target)
-            if code is not None:
-                found[id(code)] = dotted
-        return found
+        return forbidden_callables(self.forbidden.get(graded, []))
 
     @staticmethod
     def _profiler(forbidden: dict, hits: list[str]):

@@ -44,6 +44,8 @@ from nbformat import NotebookNode
 from . import wire
 
 SERVER = Path(__file__).with_name("cleanroom_server.py")
+# The clean room counts lines with the course's own counter; utils is among the sandbox's read-only roots.
+VECTORISATION = str(Path(importlib.util.find_spec("utils").origin).resolve().with_name("vectorisation.py"))
 WIRE = Path(__file__).with_name("wire.py")
 SERVER_MODULE, WIRE_MODULE = "dl_cleanroom", "dl_grading_wire"
 # Never importable in the clean room, whatever the assignment.
@@ -61,7 +63,7 @@ class CleanRoomError(RuntimeError):
 
 
 def student_blocks(nb: NotebookNode, source: NotebookNode) -> list[list]:
-    """What the clean room loads, in the notebook's order, as ``[label, code, from the source]``:
+    """What the clean room loads, in the notebook's order, as ``[label, code]``:
     the locked cells (the instructor's, as nbgrader restored them: helpers such as ``pair``), the
     student's solution cells, and the code cells the student added. Of these the room runs
     definitions, imports and assignments, never a loop or a bare call; never a test cell."""
@@ -72,9 +74,8 @@ def student_blocks(nb: NotebookNode, source: NotebookNode) -> list[list]:
     for index, cell in enumerate(nb.cells):
         if cell.cell_type != "code":
             continue
-        kind = kinds.get(cell.metadata.get("nbgrader", {}).get("grade_id"), "added")
-        if kind != "test":
-            blocks.append([f"cell {index + 1}", strip_magics(cell.source), kind != "added"])
+        if kinds.get(cell.metadata.get("nbgrader", {}).get("grade_id")) != "test":
+            blocks.append([f"cell {index + 1}", strip_magics(cell.source)])
     return blocks
 
 
@@ -201,7 +202,8 @@ class CleanRoom:
         at = "start"
         deadline = time.monotonic() + LOAD_SECONDS
         try:
-            self._send({"op": "load", "blocks": self.blocks, "forbidden": self.forbidden, "skip": self.skip})
+            load = {"op": "load", "blocks": self.blocks, "forbidden": self.forbidden, "skip": self.skip}
+            self._send({**load, "vectorisation": VECTORISATION})
             while True:
                 meta, _ = self._receive(deadline - time.monotonic())
                 if meta.get("op") != "loading":

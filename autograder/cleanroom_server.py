@@ -26,18 +26,18 @@ import sys
 
 # Started with -I, which leaves this file's (read-only) folder off the path.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-try:
-    import dl_grading_wire as wire  # as mounted in the sandbox
+try:  # as mounted in the sandbox
+    import dl_grading_agent as agent
+    import dl_grading_wire as wire
 except ImportError:  # run from the source tree (grading with --unsafe)
+    import agent  # type: ignore[no-redef]
     import wire  # type: ignore[no-redef]
+
+NumpyOnlyError = agent.NumpyOnlyError
 
 MASKED = "DL-CLEAN-ROOM"  # the masked modules' ImportError says this
 MASKED_ROOTS = {"torch", "torchvision", "torchaudio", "functorch", "torchgen", "triton"}
 STATEMENT_SECONDS = 10  # what one statement of the student's cells may take to load
-
-
-class NumpyOnlyError(AssertionError):
-    """A function the assignment asks to write in numpy needs torch or a forbidden shortcut."""
 
 
 # What of the masked modules the student's code reached for since the last call began (an audit hook
@@ -100,7 +100,7 @@ class Server:
 
     # -- loading ---------------------------------------------------------------------------------
     def load(self, blocks: list, forbidden: dict, skip: list) -> dict:
-        """Run the definitions of ``blocks`` (``[label, code, from the source]``), a statement at a
+        """Run the definitions of ``blocks`` (``[label, code]``), a statement at a
         time; before each, say which (``"block:statement"``), so that a statement that ends this
         process is skipped when the grader starts it again."""
         import signal
@@ -112,7 +112,7 @@ class Server:
             raise TimeoutError(f"took longer than {STATEMENT_SECONDS} s to run")
 
         signal.signal(signal.SIGALRM, too_long)
-        for number, (label, source, _) in enumerate(blocks):
+        for number, (label, source) in enumerate(blocks):
             try:
                 tree = ast.parse(source)
             except (SyntaxError, ValueError, MemoryError, RecursionError) as exc:
@@ -211,22 +211,20 @@ class Server:
     def _watched(self, label: str, graded: str, target, args, kwargs, count_lines: bool = False):
         """``(target(*args, **kwargs), lines)``: the call, with the shortcuts the assignment forbids in
         ``graded`` caught, and (``count_lines``) the Python lines it ran outside the installed
-        packages and the standard library, as ``utils.vectorisation.count_python_lines`` counts
-        them. While either is watched, starting a thread (which neither would see) fails the call,
+        packages and the standard library, counted by ``utils.vectorisation.line_tracer`` as in the
+        kernel. While either is watched, starting a thread (which neither would see) fails the call,
         and so does touching the watch itself: the audit hook sees every ``sys.setprofile``,
         ``sys.settrace`` and ``ctypes`` call, and cannot be removed."""
         import _thread
-        import sysconfig
 
-        forbidden = self._forbidden_callables(graded)
+        forbidden = agent.forbidden_callables(self.forbidden.get(graded, []))
         if not (forbidden or count_lines):
             return target(*args, **kwargs), 0
         threads = {
             id(getattr(_thread, n)) for n in ("start_new_thread", "start_joinable_thread") if hasattr(_thread, n)
         }
-        library = tuple(sorted({sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")}))
         hits: list[str] = []
-        count = 0
+        tracer, lines = self.vectorisation.line_tracer() if count_lines else (None, lambda: 0)
 
         def profile(frame, event, arg):
             if event == "c_call" and id(arg) in forbidden:
@@ -236,19 +234,10 @@ class Server:
             elif event == "call" and id(frame.f_code) in forbidden:
                 hits.append(f"calls {forbidden[id(frame.f_code)]}, a shortcut this assignment rules out here")
 
-        def local(frame, event, arg):
-            nonlocal count
-            if event == "line":
-                count += 1
-            return local
-
-        def on_call(frame, event, arg):
-            return None if frame.f_code.co_filename.startswith(library) else local
-
         WATCH.update(ours=True, tampered=None)
         sys.setprofile(profile)
         if count_lines:
-            sys.settrace(on_call)
+            sys.settrace(tracer)
         WATCH.update(ours=False, active=True)
         try:
             result = target(*args, **kwargs)
@@ -261,23 +250,7 @@ class Server:
             raise NumpyOnlyError(f"{label} changes the grader's watch ({WATCH['tampered']}) while it runs")
         if hits:
             raise NumpyOnlyError(f"{label} {hits[0]}")
-        return result, count
-
-    def _forbidden_callables(self, graded: str) -> dict:
-        import importlib
-
-        found = {}
-        for dotted in self.forbidden.get(graded, []):
-            module_name, _, attr = dotted.rpartition(".")
-            try:
-                target = getattr(importlib.import_module(module_name), attr)
-            except Exception:  # noqa: BLE001 (a masked or missing module cannot be called either)
-                continue
-            found[id(target)] = dotted
-            code = getattr(getattr(target, "__wrapped__", target), "__code__", None)
-            if code is not None:
-                found[id(code)] = dotted
-        return found
+        return result, lines()
 
     def _callback(self, name: str):
         """A stand-in for ``name`` that asks the grader (where the test's torch stand-in runs)."""
@@ -318,6 +291,7 @@ class Server:
                 return  # the grader has gone
             op, self.nonce = meta.get("op"), meta.get("nonce")  # every answer to this request carries it
             if op == "load":
+                self.vectorisation = _module_from(str(meta.get("vectorisation", "")), "dl_course_vectorisation")
                 loaded = self.load(meta.get("blocks", []), meta.get("forbidden", {}), meta.get("skip", []))
                 self.send({"op": "loaded", **loaded})
             elif op == "call":
@@ -326,6 +300,16 @@ class Server:
                 self.send({"op": "tested", "passed": self.test(str(meta.get("source", "")))})
             else:
                 return
+
+
+def _module_from(path: str, name: str):
+    """The module in the file ``path`` (a file of ``utils`` that imports no torch), loaded alone."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def _definition(node: ast.stmt) -> bool:

@@ -50,24 +50,15 @@ from traitlets import Bool, Integer, Unicode
 
 from . import sandbox as sb
 from .agent import RULES_ENV
-from .replay import CLEAN_CHECK_FAILED, NUMPY_ONLY_ERROR
+from .replay import NUMPY_ONLY_ERROR
 
 LIMIT_ERROR = "LimitExceeded"
 KERNEL_DIED = "KernelDied"
 NOT_RUN = "NotRun"
-# Error names the grader reports to the instructor (see course.py), with what each means.
-REPORTED_ERRORS = {
-    "TamperingDetected": "tampering",
-    NUMPY_ONLY_ERROR: "torch-in-numpy",
-    LIMIT_ERROR: "limit",
-    KERNEL_DIED: "kernel-died",
-    CLEAN_CHECK_FAILED: "tampering",
-    NOT_RUN: "limit",
-}
 MAX_KERNEL_DEATHS = 3
-# What the grading agent says in a test cell of the kernel (a cell the grader restores from the source).
-TEST_CELL_INCIDENTS = {"TamperingDetected", NUMPY_ONLY_ERROR}
-OUTPUT_TYPES = ("stream", "display_data", "execute_result", "error")
+# What the grading agent says in a test cell of the kernel (a cell the grader restores from the source),
+# and the kind of incident each is for the instructor (course.Reason).
+AGENT_INCIDENTS = {"TamperingDetected": "tampering", NUMPY_ONLY_ERROR: "torch-in-numpy"}
 
 
 def grading_rules(source_notebook: Path) -> dict:
@@ -183,8 +174,8 @@ class GradingExecute(Execute):
             if cell.cell_type != "code" or _grade_id(cell) not in self._tests:
                 continue
             for out in cell.get("outputs", []):
-                if out.get("output_type") == "error" and out.get("ename") in TEST_CELL_INCIDENTS:
-                    kind = REPORTED_ERRORS[out["ename"]]
+                if out.get("output_type") == "error" and out.get("ename") in AGENT_INCIDENTS:
+                    kind = AGENT_INCIDENTS[out["ename"]]
                     found.append({"cell": index + 1, "kind": kind, "message": f"{out['ename']}: {out['evalue']}"})
         return found
 

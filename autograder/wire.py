@@ -4,7 +4,7 @@
 tuples, lists, dicts, slices, numpy Generators) into JSON-able nodes whose arrays are appended to a
 list; an object of a graded class becomes ``{"inst": id}``; anything else becomes an opaque node,
 equal to nothing. ``Decoder`` is its inverse and runs no code from the data. ``write_message`` and
-``read_message`` carry one ``(meta, arrays)`` pair over a pipe: an 8-byte length, the JSON header
+``Reader.message`` carry one ``(meta, arrays)`` pair over a pipe: an 8-byte length, the JSON header
 (``meta`` and each array's dtype, shape, offset and size), an 8-byte length, the arrays' bytes.
 
 The reader bounds what it accepts before it decodes anything: the header's size (JSON expands
@@ -359,8 +359,3 @@ class Reader:
         taken = bytes(self.buffer[:size])
         del self.buffer[:size]
         return taken
-
-
-def read_message(fd: int, deadline: float | None = None) -> tuple[dict, Arrays]:
-    """The one message ``fd`` carries (a ``Reader`` may read past a message into the next)."""
-    return Reader(fd).message(deadline)

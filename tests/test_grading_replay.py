@@ -48,7 +48,7 @@ def through_a_pipe(value):
     read, write = os.pipe()
     try:
         wire.write_message(write, {"value": node}, arrays)
-        meta, blob = wire.read_message(read)
+        meta, blob = wire.Reader(read).message()
     finally:
         os.close(read)
         os.close(write)
@@ -92,7 +92,7 @@ def test_malformed_or_oversized_messages_are_refused(monkeypatch):
             else:
                 os.write(write, sent)
             with pytest.raises(wire.WireError, match=refused):
-                wire.read_message(read, deadline=0 if sent == b"" else None)
+                wire.Reader(read).message(0 if sent == b"" else None)
         finally:
             os.close(read)
             os.close(write)
@@ -237,7 +237,7 @@ def test_a_test_that_failed_in_the_kernel_keeps_its_own_message(tmp_path):
 def a_room(code: str, rules: dict | None = None, timeout: float = 20):
     from autograder.cleanroom import CleanRoom
 
-    return CleanRoom([["cell 1", code, True]], rules or {}, not UNSAFE, sb.Limits(uid=61510), timeout)
+    return CleanRoom([["cell 1", code]], rules or {}, not UNSAFE, sb.Limits(uid=61510), timeout)
 
 
 def test_the_watch_sees_a_thread_and_its_own_removal():
