@@ -23,6 +23,8 @@ import torch.nn.functional as F
 from PIL import Image, ImageDraw, ImageFont
 from tqdm.auto import tqdm
 
+from . import sequences
+
 CHARACTERS = string.digits + string.ascii_uppercase + string.ascii_lowercase
 # matplotlib's text faces: DejaVu Sans, Sans Mono and Serif in four styles, STIX General in four,
 # five Computer Modern faces (the symbol, display and fallback fonts are left out).
@@ -175,23 +177,26 @@ def train_steps(
     batch: int = 64,
     seed: int = 0,
 ) -> np.ndarray:
-    """``steps`` updates of ``model`` (in training mode) on cross-entropy.
+    """``steps`` updates of ``model`` (in training mode) on cross-entropy, with the course's step loop
+    (:func:`utils.sequences.train_steps`).
 
     Each step draws ``batch`` random rows of ``X`` ``(N, ...)`` and ``y`` ``(N,)`` (all of them, in
     order, when ``N <= batch``) from a generator seeded with ``seed``. Returns the ``(steps,)``
     minibatch losses.
     """
     g = torch.Generator().manual_seed(seed)
-    losses = np.empty(steps)
-    model.train()
-    for step in range(steps):
+
+    def draw() -> tuple[torch.Tensor, torch.Tensor]:
         idx = torch.randint(len(X), (batch,), generator=g) if len(X) > batch else torch.arange(len(X))
-        optimizer.zero_grad()
-        loss = F.cross_entropy(model(X[idx]), y[idx])
-        loss.backward()
-        optimizer.step()
-        losses[step] = loss.item()
-    return losses
+        return X[idx], y[idx]
+
+    model.train()
+    history = sequences.train_steps(model, draw, _cross_entropy, optimizer, steps, progress=False)
+    return np.asarray(history["loss"])
+
+
+def _cross_entropy(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return F.cross_entropy(model(X), y)
 
 
 def accuracy(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> float:
