@@ -99,6 +99,9 @@ def _module_paths(names: list[str]) -> list[tuple[str, bool]]:
     return found
 
 
+ONE_THREAD = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
 def masked_modules(forbidden: dict) -> list[str]:
     """Torch's modules and the modules of every forbidden callable (``scipy.signal`` of
     ``scipy.signal.correlate``)."""
@@ -177,6 +180,9 @@ class CleanRoom:
                     mounts += ["--tmpfs", path, "--ro-bind", str(stub), f"{path}/__init__.py"]
                 else:
                     mounts += ["--ro-bind", str(stub), path]
+            # One thread for numpy's BLAS: the CPU time of a timed call is then the call's work, not
+            # worker threads spinning while they wait for a core on a busy machine.
+            mounts += [a for name in ONE_THREAD for a in ("--setenv", name, "1")]
             split = argv.index("--")
             argv = argv[:split] + mounts + argv[split:]
             self._cgroup = sb.make_cgroup(limits) if sb.cgroup_mode() else []
@@ -186,6 +192,7 @@ class CleanRoom:
             preexec = None
         self.proc = subprocess.Popen(
             argv,
+            env=None if self.sandboxed else {**os.environ, **dict.fromkeys(ONE_THREAD, "1")},
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -310,6 +317,7 @@ class CleanRoom:
             "random": None,
             "standins": standins,
             "count_lines": bool(how.get("count_lines")),
+            "cpu": bool(how.get("cpu")),
         }
         # What the room does not have yet: the global random state and the object's attributes, if the
         # test changed them since the last answer (the room keeps its own otherwise).
@@ -329,6 +337,9 @@ class CleanRoom:
                 synced = obj.__dict__.get("_dl_synced", {})
                 changed = {k: v for k, v in _state(obj).items() if synced.get(k) != wire.digest(v)}
                 meta["state"] = wire.encode(changed, arrays, self._refs(), handles=self.handles)
+        # The CPU time of a timed call is read from outside the room, before the request and after the
+        # answer: the operating system's count for every process of the room, which its code cannot change.
+        cpu_before = process_tree_cpu(self.proc.pid) if how.get("cpu") else 0.0
         try:
             self._send(meta, arrays)
             while True:
@@ -343,6 +354,7 @@ class CleanRoom:
         if reply.get("op") != "result":
             self.stop()
             raise CleanRoomError("the clean room answered out of turn")
+        cpu = process_tree_cpu(self.proc.pid) - cpu_before if how.get("cpu") else 0.0
         try:
             if reply.get("random") is not None:
                 np.random.set_state(decode(reply["random"]))
@@ -379,6 +391,8 @@ class CleanRoom:
             if how.get("count_lines"):
                 lines = reply.get("lines")
                 return result, lines if isinstance(lines, int) and not isinstance(lines, bool) else 0
+            if how.get("cpu"):
+                return result, cpu
             return result
         except (wire.WireError, TypeError, ValueError) as exc:
             if "error" in reply and not isinstance(exc, wire.WireError):
@@ -401,6 +415,35 @@ class CleanRoom:
         if wire.digest((args, kwargs)) != before:
             message["args_after"] = wire.encode((args, kwargs), arrays, self._refs(), handles=self.handles)
         self._send(message, arrays)
+
+
+def process_tree_cpu(root: int) -> float:
+    """CPU seconds that process ``root`` and all its descendants have used so far, their own and
+    that of the children they have reaped (``/proc/<pid>/stat``): a count kept by the kernel, which
+    the processes cannot change. A room's processes all descend from its ``bwrap``, whose pid
+    namespace reaps any orphan."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    parent, used = {}, {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as stat:
+                data = stat.read()
+            fields = data[data.rindex(b")") + 2 :].split()  # after "pid (comm) ": the comm may hold spaces
+            parent[int(entry.name)] = int(fields[1])
+            used[int(entry.name)] = sum(int(v) for v in fields[11:15])  # utime stime cutime cstime
+        except (OSError, ValueError, IndexError):
+            continue  # a process that ended meanwhile: its time is in its parent's cutime
+    children: dict[int, list[int]] = {}
+    for pid, ppid in parent.items():
+        children.setdefault(ppid, []).append(pid)
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        total += used.get(pid, 0)
+        todo += children.get(pid, [])
+    return total / ticks
 
 
 def _bytes_of(value) -> int:

@@ -214,8 +214,9 @@ class Proxies:
     test has swapped for a stand-in of its own is called back from the clean room.
     """
 
-    def __init__(self, room, namespace: dict, functions: set[str], classes: set[str]):
+    def __init__(self, room, namespace: dict, functions: set[str], classes: set[str], shortcuts: dict | None = None):
         self.room, self.namespace = room, namespace
+        self.shortcuts = shortcuts or {}  # function -> the ruled-out shortcut its source reaches
         self.made = {name: self._function(name) for name in sorted(functions)}
         self.made.update({name: self._class(name) for name in sorted(classes)})
         self.functions = set(functions)
@@ -230,14 +231,23 @@ class Proxies:
         proxies = self
 
         def proxy(*args, **kwargs):
+            if name in proxies.shortcuts:
+                from .agent import NumpyOnlyError
+
+                raise NumpyOnlyError(f"{name} {proxies.shortcuts[name]}")  # the grader's words, from the source
             return proxies.room.call(name, args, kwargs, proxies.namespace, proxies.swapped(), target=name)
 
         def count_lines(*args, **kwargs):
             how = {"target": name, "count_lines": True}
             return proxies.room.call(name, args, kwargs, proxies.namespace, proxies.swapped(), **how)
 
+        def cpu_seconds(*args):
+            how = {"target": name, "cpu": True}
+            return proxies.room.call(name, args, {}, proxies.namespace, proxies.swapped(), **how)
+
         proxy.__name__ = proxy.__qualname__ = name
         proxy.__dl_count_lines__ = count_lines  # read by utils.vectorisation: the lines run in the clean room
+        proxy.__dl_cpu_seconds__ = cpu_seconds  # and the CPU time the room's processes took, read from outside
         return proxy
 
     def _class(self, name: str):
@@ -278,6 +288,7 @@ def check_outside(
     """
     from .cleanroom import CleanRoom, CleanRoomError, student_blocks
     from .notebooks import header_of, read_notebook, strip_magics
+    from .shortcuts import reached_shortcuts
 
     summary: dict[str, list[str]] = {
         "passed": [],
@@ -304,17 +315,30 @@ def check_outside(
     index_of = {id(c): i + 1 for i, c in enumerate(nb.cells)}
     timeout = timeout if isinstance(timeout, int) and timeout > 0 else 300
 
+    blocks = student_blocks(nb, source)
+    # What the watch inside a room could be talked out of, the source says outside it.
+    shortcuts = reached_shortcuts(blocks, dict(rules.get("forbidden", {})))
+
     def finish() -> dict:
         """The tests that need the student's torch objects run whole in a torch room, where their
-        hidden part is out of the kernel's sight and only pass or fail comes back."""
+        hidden part is out of the kernel's sight and only pass or fail comes back; a test whose
+        function reaches a ruled-out shortcut in its source scores nothing."""
         todo = []
         for test in unrepeatable:
             cell = by_id.get(test.metadata.get("nbgrader", {}).get("grade_id"))
-            if cell is not None and not _failed(cell) and hidden_lines(test.source):
+            if cell is None or _failed(cell):
+                continue
+            name = test_name(test)
+            if name in shortcuts:
+                summary["failed"].append(name)
+                said = f"NumpyOnlyError: {name} {shortcuts[name]}"
+                incidents.append({"cell": index_of[id(cell)], "kind": "torch-in-numpy", "message": said})
+                _zero(cell, said, said, NUMPY_ONLY_ERROR)
+            elif hidden_lines(test.source):
                 todo.append((test, cell))
         if not todo:
             return summary
-        with CleanRoom(student_blocks(nb, source), rules, sandboxed, limits, timeout, torch=True) as room:
+        with CleanRoom(blocks, rules, sandboxed, limits, timeout, torch=True) as room:
             for test, cell in todo:
                 name = test_name(test)
                 try:
@@ -338,8 +362,8 @@ def check_outside(
         return finish()
     namespace = {"__name__": "__main__", "__builtins__": builtins}
     graded = functions | classes
-    with CleanRoom(student_blocks(nb, source), rules, sandboxed, limits, timeout) as room, _isolated():
-        proxies = Proxies(room, namespace, functions, classes)
+    with CleanRoom(blocks, rules, sandboxed, limits, timeout) as room, _isolated():
+        proxies = Proxies(room, namespace, functions, classes, shortcuts)
         for cell in clean:
             proxies.install()
             printed, error = _run(cell.source, namespace, "<instructor cell>", timeout)

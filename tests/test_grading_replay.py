@@ -20,6 +20,7 @@ from autograder import sandbox as sb
 from autograder.execute import grading_rules
 from autograder.notebooks import read_notebook, tag_notebook
 from conftest import ASSIGNMENTS, UNSAFE
+from utils.vectorisation import CPU_BUDGET
 
 PLAIN = [
     None,
@@ -136,7 +137,15 @@ TEST_LAYER = (
 )
 
 
-def repeat(tmp_path, square: str, acc: str = "", layer_failed: bool = False, timeout: int = 30, layer: str = ""):
+def repeat(
+    tmp_path,
+    square: str,
+    acc: str = "",
+    layer_failed: bool = False,
+    timeout: int = 30,
+    layer: str = "",
+    forbidden: dict | None = None,
+):
     """A notebook whose kernel passed every test (unless ``layer_failed``), repeated outside the kernel
     with ``square`` (and ``acc``) as the student's cells; ``layer`` can only run in the kernel."""
     cells = [
@@ -162,7 +171,7 @@ def repeat(tmp_path, square: str, acc: str = "", layer_failed: bool = False, tim
         ran.cells[7].outputs = [
             new_output("error", ename="AssertionError", evalue="layer(2) should be 4", traceback=[])
         ]
-    rules = {"numpy_only": ["square", "double", "Acc"]}
+    rules = {"numpy_only": ["square", "double", "Acc"], "forbidden": forbidden or {}}
     limits = sb.Limits(uid=61511)
     summary = replay.check_outside(ran, path, rules, timeout, None, sandboxed=not UNSAFE, limits=limits)
     return ran, summary
@@ -348,3 +357,45 @@ def test_an_answer_the_students_code_writes_to_the_pipe_itself_is_refused():
     )
     with a_room(forge, timeout=5) as room, pytest.raises(CleanRoomError):
         room.call("square", (3,), {}, {}, [], target="square")
+
+
+def test_the_cpu_time_of_a_call_is_read_from_outside_the_room():
+    """Code run as the room loads (a class body) can replace the room's own watch, which counts lines
+    inside the room; it cannot change the kernel's count of the CPU time the room's processes used,
+    which the grader reads from outside: a Python loop along a long axis shows there."""
+    code = (
+        "import sys\nimport numpy as np\n"
+        "class Patch:\n    server = getattr(sys.modules['__main__'], 'Server', None)\n"
+        "    if server is not None:\n"
+        "        server._watched = lambda self, label, graded, target, args, kwargs, count=False: "
+        "(target(*args, **kwargs), 1)\n"
+        "def looped(x):\n    return np.array([row.sum() for row in x])\n"
+        "def vectorised(x):\n    return x.sum(axis=1)\n"
+    )
+    long = np.ones((1_000_000, 2))
+    with a_room(code) as room:
+        _, lines = room.call("looped", (np.ones((50, 2)),), {}, {}, [], target="looped", count_lines=True)
+        result, slow = room.call("looped", (long,), {}, {}, [], target="looped", cpu=True)
+        _, fast = room.call("vectorised", (long,), {}, {}, [], target="vectorised", cpu=True)
+    if not UNSAFE:
+        assert lines == 1  # the watch inside the room said what the student's code told it to
+    np.testing.assert_array_equal(result, np.full(1_000_000, 2.0))
+    assert slow > CPU_BUDGET > 2 * fast, (slow, fast)
+
+
+def test_a_ruled_out_shortcut_is_read_from_the_source_whatever_the_watch_says(tmp_path):
+    """The student's code turns the room's watch off as it loads, then calls a ruled-out shortcut:
+    the grader reads the shortcut in the source, outside the room, and the repeat fails."""
+    sneaky = (
+        "import sys\nimport numpy as np\n"
+        "class Off:\n    server = getattr(sys.modules['__main__'], 'Server', None)\n"
+        "    if server is not None:\n"
+        "        server._watched = lambda self, label, graded, target, args, kwargs, count=False: "
+        "(target(*args, **kwargs), 0)\n"
+        "def square(x):\n    pairs = np.lib.stride_tricks.sliding_window_view(np.array([x, x]), 2)\n"
+        "    return int(pairs.prod())"
+    )
+    ran, summary = repeat(tmp_path, sneaky, forbidden={"square": ["numpy.lib.stride_tricks.sliding_window_view"]})
+    assert summary["failed"] == ["square"] and summary["passed"] == ["acc"], summary
+    [(ename, evalue)] = errors_of(ran.cells[2])
+    assert ename == "NumpyOnlyError" and "mentions sliding_window_view" in evalue, evalue

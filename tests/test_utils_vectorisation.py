@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from utils.vectorisation import assert_vectorised, count_python_lines
+from utils.vectorisation import assert_vectorised, count_python_lines, cpu_seconds, same_result
 
 
 def vectorised(x):
@@ -59,3 +59,51 @@ def test_assert_vectorised():
     for fn in (looped, looped_in_comprehension):
         with pytest.raises(AssertionError, match="not vectorised"):
             assert_vectorised(fn, small, large, fn.__name__)
+
+
+def test_a_function_that_answers_otherwise_when_counted_fails():
+    def hides_from_the_tracer(x):
+        if sys.gettrace() is not None:  # a loop it does not want counted, skipped when watched
+            return np.zeros(x.shape[0])
+        return looped(x)
+
+    with pytest.raises(AssertionError, match="answers differently when its lines are counted"):
+        assert_vectorised(hides_from_the_tracer, (np.ones((2, 3)),), (np.ones((50, 3)),), "hides")
+
+
+def test_a_loop_along_a_long_axis_runs_over_the_cpu_budget():
+    long = [("the rows", (np.ones((1_000_000, 2)),))]
+    assert_vectorised(vectorised, (np.ones((2, 3)),), (np.ones((50, 3)),), "vectorised", long_args=long)
+    with pytest.raises(AssertionError, match="long along the rows"):
+        # Its line count is that of a vectorised function: only the CPU time gives it away.
+        assert_vectorised(looped_in_comprehension, (np.ones((2, 3)),), (np.ones((2, 3)),), "looped", long_args=long)
+
+
+def test_cpu_seconds_measures_this_process_or_asks_the_grader():
+    result, seconds = cpu_seconds(looped, np.ones((20_000, 2)))
+    np.testing.assert_array_equal(result, np.full(20_000, 2.0))
+    assert seconds > 0
+
+    def proxy(x):
+        raise AssertionError("the proxy's own clock is used, not a call here")
+
+    proxy.__module__ = "autograder.replay"
+    proxy.__dl_cpu_seconds__ = lambda x: ("answer", 1.5)
+    assert cpu_seconds(proxy, 1) == ("answer", 1.5)
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        (np.array([1.0, np.nan]), np.array([1.0, np.nan]), True),
+        (np.array([1.0, 2.0]), np.array([1.0, 2.5]), False),
+        (np.zeros((2, 3)), np.zeros((3, 2)), False),
+        ((np.ones(2), {"cols": np.ones(3)}), (np.ones(2), {"cols": np.ones(3)}), True),
+        ((np.ones(2), {"cols": np.ones(3)}), (np.ones(2), {"cols": np.zeros(3)}), False),
+        ((np.ones(2), object()), (np.ones(2), object()), True),  # what is not data is not compared
+        ([1, 2.0], [1, 2.0], True),
+        (None, np.zeros(1), False),
+    ],
+)
+def test_same_result(a, b, same):
+    assert same_result(a, b) is same

@@ -4,14 +4,27 @@ A vectorised numpy function runs the same Python lines whatever the size of its 
 function with a Python loop over the batch or over output positions runs more lines on larger
 inputs. Counting the lines executed (with ``sys.settrace``) makes that a deterministic check,
 unlike timing, which is noisy on a shared machine.
+
+The line count runs inside the process that runs the function, so a function that tampers with
+the tracer can hide from it. The CPU time of a call on an input about a million elements long along
+one axis is measured by the operating system, from outside that process when the grader runs it:
+numpy operations take milliseconds there, any Python loop along that axis takes a second or more,
+so a budget of half a second tells them apart with room to spare on a slow or busy machine.
 """
 
 from __future__ import annotations
 
 import sys
 import sysconfig
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
+
+import numpy as np
+
+# What a call on an input a million elements long along one axis may take, in CPU seconds: numpy
+# takes a few milliseconds there, a Python loop along that axis a second or more.
+CPU_BUDGET = 0.5
 
 # Library code (numpy's Python wrappers, the standard library) is not counted: only the
 # caller's own code, such as a notebook cell, is.
@@ -65,6 +78,39 @@ def count_python_lines(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tup
     return result, lines()
 
 
+def cpu_seconds(fn: Callable[..., Any], *args: Any) -> tuple[Any, float]:
+    """Call ``fn(*args)`` and measure the CPU time it took in this thread (numpy's own worker
+    threads, which spin while they wait on a busy machine, are not counted).
+
+    Returns:
+        ``(result, seconds)``. A function the grader runs in another process carries its own clock
+        there, as ``fn.__dl_cpu_seconds__``: the grader reads that process's CPU time from outside.
+    """
+    elsewhere = getattr(fn, "__dl_cpu_seconds__", None)
+    if elsewhere is not None and getattr(fn, "__module__", None) == "autograder.replay":
+        return elsewhere(*args)
+    start = time.thread_time()
+    result = fn(*args)
+    return result, time.thread_time() - start
+
+
+def same_result(a: Any, b: Any) -> bool:
+    """Whether two results of the same call are the same: arrays equal (NaN equal to NaN), numbers
+    equal, containers item by item; anything else (a cache's objects) is not compared."""
+    if isinstance(a, np.ndarray | np.generic) or isinstance(b, np.ndarray | np.generic):
+        a, b = np.asarray(a), np.asarray(b)
+        if a.shape != b.shape or a.dtype.kind not in "biufc?" or b.dtype.kind not in "biufc?":
+            return a.shape == b.shape and a.dtype == b.dtype
+        return bool(np.array_equal(a, b, equal_nan=a.dtype.kind in "fc" and b.dtype.kind in "fc"))
+    if isinstance(a, tuple | list) and isinstance(b, tuple | list):
+        return len(a) == len(b) and all(same_result(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same_result(a[k], b[k]) for k in a)
+    if isinstance(a, int | float | complex | bool) and isinstance(b, int | float | complex | bool):
+        return a == b or (a != a and b != b)
+    return True
+
+
 def assert_vectorised(
     fn: Callable[..., Any],
     small_args: Sequence[Any],
@@ -73,8 +119,12 @@ def assert_vectorised(
     *,
     slack: int = 20,
     what: str = "the batch or the output positions",
+    long_args: Sequence[tuple[str, Sequence[Any]]] = (),
+    cpu_budget: float = CPU_BUDGET,
 ) -> None:
-    """Raise ``AssertionError`` if ``fn`` runs more Python lines on a larger input.
+    """Raise ``AssertionError`` if ``fn`` runs more Python lines on a larger input, answers
+    differently when its lines are counted, or takes more than ``cpu_budget`` seconds of CPU on an
+    input that is very long along one axis.
 
     Args:
         fn: the function under test.
@@ -83,9 +133,30 @@ def assert_vectorised(
         name: the function's name as the student knows it.
         slack: how many extra lines the larger call may run (data-dependent branches).
         what: the sizes that grew, named in the message.
+        long_args: ``(axis, args)`` pairs: arguments about a million elements long along one axis
+            (``axis`` names it). A vectorised function takes milliseconds there; a Python loop
+            along that axis takes seconds. Unlike the line count, which runs inside the process
+            that runs ``fn``, the CPU time can be measured from outside it (the grader does).
+        cpu_budget: the CPU seconds each long call may take.
     """
-    _, small = count_python_lines(fn, *small_args)
-    _, large = count_python_lines(fn, *large_args)
+    # The CPU time first: on arguments not seen before, so nothing can have been worked out ahead.
+    for axis, args in long_args:
+        timed, seconds = cpu_seconds(fn, *args)
+        if seconds > cpu_budget:
+            raise AssertionError(
+                f"{name} is not vectorised: on an input that is long along {axis} it took {seconds:.2f} s of "
+                f"CPU, where numpy operations on whole arrays take a few milliseconds (the limit is "
+                f"{cpu_budget:g} s). A Python loop over {axis} does that; replace it by operations on whole arrays."
+            )
+        if not same_result(timed, fn(*args)):
+            raise AssertionError(f"{name} gave two different answers to the same call: it must not depend on timing.")
+    small_result, small = count_python_lines(fn, *small_args)
+    large_result, large = count_python_lines(fn, *large_args)
+    if not (same_result(small_result, fn(*small_args)) and same_result(large_result, fn(*large_args))):
+        raise AssertionError(
+            f"{name} answers differently when its lines are counted (sys.settrace is set) than when they "
+            "are not: it must compute the same thing whatever watches it."
+        )
     if large > small + slack:
         raise AssertionError(
             f"{name} is not vectorised: it ran {small} Python lines on a small input and {large} on a "

@@ -1,0 +1,125 @@
+"""Shortcuts an assignment rules out, found in the student's source rather than by watching a call.
+
+The clean room watches a call for the callables an assignment forbids in a function (``np.lib.
+stride_tricks.sliding_window_view`` in ``conv_forward_naive``), but that watch runs in the process
+that runs the student's code, which can change it. This reading of the source runs in the grader's
+own process: it collects what a function's code can reach (its body, the student's functions,
+methods and top-level names it uses, transitively) and names the first forbidden callable it
+mentions, or the first way of reaching a callable by a name built at run time (``getattr``,
+``__dict__``, ``sys.modules``, ``eval``), which would hide it from any reading.
+"""
+
+from __future__ import annotations
+
+import ast
+
+# Ways to reach a callable without writing its name: the grader cannot read what they reach.
+DYNAMIC = frozenset(
+    {
+        "getattr",
+        "__getattribute__",
+        "attrgetter",
+        "methodcaller",
+        "vars",
+        "__dict__",
+        "globals",
+        "locals",
+        "eval",
+        "exec",
+        "compile",
+        "__import__",
+        "importlib",
+        "sys",
+        "modules",
+        "builtins",
+        "__builtins__",
+    }
+)
+
+
+def _tokens(node: ast.AST) -> list[tuple[str, str, int]]:
+    """``(kind, text, line)`` of the names, attributes, imported names and strings in ``node``."""
+    found = []
+    for child in ast.walk(node):
+        line = getattr(child, "lineno", 0)
+        if isinstance(child, ast.Name):
+            found.append(("name", child.id, line))
+        elif isinstance(child, ast.Attribute):
+            found.append(("attribute", child.attr, line))
+        elif isinstance(child, ast.ImportFrom) and any(a.name == "*" for a in child.names):
+            found.append(("star", child.module or "", line))
+        elif isinstance(child, ast.alias):
+            found += [("attribute", part, line) for part in child.name.split(".")]
+            if child.asname:
+                found.append(("name", child.asname, line))
+        elif isinstance(child, ast.Constant) and isinstance(child.value, str):
+            found.append(("string", child.value, line))
+        elif isinstance(child, ast.MatchClass):
+            found += [("attribute", attr, line) for attr in child.kwd_attrs]
+    return found
+
+
+def _bound(node: ast.stmt) -> set[str]:
+    """The names a top-level statement binds."""
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        return {node.name}
+    if isinstance(node, ast.Import | ast.ImportFrom):
+        return {(a.asname or a.name).split(".")[0] for a in node.names}
+    return {t.id for t in ast.walk(node) if isinstance(t, ast.Name) and isinstance(t.ctx, ast.Store)}
+
+
+def reached_shortcuts(blocks: list, forbidden: dict) -> dict[str, str]:
+    """``{function: what it reaches}`` for each function of ``forbidden`` (name -> dotted callables)
+    whose code, as written in ``blocks`` (``[label, source]``, the student's cells), mentions a
+    forbidden callable or reaches callables by names built at run time."""
+    statements: list[tuple[str, ast.stmt]] = []
+    for label, source in blocks:
+        try:
+            tree = ast.parse(str(source))
+        except (SyntaxError, ValueError, MemoryError, RecursionError):
+            continue  # a cell that does not parse defines nothing
+        statements += [(str(label), node) for node in tree.body]
+    binders: dict[str, list[int]] = {}
+    methods: dict[str, list[ast.AST]] = {}
+    for index, (_, node) in enumerate(statements):
+        for name in _bound(node):
+            binders.setdefault(name, []).append(index)
+        if isinstance(node, ast.ClassDef):
+            for item in node.body:
+                if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef):
+                    methods.setdefault(item.name, []).append(item)
+    found = {}
+    for function, dotted in forbidden.items():
+        ruled_out = {str(d).rpartition(".")[2] for d in dotted}
+        # A star import could bind any name the function uses: it is always read.
+        todo: list[tuple[str, ast.AST]] = [statements[i] for i in binders.get("*", []) + binders.get(function, [])]
+        seen: set[int] = set()
+        while todo and function not in found:
+            label, node = todo.pop()
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
+            for kind, token, line in _tokens(node):
+                if kind == "string":
+                    hit = next((r for r in ruled_out if r in token), None)  # getattr(module, "as_strided")
+                elif kind == "star":  # from scipy.signal import *: every name of the module, unread
+                    hit = next((d for d in dotted if str(d).startswith(token + ".")), None) if token else None
+                elif kind == "attribute":
+                    hit = token if token in ruled_out else None
+                else:
+                    # A bare name is a local variable, the student's own function, or an imported name,
+                    # whose import (an attribute above) is what mentions the shortcut.
+                    hit = None
+                if hit is not None:
+                    found[function] = f"mentions {hit} ({label}, line {line}), a shortcut this assignment rules out"
+                    break
+                if token in DYNAMIC:
+                    found[function] = (
+                        f"uses {token} ({label}, line {line}), which reaches functions by names built as it runs, "
+                        "where the grader cannot see whether they are shortcuts this assignment rules out"
+                    )
+                    break
+                if kind != "string":
+                    todo += [statements[i] for i in binders.get(token, [])]
+                    todo += [(label, m) for m in methods.get(token, [])]
+    return found
