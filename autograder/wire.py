@@ -274,19 +274,31 @@ def assign_in_place(target, value):
     return value
 
 
-def digest(values) -> str:
-    """A digest of ``values`` as encoded, arrays included: whether a call changed them in place."""
+SMALL_ARRAY = 1 << 16  # bytes: an array this small is kept whole by digest (comparing beats hashing)
+
+
+def digest(values):
+    """What ``values`` are, as encoded, arrays included: equal for equal values, so comparing two
+    tells whether a call changed them in place. Arrays up to ``SMALL_ARRAY`` bytes are kept as
+    their bytes, larger ones as their SHA-256 (hashing 50 kB costs more than copying it)."""
     import hashlib
 
     import numpy as np
 
-    arrays: list = []
-    tree = encode(values, arrays, copy=False)
-    result = hashlib.sha256(json.dumps(tree, sort_keys=True).encode())
+    if type(values) is np.ndarray and values.dtype.kind in "biufc?":  # most attributes: no tree to encode
+        arrays, parts = [values], ["array"]
+    else:
+        arrays = []
+        parts = [json.dumps(encode(values, arrays, copy=False), sort_keys=True)]
     for array in arrays:
-        result.update(str((array.dtype.str, array.shape)).encode())
-        result.update(np.ascontiguousarray(array).reshape(-1).view(np.uint8))
-    return result.hexdigest()
+        data = np.ascontiguousarray(array)
+        raw = data.reshape(-1).view(np.uint8)
+        parts += [
+            data.dtype.str,
+            data.shape,
+            raw.tobytes() if raw.nbytes <= SMALL_ARRAY else hashlib.sha256(raw).digest(),
+        ]
+    return tuple(parts)
 
 
 # -- messages over a pipe --------------------------------------------------------------------------
@@ -302,19 +314,20 @@ def write_message(fd: int, meta: dict, arrays: list = ()) -> None:
         offset += blob.nbytes
     header = json.dumps({"meta": meta, "arrays": index}).encode()
     parts = [len(header).to_bytes(8, "little"), header, offset.to_bytes(8, "little")]
-    parts += [blob.reshape(-1).view(np.uint8).tobytes() if blob.nbytes < 1 << 16 else blob for blob in blobs]
-    small = b"".join(p for p in parts if isinstance(p, bytes))
-    if len(small) == sum(len(p) if isinstance(p, bytes) else p.nbytes for p in parts):
-        _write_all(fd, small)  # one write for a message of small pieces
-        return
-    for part in parts:
-        _write_all(fd, part if isinstance(part, bytes) else part.reshape(-1).view(np.uint8).data)
+    parts += [memoryview(blob.reshape(-1).view(np.uint8)) for blob in blobs if blob.nbytes]
+    _write_all(fd, parts)
 
 
-def _write_all(fd: int, data) -> None:
-    view = memoryview(data).cast("B")
-    while view:
-        view = view[os.write(fd, view) :]
+def _write_all(fd: int, parts: list) -> None:
+    """Write every buffer of ``parts`` in as few system calls as the pipe takes: one, for a message
+    that fits in its buffer (each write wakes the reader)."""
+    views = [memoryview(p).cast("B") for p in parts]
+    while views:
+        written = os.writev(fd, views[:512])  # IOV_MAX is 1024 on Linux
+        while views and written >= len(views[0]):
+            written -= len(views.pop(0))
+        if views and written:
+            views[0] = views[0][written:]
 
 
 class Reader:
