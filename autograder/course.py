@@ -698,10 +698,21 @@ def _execute(
     scheduler: str | None,
     progress: bool,
     book,
+    run=None,
 ) -> None:
     """Execute every ready submission (``autograder.parallel``) and ``book`` each as it is done;
-    cached results are kept in ``cache``."""
+    cached results are kept in ``cache``.
+
+    A worker process that dies (killed for memory, a crash in a library) breaks the whole pool, and
+    every submission still queued on it would fail with it. So the submissions the pool had not
+    finished run again, each in a fresh process of its own: the one that kills its worker again
+    costs only itself, with a message that says so. ``run`` stands in for
+    ``parallel.execute_in_copy`` (a test's own, importable by the workers)."""
+    from concurrent.futures import BrokenExecutor
+
     from . import parallel
+
+    run = run or parallel.execute_in_copy
 
     def finish(done, key: str) -> None:
         try:
@@ -730,26 +741,42 @@ def _execute(
         if executor is None:
             for student, assignment, key in pending:
                 try:
-                    done = parallel.execute_in_copy(str(course_root), student, assignment, settings)
+                    done = run(str(course_root), student, assignment, settings)
                 except Exception as exc:  # noqa: BLE001 (as a worker's failure below: this submission's only)
                     done = parallel.Executed(student, assignment, {}, f"{type(exc).__name__}: {exc}")
                 finish(done, key)
                 bar.update()
         else:
             futures = {
-                executor.submit(parallel.execute_in_copy, str(course_root), student, assignment, settings): (
-                    student,
-                    assignment,
-                    key,
-                )
+                executor.submit(run, str(course_root), student, assignment, settings): (student, assignment, key)
                 for student, assignment, key in pending
             }
+            orphaned = []  # on a pool that broke: to run again, alone
             for future in as_completed(futures):
                 student, assignment, key = futures[future]
                 try:
                     done = future.result()
+                except BrokenExecutor:
+                    orphaned.append((student, assignment, key))
+                    continue
                 except Exception as exc:  # noqa: BLE001 (a worker's failure costs only this submission)
                     done = parallel.Executed(student, assignment, {}, f"{type(exc).__name__}: {exc}")
+                finish(done, key)
+                bar.update()
+            for student, assignment, key in orphaned:
+                with ProcessPoolExecutor(max_workers=1, mp_context=_worker_context()) as alone:
+                    try:
+                        done = alone.submit(run, str(course_root), student, assignment, settings).result()
+                    except BrokenExecutor:
+                        done = parallel.Executed(
+                            student,
+                            assignment,
+                            {},
+                            "the grader's worker process died while it executed this submission (killed for "
+                            "memory, or a crash), also when it ran alone",
+                        )
+                    except Exception as exc:  # noqa: BLE001
+                        done = parallel.Executed(student, assignment, {}, f"{type(exc).__name__}: {exc}")
                 finish(done, key)
                 bar.update()
     bar.close()

@@ -95,3 +95,32 @@ def test_a_dask_cluster_grades_like_one_process(class_folder):
             scheduler=cluster.scheduler_address,
         )
     assert scores(report) == EXPECTED, report.table()
+
+
+def test_a_worker_that_dies_costs_only_its_own_submission(tmp_path):
+    """A submission that kills its worker process breaks the pool: the submissions queued on it run
+    again, each alone, and only the one that kills its worker again is lost, with a message."""
+    from fixture_workers import execute_or_die
+
+    from autograder.course import _execute
+    from autograder.parallel import Settings
+
+    students = ["crasher", *(f"s{i}" for i in range(6))]
+    booked = {}
+    _execute(
+        tmp_path,
+        [(s, "a1") for s in students],
+        Settings(),
+        tmp_path / "cache",
+        False,
+        2,
+        None,
+        None,
+        False,
+        lambda done: booked.setdefault(done.student, done),
+        run=execute_or_die,
+    )
+    assert sorted(booked) == sorted(students)
+    for student in students[1:]:
+        assert booked[student].error is None and booked[student].notebooks == {"a.ipynb": f"executed for {student}"}
+    assert booked["crasher"].notebooks == {} and "worker process died" in booked["crasher"].error
