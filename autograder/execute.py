@@ -345,7 +345,11 @@ class GradingExecute(Execute):
         for out in cell.outputs:
             if out.output_type != "error":
                 continue
-            if out.ename == "MemoryError":
+            if out.ename == "MemoryError" and not any("line " in str(line) for line in out.get("traceback", [])):
+                # No frame of the cell: Python's parser gave up on the cell's text (an expression nested
+                # or chained too deeply), before anything ran.
+                reasons.append(f"{where} could not be parsed: an expression too deeply nested for Python's parser")
+            elif out.ename == "MemoryError":
                 reasons.append(f"{where} used more than {sb.human_size(self.memory)} of memory and was stopped")
             elif out.ename in ("BlockingIOError", "OSError", "PermissionError") and (
                 "Resource temporarily unavailable" in out.evalue or "fork" in out.evalue

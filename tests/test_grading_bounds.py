@@ -268,3 +268,13 @@ def test_feedback_opens_in_chromium_without_a_dialog(graded):
         images = page.eval_on_selector_all("img[src^='data:image/png']", "els => els.length")
     assert dialogs == [], dialogs
     assert images >= 1, "the student's plot is not on the page"
+
+
+@pytest.mark.pipeline
+@pytest.mark.xdist_group("grading-bounds")
+def test_a_cell_the_parser_gives_up_on_is_not_called_a_memory_hog(graded):
+    """Python's parser raises MemoryError, with no message and no frame, on an expression nested too
+    deeply: the problem says so, not that the cell used more memory than it may."""
+    report, _ = graded
+    messages = " ".join(text for _, text in said(report, "minus"))
+    assert "could not be parsed" in messages and "of memory" not in messages, messages
