@@ -62,6 +62,14 @@ class CleanRoomError(RuntimeError):
     """The clean room could not answer (it did not start, ended, or said something malformed)."""
 
 
+class CPULimitExceeded(CleanRoomError):
+    """A timed call's processes used more CPU time than it may: the room was stopped."""
+
+    def __init__(self, seconds: float):
+        super().__init__(f"stopped after {seconds:.2f} s of CPU time")
+        self.seconds = seconds
+
+
 def student_blocks(nb: NotebookNode, source: NotebookNode) -> list[list]:
     """What the clean room loads, in the notebook's order, as ``[label, code]``:
     the locked cells (the instructor's, as nbgrader restored them: helpers such as ``pair``), the
@@ -340,9 +348,12 @@ class CleanRoom:
         # The CPU time of a timed call is read from outside the room, before the request and after the
         # answer: the operating system's count for every process of the room, which its code cannot change.
         cpu_before = process_tree_cpu(self.proc.pid) if how.get("cpu") else 0.0
+        cpu_limit = how.get("cpu_limit")
         try:
             self._send(meta, arrays)
             while True:
+                if cpu_limit is not None:
+                    self._wait_within(cpu_before, cpu_limit)
                 reply, answer = self._receive(self.timeout)
                 decode = wire.Decoder(answer, self.instances, self.handles)
                 if reply.get("op") != "callback":
@@ -398,6 +409,21 @@ class CleanRoom:
             if "error" in reply and not isinstance(exc, wire.WireError):
                 raise
             raise CleanRoomError(f"{label}: the clean room's answer is unusable ({type(exc).__name__})") from None
+
+    def _wait_within(self, cpu_before: float, cpu_limit: float) -> None:
+        """Wait for the room's next message while its processes have used less than ``cpu_limit``
+        CPU seconds since ``cpu_before``; past that, stop the room (a loop over a million elements
+        would run for minutes) and raise ``CPULimitExceeded``."""
+        import select
+
+        deadline = time.monotonic() + self.timeout
+        while not select.select([self.proc.stdout.fileno()], [], [], 0.2)[0]:
+            used = process_tree_cpu(self.proc.pid) - cpu_before
+            if used > cpu_limit:
+                self.stop()
+                raise CPULimitExceeded(used)
+            if time.monotonic() > deadline:
+                return  # _receive says it took too long
 
     def _answer_callback(self, reply: dict, decode, namespace: dict, standins: list[str]) -> None:
         name = reply.get("name")

@@ -241,9 +241,16 @@ class Proxies:
             how = {"target": name, "count_lines": True}
             return proxies.room.call(name, args, kwargs, proxies.namespace, proxies.swapped(), **how)
 
-        def cpu_seconds(*args):
-            how = {"target": name, "cpu": True}
-            return proxies.room.call(name, args, {}, proxies.namespace, proxies.swapped(), **how)
+        def cpu_seconds(*args, limit=None):
+            from utils.vectorisation import CPUTimeExceeded
+
+            from .cleanroom import CPULimitExceeded
+
+            how = {"target": name, "cpu": True, "cpu_limit": limit}
+            try:
+                return proxies.room.call(name, args, {}, proxies.namespace, proxies.swapped(), **how)
+            except CPULimitExceeded as stopped:
+                raise CPUTimeExceeded(stopped.seconds) from None
 
         proxy.__name__ = proxy.__qualname__ = name
         proxy.__dl_count_lines__ = count_lines  # read by utils.vectorisation: the lines run in the clean room

@@ -8,6 +8,7 @@ independent solution passing the repeat is in ``test_course_pipeline.py``.
 from __future__ import annotations
 
 import os
+import time
 
 import nbformat
 import numpy as np
@@ -17,6 +18,7 @@ from nbformat.v4 import new_code_cell, new_notebook, new_output
 
 from autograder import replay, wire
 from autograder import sandbox as sb
+from autograder.cleanroom import CPULimitExceeded
 from autograder.execute import grading_rules
 from autograder.notebooks import read_notebook, tag_notebook
 from conftest import ASSIGNMENTS, UNSAFE
@@ -399,3 +401,14 @@ def test_a_ruled_out_shortcut_is_read_from_the_source_whatever_the_watch_says(tm
     assert summary["failed"] == ["square"] and summary["passed"] == ["acc"], summary
     [(ename, evalue)] = errors_of(ran.cells[2])
     assert ename == "NumpyOnlyError" and "mentions sliding_window_view" in evalue, evalue
+
+
+def test_a_timed_call_over_its_cpu_limit_stops_the_room_and_the_next_call_starts_it_again():
+    code = "import numpy as np\ndef slow(x):\n    return np.array([np.sum(r * r) + np.max(r) for r in x])\n"
+    with a_room(code) as room:
+        start = time.monotonic()
+        with pytest.raises(CPULimitExceeded):
+            room.call("slow", (np.ones((2_000_000, 2)),), {}, {}, [], target="slow", cpu=True, cpu_limit=0.5)
+        assert time.monotonic() - start < 20
+        result, _ = room.call("slow", (np.ones((3, 2)),), {}, {}, [], target="slow", cpu=True, cpu_limit=0.5)
+    np.testing.assert_array_equal(result, np.full(3, 3.0))

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import sys
+import time
 
 import numpy as np
 import pytest
 
-from utils.vectorisation import assert_vectorised, count_python_lines, cpu_seconds, same_result
+from utils.vectorisation import CPUTimeExceeded, assert_vectorised, count_python_lines, cpu_seconds, same_result
 
 
 def vectorised(x):
@@ -88,7 +89,7 @@ def test_cpu_seconds_measures_this_process_or_asks_the_grader():
         raise AssertionError("the proxy's own clock is used, not a call here")
 
     proxy.__module__ = "autograder.replay"
-    proxy.__dl_cpu_seconds__ = lambda x: ("answer", 1.5)
+    proxy.__dl_cpu_seconds__ = lambda x, limit=None: ("answer", 1.5)
     assert cpu_seconds(proxy, 1) == ("answer", 1.5)
 
 
@@ -107,3 +108,20 @@ def test_cpu_seconds_measures_this_process_or_asks_the_grader():
 )
 def test_same_result(a, b, same):
     assert same_result(a, b) is same
+
+
+def test_a_timed_call_is_stopped_once_its_verdict_is_known():
+    """A loop over a million elements with numpy work inside runs for many seconds: the timed call
+    stops at its CPU limit, and the message says the time was more than that."""
+
+    def slow(x):
+        return np.array([np.sum(row * row) + np.max(row) for row in x])
+
+    start = time.process_time()
+    with pytest.raises(CPUTimeExceeded):
+        cpu_seconds(slow, np.ones((1_000_000, 2)), limit=0.5)
+    assert time.process_time() - start < 3
+    with pytest.raises(AssertionError, match="took more than 2.00 s of CPU"):
+        assert_vectorised(
+            slow, (np.ones((2, 2)),), (np.ones((2, 2)),), "slow", long_args=[("rows", (np.ones((2_000_000, 2)),))]
+        )

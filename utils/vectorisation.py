@@ -14,8 +14,10 @@ so a budget of half a second tells them apart with room to spare on a slow or bu
 
 from __future__ import annotations
 
+import signal
 import sys
 import sysconfig
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -25,6 +27,7 @@ import numpy as np
 # What a call on an input a million elements long along one axis may take, in CPU seconds: numpy
 # takes a few milliseconds there, a Python loop along that axis a second or more.
 CPU_BUDGET = 0.5
+CPU_LIMIT_FACTOR = 4  # a timed call is stopped at this many budgets: the verdict is known by then
 
 # Library code (numpy's Python wrappers, the standard library) is not counted: only the
 # caller's own code, such as a notebook cell, is.
@@ -78,9 +81,22 @@ def count_python_lines(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tup
     return result, lines()
 
 
-def cpu_seconds(fn: Callable[..., Any], *args: Any) -> tuple[Any, float]:
+class CPUTimeExceeded(Exception):
+    """A call stopped after ``seconds`` of CPU time, its limit."""
+
+    def __init__(self, seconds: float):
+        super().__init__(f"stopped after {seconds:.2f} s of CPU time")
+        self.seconds = seconds
+
+
+def cpu_seconds(fn: Callable[..., Any], *args: Any, limit: float | None = None) -> tuple[Any, float]:
     """Call ``fn(*args)`` and measure the CPU time it took in this thread (numpy's own worker
     threads, which spin while they wait on a busy machine, are not counted).
+
+    Args:
+        limit: stop the call with ``CPUTimeExceeded`` once the process has used this many CPU
+            seconds on it (checked by a ``SIGPROF`` timer, in the main thread only), so that a
+            loop over a million elements fails in seconds instead of running for minutes.
 
     Returns:
         ``(result, seconds)``. A function the grader runs in another process carries its own clock
@@ -88,9 +104,22 @@ def cpu_seconds(fn: Callable[..., Any], *args: Any) -> tuple[Any, float]:
     """
     elsewhere = getattr(fn, "__dl_cpu_seconds__", None)
     if elsewhere is not None and getattr(fn, "__module__", None) == "autograder.replay":
-        return elsewhere(*args)
+        return elsewhere(*args, limit=limit)
+    guard = limit is not None and threading.current_thread() is threading.main_thread()
+    if guard:
+
+        def stop(signum, frame):
+            raise CPUTimeExceeded(limit)
+
+        previous = signal.signal(signal.SIGPROF, stop)
+        signal.setitimer(signal.ITIMER_PROF, limit)
     start = time.thread_time()
-    result = fn(*args)
+    try:
+        result = fn(*args)
+    finally:
+        if guard:
+            signal.setitimer(signal.ITIMER_PROF, 0)
+            signal.signal(signal.SIGPROF, previous)
     return result, time.thread_time() - start
 
 
@@ -139,17 +168,6 @@ def assert_vectorised(
             that runs ``fn``, the CPU time can be measured from outside it (the grader does).
         cpu_budget: the CPU seconds each long call may take.
     """
-    # The CPU time first: on arguments not seen before, so nothing can have been worked out ahead.
-    for axis, args in long_args:
-        timed, seconds = cpu_seconds(fn, *args)
-        if seconds > cpu_budget:
-            raise AssertionError(
-                f"{name} is not vectorised: on an input that is long along {axis} it took {seconds:.2f} s of "
-                f"CPU, where numpy operations on whole arrays take a few milliseconds (the limit is "
-                f"{cpu_budget:g} s). A Python loop over {axis} does that; replace it by operations on whole arrays."
-            )
-        if not same_result(timed, fn(*args)):
-            raise AssertionError(f"{name} gave two different answers to the same call: it must not depend on timing.")
     small_result, small = count_python_lines(fn, *small_args)
     large_result, large = count_python_lines(fn, *large_args)
     if not (same_result(small_result, fn(*small_args)) and same_result(large_result, fn(*large_args))):
@@ -163,3 +181,18 @@ def assert_vectorised(
             f"larger one. A Python loop over {what} does that; replace it by numpy operations on "
             f"whole arrays (a loop over the kernel's offsets is fine: it does not grow with the data)."
         )
+    # Then the CPU time, which the grader reads from outside the process that runs fn.
+    for axis, args in long_args:
+        try:
+            timed, seconds = cpu_seconds(fn, *args, limit=CPU_LIMIT_FACTOR * cpu_budget)
+        except CPUTimeExceeded as stopped:
+            timed, seconds = None, stopped.seconds
+        if seconds > cpu_budget:
+            raise AssertionError(
+                f"{name} is not vectorised: on an input that is long along {axis} it took "
+                f"{'more than ' if timed is None else ''}{seconds:.2f} s of CPU, where numpy operations on whole "
+                f"arrays take a few milliseconds (the limit is {cpu_budget:g} s). A Python loop over {axis} does "
+                "that; replace it by operations on whole arrays."
+            )
+        if not same_result(timed, fn(*args)):
+            raise AssertionError(f"{name} gave two different answers to the same call: it must not depend on timing.")
