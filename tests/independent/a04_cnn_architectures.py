@@ -5,6 +5,9 @@ box coordinates split into named columns, NMS that shrinks an index list, per-cl
 shifting each class's boxes far apart (the trick torchvision uses), the transposed convolution as
 a scatter with np.add.at of one matrix product, bilinear resizing as two interpolation matrices,
 and a residual block whose layers are created through setattr-free helper functions.
+
+PENDING: mean_average_precision (added to the assignment later) has no independent solution yet; it
+is to be written blind from the released notebook. Until then it calls COCO's evaluator (see there).
 """
 
 import numpy as np
@@ -65,6 +68,15 @@ def batched_nms(boxes, scores, classes, iou_threshold):
     extent = np.abs(boxes).max() * 2 + 1
     shifted = boxes + (class_rank.reshape(-1) * extent)[:, None]
     return np.asarray(nms(shifted, scores, iou_threshold), dtype=np.int64)
+
+
+def mean_average_precision(pred_boxes, pred_scores, pred_labels, gt_boxes, gt_labels, iou_threshold=0.5):
+    # PENDING: the independent numpy solution of mean_average_precision is to be written blind, from the
+    # released notebook, by someone who has not seen the reference. Until then COCO's evaluator stands in
+    # (a library call, not a solution; it is no numpy answer and would score 0 in grading).
+    from utils.references.architectures import coco_all_point_map
+
+    return coco_all_point_map(pred_boxes, pred_scores, pred_labels, gt_boxes, gt_labels, iou_threshold)
 
 
 def _two(value):
@@ -149,7 +161,7 @@ def count_params_macs(model, input_shape):
     handles = [
         m.register_forward_hook(lambda mod, inp, out: outputs.__setitem__(id(mod), tuple(out.shape))) for m in layers
     ]
-    mode = model.training
+    modes = [(m, m.training) for m in model.modules()]
     try:
         model.train(False)
         with torch.inference_mode():
@@ -157,7 +169,8 @@ def count_params_macs(model, input_shape):
     finally:
         for handle in handles:
             handle.remove()
-        model.train(mode)
+        for m, was_training in modes:
+            m.training = was_training
     macs = 0
     for m in layers:
         if id(m) not in outputs:

@@ -42,6 +42,18 @@ def torch_top_k_error(scores, labels, k):
     return float(1.0 - hit.double().mean())
 
 
+def top_k_error_tie_range(scores, labels, k):
+    """``(lowest, highest)`` top-k error over every order of the tied scores: the label ranks after
+    the classes with a higher score and, depending on the order, before or after those with an equal
+    one. ``labels`` is ``(N,)`` ints."""
+    scores = torch.as_tensor(np.array(scores, dtype=np.float64, copy=True))
+    if scores.shape[0] == 0:
+        return 0.0, 0.0
+    own = scores.gather(1, torch.as_tensor(np.asarray(labels, dtype=np.int64)).reshape(-1, 1))
+    above, level = (scores > own).sum(dim=1), (scores == own).sum(dim=1) - 1
+    return float((above >= k).double().mean()), float((above + level >= k).double().mean())
+
+
 # -- boxes -----------------------------------------------------------------------------------------
 def box_iou(boxes1, boxes2):
     """torchvision.ops.box_iou, ``(N, M)``; 0 where the union is empty (two degenerate boxes)."""
@@ -84,6 +96,112 @@ def random_boxes(rng, n, size=20.0, max_side=8.0, degenerate=0.0):
     flat = rng.random(n) < degenerate
     wh[flat, rng.integers(0, 2, flat.sum())] = 0.0
     return np.concatenate([xy, xy + wh], axis=1)
+
+
+def random_detections(rng, images=4, classes=3, size=12, max_gt=5, max_pred=8, iou_threshold=0.5):
+    """Random ground truth and predictions for mean average precision, as lists of one array per
+    image: ``(pred_boxes, pred_scores, pred_labels, gt_boxes, gt_labels)`` with boxes ``(P_i, 4)``
+    and ``(G_i, 4)``. 1 to ``images`` images, up to ``classes`` classes; corners on an integer grid
+    (IoUs are exact fractions, some exactly at the threshold), scores with one decimal (many ties),
+    most predictions a ground-truth box with corners moved by at most one unit. Drawn again until no prediction
+    has two ground-truth boxes of its class tied for its highest IoU at or above ``iou_threshold``
+    (COCO's evaluator then takes the later box, the assignment the lower index)."""
+    while True:
+        pred_boxes, pred_scores, pred_labels, gt_boxes, gt_labels = [], [], [], [], []
+        for _ in range(int(rng.integers(1, images + 1))):
+            n_gt, n_pred = int(rng.integers(0, max_gt + 1)), int(rng.integers(0, max_pred + 1))
+            corner = rng.integers(0, size - 3, (n_gt, 2))
+            gt = np.concatenate([corner, corner + rng.integers(2, 6, (n_gt, 2))], axis=1)
+            gt_labels.append(rng.integers(0, classes, n_gt))
+            corner = rng.integers(0, size - 3, (n_pred, 2))
+            boxes = np.concatenate([corner, corner + rng.integers(1, 5, (n_pred, 2))], axis=1)
+            labels = rng.integers(0, classes, n_pred)
+            if n_gt:
+                near = rng.random(n_pred) < 0.7
+                source = rng.integers(0, n_gt, n_pred)
+                boxes[near] = gt[source[near]] + rng.choice([-1, 0, 1], (int(near.sum()), 4), p=[0.15, 0.7, 0.15])
+                same = near & (rng.random(n_pred) < 0.8)
+                labels[same] = gt_labels[-1][source[same]]
+            boxes[:, 2:] = np.maximum(boxes[:, 2:], boxes[:, :2])
+            gt_boxes.append(gt.astype(np.float64))
+            pred_boxes.append(boxes.astype(np.float64))
+            pred_scores.append(np.round(rng.random(n_pred), 1))
+            pred_labels.append(labels)
+        if not _tied_best_match(pred_boxes, pred_labels, gt_boxes, gt_labels, iou_threshold):
+            return pred_boxes, pred_scores, pred_labels, gt_boxes, gt_labels
+
+
+def _tied_best_match(pred_boxes, pred_labels, gt_boxes, gt_labels, iou_threshold):
+    """Whether a prediction has two ground-truth boxes of its class (in its image) with the same IoU
+    at or above the threshold."""
+    for boxes, labels, gt, classes in zip(pred_boxes, pred_labels, gt_boxes, gt_labels):
+        for c in np.unique(labels):
+            iou = box_iou(boxes[labels == c], gt[classes == c])
+            for row in iou:
+                above = row[row >= iou_threshold]
+                if len(np.unique(above)) < len(above):
+                    return True
+    return False
+
+
+def coco_all_point_map(
+    pred_boxes, pred_scores, pred_labels, gt_boxes, gt_labels, iou_threshold=0.5, recall_points=None
+):
+    """The all-point mAP of assignment 4, from COCO's evaluator (``pycocotools.cocoeval.COCOeval``,
+    what torchmetrics' ``MeanAveragePrecision`` runs): for the tests only (``pycocotools`` is in the
+    test extra). Arguments as in the assignment: lists of one array per image.
+
+    COCO averages the precision envelope at its recall points (default: 101, 0 to 1); run with the
+    points ``j / L``, ``j = 1..L``, for ``L`` the least common multiple of the classes' numbers of
+    ground-truth boxes, the average is the all-point area exactly: the envelope is constant between
+    consecutive multiples of ``1 / G_c``. One IoU threshold, every area, no limit on detections;
+    classes without ground truth are left out (COCO marks them -1); ``nan`` without ground truth.
+    ``recall_points`` replaces that grid (``np.linspace(0, 1, 101)``: COCO's own AP at this IoU).
+    """
+    import contextlib
+    import io
+    import math
+
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    images, truth, found, counts = [], [], [], {}
+    for i in range(len(gt_boxes)):
+        images.append({"id": i + 1})
+        for box, c in zip(np.asarray(gt_boxes[i], dtype=float).reshape(-1, 4), np.asarray(gt_labels[i]).reshape(-1)):
+            x1, y1, x2, y2 = (float(v) for v in box)
+            w, h = x2 - x1, y2 - y1
+            truth.append({"id": len(truth) + 1, "image_id": i + 1, "category_id": int(c) + 1,
+                          "bbox": [x1, y1, w, h], "area": w * h, "iscrowd": 0})  # fmt: skip
+            counts[int(c)] = counts.get(int(c), 0) + 1
+        boxes = np.asarray(pred_boxes[i], dtype=float).reshape(-1, 4)
+        for box, s, c in zip(
+            boxes, np.asarray(pred_scores[i], dtype=float).reshape(-1), np.asarray(pred_labels[i]).reshape(-1)
+        ):
+            x1, y1, x2, y2 = (float(v) for v in box)
+            w, h = x2 - x1, y2 - y1
+            found.append({"id": len(found) + 1, "image_id": i + 1, "category_id": int(c) + 1, "bbox": [x1, y1, w, h],
+                          "area": w * h, "iscrowd": 0, "score": float(s)})  # fmt: skip
+    if not counts:
+        return float("nan")
+    classes = sorted(set(counts) | {d["category_id"] - 1 for d in found})
+    categories = [{"id": c + 1} for c in classes]
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco_truth, coco_found = COCO(), COCO()
+        coco_truth.dataset = {"images": images, "annotations": truth, "categories": categories}
+        coco_found.dataset = {"images": images, "annotations": found, "categories": categories}
+        coco_truth.createIndex()
+        coco_found.createIndex()
+        evaluation = COCOeval(coco_truth, coco_found, "bbox")
+        L = math.lcm(*counts.values())
+        evaluation.params.iouThrs = np.array([float(iou_threshold)])
+        evaluation.params.recThrs = np.arange(1, L + 1) / L if recall_points is None else np.asarray(recall_points)
+        evaluation.params.maxDets = [len(found) + 1]
+        evaluation.params.areaRng, evaluation.params.areaRngLbl = [[0.0, 1e10]], ["all"]
+        evaluation.evaluate()
+        evaluation.accumulate()
+    precision = evaluation.eval["precision"][0, :, :, 0, 0]  # (recall points, classes)
+    return float(precision[:, [k for k, c in enumerate(classes) if c in counts]].mean())
 
 
 # -- transposed convolution ------------------------------------------------------------------------
@@ -146,8 +264,17 @@ def published_counts(name):
 
 def count_by_flop_counter(model, input_shape):
     """``(parameters, multiply-adds)`` for one input ``(1, *input_shape)``, the multiply-adds from
-    torch's own ``FlopCounterMode`` (see :func:`utils.architectures.macs`; for networks whose only
-    products are Conv2d and Linear layers these are their multiply-adds)."""
-    from ..architectures import macs
+    torch's own ``FlopCounterMode`` (2 FLOPs per multiply-add of every convolution and matrix
+    product; for networks whose only products are Conv2d and Linear layers these are their
+    multiply-adds). Runs in eval mode without gradients and gives every submodule its mode back."""
+    from torch.utils.flop_counter import FlopCounterMode
 
-    return sum(p.numel() for p in model.parameters()), macs(model, input_shape)
+    modes = {module: module.training for module in model.modules()}
+    model.eval()
+    try:
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+            model(torch.zeros(1, *input_shape))
+    finally:
+        for module, training in modes.items():
+            module.training = training
+    return sum(p.numel() for p in model.parameters()), int(counter.get_total_flops()) // 2
