@@ -823,6 +823,11 @@ BYPASSES = {
         BLOCK_SUBCLASS,
         BLOCK_BORROWED_FORWARD,
         "from torchvision.models import resnet\n\nclass ResidualBlock(resnet.Bottleneck):\n    pass\n",
+        # torchvision's forward called inside one's own: the test cell cannot tell; the grader's reading can.
+        BLOCK_BORROWED_FORWARD.replace(
+            "    forward = torchvision.models.resnet.BasicBlock.forward\n",
+            "    def forward(self, x):\n        return torchvision.models.resnet.BasicBlock.forward(self, x)\n",
+        ),
     ],
     "mean_average_precision": [
         "def mean_average_precision(*args, iou_threshold=0.5):\n"
