@@ -47,7 +47,8 @@ SERVER = Path(__file__).with_name("cleanroom_server.py")
 # The clean room counts lines with the course's own counter; utils is among the sandbox's read-only roots.
 VECTORISATION = str(Path(importlib.util.find_spec("utils").origin).resolve().with_name("vectorisation.py"))
 WIRE = Path(__file__).with_name("wire.py")
-SERVER_MODULE, WIRE_MODULE = "dl_cleanroom", "dl_grading_wire"
+SECCOMP = Path(__file__).with_name("seccomp.py")
+SERVER_MODULE, WIRE_MODULE, SECCOMP_MODULE = "dl_cleanroom", "dl_grading_wire", "dl_grading_seccomp"
 # Never importable in the clean room, whatever the assignment.
 MASKED_MODULES = ("torch", "torchvision", "torchaudio", "functorch", "torchgen", "triton")
 MAX_LOAD_FAILURES = 4
@@ -111,10 +112,11 @@ ONE_THREAD = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def masked_modules(forbidden: dict) -> list[str]:
-    """Torch's modules and the modules of every forbidden callable (``scipy.signal`` of
-    ``scipy.signal.correlate``)."""
-    extra = {dotted.rpartition(".")[0] for names in forbidden.values() for dotted in names}
-    return [*MASKED_MODULES, *sorted(extra)]
+    """Torch's modules. Not those of the callables an assignment forbids in one function
+    (``scipy.signal`` of ``conv_forward_naive``'s ``scipy.signal.correlate``): another function may
+    use them, and the grader reads the forbidden function's source for them
+    (``autograder.shortcuts``) besides the room's watch of each call."""
+    return list(MASKED_MODULES)
 
 
 class CleanRoom:
@@ -183,6 +185,7 @@ class CleanRoom:
             server = f"{sb.AGENT_DIR}/{SERVER_MODULE}.py"
             argv = sb.bwrap_argv(scratch, limits, [sys.executable, "-I", server])
             mounts = ["--ro-bind", str(SERVER), server, "--ro-bind", str(WIRE), f"{sb.AGENT_DIR}/{WIRE_MODULE}.py"]
+            mounts += ["--ro-bind", str(SECCOMP), f"{sb.AGENT_DIR}/{SECCOMP_MODULE}.py"]
             for path, folder in _module_paths(self.masked):
                 if folder:
                     mounts += ["--tmpfs", path, "--ro-bind", str(stub), f"{path}/__init__.py"]

@@ -28,9 +28,11 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 try:  # as mounted in the sandbox
     import dl_grading_agent as agent
+    import dl_grading_seccomp as seccomp
     import dl_grading_wire as wire
 except ImportError:  # run from the source tree (grading with --unsafe)
     import agent  # type: ignore[no-redef]
+    import seccomp  # type: ignore[no-redef]
     import wire  # type: ignore[no-redef]
 
 NumpyOnlyError = agent.NumpyOnlyError
@@ -362,6 +364,9 @@ def main() -> None:
     sys.addaudithook(_audit)
     import numpy  # noqa: F401 (loaded before any student code, as in the kernel)
 
+    # No process but this one: the grader reads the room's CPU time from /proc, and a child that
+    # Linux reaps by itself would take its CPU time away with it. Threads stay allowed.
+    seccomp.forbid_new_processes()
     Server(fd_in, fd_out).serve()
 
 

@@ -42,6 +42,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import nbformat
 import zmq
 from nbclient.exceptions import DeadKernelError
 from nbformat import NotebookNode
@@ -159,6 +160,7 @@ class GradingExecute(Execute):
             grading["checked_outside_the_kernel"] = summary
         if source is not None:
             self._scrub_hidden(nb, source)
+        _results_as_display(nb, self._tests)
         grading["incidents"] = incidents
         nb.metadata["dl_grading"] = grading  # the grader's, whatever the student's file said
         return nb, resources
@@ -441,3 +443,25 @@ def _size_of(value) -> int:
         else:
             size += 8
     return size
+
+
+def _results_as_display(nb, tests: set) -> None:
+    """A test cell's ``execute_result`` outputs become ``display_data``, errors first.
+
+    nbgrader scores a test cell by its first output that is an error (no points) or an
+    ``execute_result`` (full points, or a partial score if it reads as a number), and stops there.
+    A value a test cell's last line happens to show, or one a student's hook put before the test ran
+    (``get_ipython().displayhook``), would then outweigh every error after it: the kernel's own, and
+    those the repeat outside the kernel adds. The course grades a test cell pass or fail: shown as
+    display data, such a value is still seen in the feedback and scores nothing.
+    """
+    for cell in nb.cells:
+        if cell.cell_type != "code" or _grade_id(cell) not in tests:
+            continue
+        outputs = []
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "execute_result":
+                out = nbformat.v4.new_output("display_data", data=out.get("data", {}), metadata=out.get("metadata", {}))
+            outputs.append(out)
+        failed = [o for o in outputs if o.get("output_type") == "error"]
+        cell.outputs = failed + [o for o in outputs if o.get("output_type") != "error"]

@@ -198,12 +198,12 @@ def hidden_lines(source: str) -> set[int]:
 
 
 def _line_in_test(error: BaseException) -> int | None:
-    """The line of the test cell the error came through (its innermost frame in the cell)."""
-    line = None
+    """The statement of the test cell the error came through: its outermost frame in the cell (a
+    helper defined in the visible part and called from a hidden line failed in the hidden part)."""
     for frame, number in traceback.walk_tb(error.__traceback__):
         if frame.f_code.co_filename == "<test cell>":
-            line = number
-    return line
+            return number
+    return None
 
 
 class Proxies:

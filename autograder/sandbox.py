@@ -48,6 +48,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from .seccomp import forbid_user_namespaces  # its own file: the clean room mounts it alone
+
 KERNEL_NAME = "dl-course-sandbox"
 SCRATCH_ENV = "DL_SANDBOX_SCRATCH"
 LIMITS_ENV = "DL_SANDBOX_LIMITS"
@@ -230,53 +232,6 @@ def set_rlimits(limits: Limits, running: int) -> None:
     nproc = running + limits.processes
     resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-
-
-# seccomp: (audit arch, clone, unshare) of the machines the filter knows; clone3 is 435 on both.
-_SYSCALLS = {"x86_64": (0xC000003E, 56, 272), "aarch64": (0xC00000B7, 220, 97)}
-CLONE_NEWUSER = 0x10000000
-
-
-def forbid_user_namespaces() -> None:
-    """Make this process and its descendants unable to create user namespaces (in a user namespace
-    of its own, a kernel would have every capability again, and the kernel's whole attack surface
-    that needs them). A seccomp filter: ``unshare`` and ``clone`` with CLONE_NEWUSER fail with
-    EPERM; ``clone3``, whose flags a filter cannot read, fails with ENOSYS, so that glibc falls back
-    to ``clone``; a foreign ABI (32-bit, x32), which the filter would misread, is refused. Needs
-    ``no_new_privs`` or CAP_SYS_ADMIN."""
-    import errno
-    import struct
-
-    arch, clone, unshare = _SYSCALLS[os.uname().machine]
-    allow, eperm, enosys = 0x7FFF0000, 0x50000 | errno.EPERM, 0x50000 | errno.ENOSYS
-    ld, jeq, jge, jset, ret = 0x20, 0x15, 0x35, 0x45, 0x06  # BPF_LD|W|ABS, BPF_JMP|{JEQ,JGE,JSET}|K, BPF_RET|K
-    program = [
-        (ld, 0, 0, 4),  # seccomp_data.arch
-        (jeq, 1, 0, arch),
-        (ret, 0, 0, eperm),
-        (ld, 0, 0, 0),  # seccomp_data.nr
-        (jge, 8, 0, 0x40000000),  # x32's numbers
-        (jeq, 7, 0, 435),  # clone3
-        (jeq, 2, 0, unshare),
-        (jeq, 1, 0, clone),
-        (ret, 0, 0, allow),
-        (ld, 0, 0, 16),  # the low half of seccomp_data.args[0]: the flags of clone and unshare
-        (jset, 1, 0, CLONE_NEWUSER),
-        (ret, 0, 0, allow),
-        (ret, 0, 0, eperm),
-        (ret, 0, 0, enosys),
-    ]
-    code = b"".join(struct.pack("HBBI", *insn) for insn in program)
-    buffer = ctypes.create_string_buffer(code, len(code))
-
-    class SockFprog(ctypes.Structure):
-        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
-
-    prog = SockFprog(len(program), ctypes.addressof(buffer))
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(22, 2, ctypes.byref(prog), 0, 0) != 0:  # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
-        err = ctypes.get_errno()
-        raise OSError(err, f"seccomp: {os.strerror(err)}")
 
 
 # -- cgroups -------------------------------------------------------------------------------------

@@ -13,35 +13,67 @@ from __future__ import annotations
 
 import ast
 
-# Ways to reach a callable without writing its name: the grader cannot read what they reach.
-DYNAMIC = frozenset(
+# Ways to reach a callable without writing its name, which no reading can follow: builtins and
+# modules (as bare names or imports) and attributes. A method of the student's objects that happens
+# to share a builtin's name (``model.eval()``) is not one of them.
+DYNAMIC_NAMES = frozenset(
+    {"getattr", "vars", "globals", "locals", "eval", "exec", "compile", "__import__", "__builtins__", "memoryview"}
+)
+DYNAMIC_MODULES = frozenset({"sys", "builtins", "importlib", "inspect", "types", "ctypes", "gc", "operator", "pickle"})
+DYNAMIC_ATTRIBUTES = frozenset(
     {
-        "getattr",
+        "__dict__",
         "__getattribute__",
+        "__code__",
+        "__globals__",
+        "__closure__",
+        "__builtins__",
+        "__subclasses__",
         "attrgetter",
         "methodcaller",
-        "vars",
-        "__dict__",
-        "globals",
-        "locals",
-        "eval",
-        "exec",
-        "compile",
-        "__import__",
-        "importlib",
-        "sys",
-        "modules",
-        "builtins",
-        "__builtins__",
+        "getattr_static",
+        "f_back",
+        "f_globals",
+        "f_locals",
     }
 )
+
+
+def _docstrings(node: ast.AST) -> set[int]:
+    """The ids of the docstrings in ``node``: prose, not code."""
+    found = set()
+    for child in ast.walk(node):
+        if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Module) and child.body:
+            first = child.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                found.add(id(first.value))
+    return found
+
+
+def _locals(node: ast.AST) -> set[str]:
+    """The names a function (and the functions inside it) binds for itself: its arguments and what
+    it assigns, less what it declares ``global``."""
+    if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+        return set()
+    names, declared = set(), set()
+    for child in ast.walk(node):
+        if isinstance(child, ast.arg):
+            names.add(child.arg)
+        elif isinstance(child, ast.Name) and isinstance(child.ctx, ast.Store):
+            names.add(child.id)
+        elif isinstance(child, ast.Global | ast.Nonlocal):
+            declared.update(child.names)
+    return names - declared
 
 
 def _tokens(node: ast.AST) -> list[tuple[str, str, int]]:
     """``(kind, text, line)`` of the names, attributes, imported names and strings in ``node``."""
     found = []
+    prose = _docstrings(node)
     for child in ast.walk(node):
         line = getattr(child, "lineno", 0)
+        if id(child) in prose:
+            continue
         if isinstance(child, ast.Name):
             found.append(("name", child.id, line))
         elif isinstance(child, ast.Attribute):
@@ -49,7 +81,7 @@ def _tokens(node: ast.AST) -> list[tuple[str, str, int]]:
         elif isinstance(child, ast.ImportFrom) and any(a.name == "*" for a in child.names):
             found.append(("star", child.module or "", line))
         elif isinstance(child, ast.alias):
-            found += [("attribute", part, line) for part in child.name.split(".")]
+            found += [("module", part, line) for part in child.name.split(".")]
             if child.asname:
                 found.append(("name", child.asname, line))
         elif isinstance(child, ast.Constant) and isinstance(child.value, str):
@@ -60,9 +92,10 @@ def _tokens(node: ast.AST) -> list[tuple[str, str, int]]:
 
 
 def _bound(node: ast.stmt) -> set[str]:
-    """The names a top-level statement binds."""
+    """The names a top-level statement binds (a function also binds what it declares ``global``)."""
     if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-        return {node.name}
+        declared = {n for c in ast.walk(node) if isinstance(c, ast.Global) for n in c.names}
+        return {node.name} | declared
     if isinstance(node, ast.Import | ast.ImportFrom):
         return {(a.asname or a.name).split(".")[0] for a in node.names}
     return {t.id for t in ast.walk(node) if isinstance(t, ast.Name) and isinstance(t.ctx, ast.Store)}
@@ -99,27 +132,33 @@ def reached_shortcuts(blocks: list, forbidden: dict) -> dict[str, str]:
             if id(node) in seen:
                 continue
             seen.add(id(node))
+            own = _locals(node)
             for kind, token, line in _tokens(node):
-                if kind == "string":
-                    hit = next((r for r in ruled_out if r in token), None)  # getattr(module, "as_strided")
+                if kind == "string":  # getattr(module, "as_strided"), "numpy.lib.stride_tricks.as_strided"
+                    hit = next((r for r in ruled_out if token == r or token.endswith("." + r)), None)
                 elif kind == "star":  # from scipy.signal import *: every name of the module, unread
-                    hit = next((d for d in dotted if str(d).startswith(token + ".")), None) if token else None
-                elif kind == "attribute":
+                    hit = next((d for d in dotted if str(d).rpartition(".")[0] == token), None) if token else None
+                elif kind in ("attribute", "module"):
                     hit = token if token in ruled_out else None
                 else:
                     # A bare name is a local variable, the student's own function, or an imported name,
-                    # whose import (an attribute above) is what mentions the shortcut.
+                    # whose import is what mentions the shortcut.
                     hit = None
                 if hit is not None:
                     found[function] = f"mentions {hit} ({label}, line {line}), a shortcut this assignment rules out"
                     break
-                if token in DYNAMIC:
+                dynamic = (
+                    (kind == "name" and token in DYNAMIC_NAMES | DYNAMIC_MODULES and token not in own)
+                    or (kind == "module" and token in DYNAMIC_MODULES)
+                    or (kind == "attribute" and token in DYNAMIC_ATTRIBUTES | DYNAMIC_MODULES)
+                )
+                if dynamic:
                     found[function] = (
                         f"uses {token} ({label}, line {line}), which reaches functions by names built as it runs, "
                         "where the grader cannot see whether they are shortcuts this assignment rules out"
                     )
                     break
-                if kind != "string":
+                if kind in ("name", "attribute") and token not in own:
                     todo += [statements[i] for i in binders.get(token, [])]
                     todo += [(label, m) for m in methods.get(token, [])]
     return found

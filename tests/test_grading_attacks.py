@@ -117,6 +117,12 @@ FRAME_ORACLE = (
     "        if 'expected' in frame.f_locals:\n            return frame.f_locals['expected']\n"
     "        frame = frame.f_back\n    return x"
 )
+# An execute_result shown before each test cell runs: nbgrader scores a cell by its first error or
+# execute_result, so this one would outweigh the test's own failure and the repeat's.
+DISPLAYHOOK_CREDIT = (
+    "def _credit(info):\n    if info.raw_cell.lstrip().startswith('# Test:'):\n"
+    "        get_ipython().displayhook('ok')\n_ = get_ipython().events.register('pre_run_cell', _credit)\n"
+)
 # Right on the visible check, wrong on the hidden one, which runs only outside the kernel.
 HIDDEN_WRONG_ADD = "def add(a, b):\n    return a + b if a > 0 else 1"
 
@@ -203,6 +209,8 @@ def attacks(paths: dict[str, str], port: int) -> dict[str, tuple[str, float, Rea
         "disk_filler": (harmless(DISK_FILLER) + GOOD_SQUARE, 7.0, None),
         # Nothing of the grader's environment reaches a kernel, not even in its memory.
         "env_leak": (harmless(ENV_LEAK) + GOOD_SQUARE, 7.0, None),
+        # A value shown in a test cell scores nothing: the cell is graded by its errors only.
+        "displayhook_credit": (DISPLAYHOOK_CREDIT + WRONG_SQUARE, 4.0, None),
     }
 
 

@@ -102,6 +102,7 @@ def test_malformed_or_oversized_messages_are_refused(monkeypatch):
 
 
 @pytest.mark.parametrize("folder", sorted(p.name for p in ASSIGNMENTS.iterdir() if (p / ".").is_dir()))
+@pytest.mark.slow
 def test_every_numpy_only_test_is_repeated_outside_the_kernel(folder):
     [path] = sorted((ASSIGNMENTS / folder).glob("*.ipynb"))
     rules = grading_rules(path)
@@ -183,6 +184,7 @@ def errors_of(cell) -> list[tuple[str, str]]:
     return [(o.ename, o.evalue) for o in cell.outputs if o.output_type == "error"]
 
 
+@pytest.mark.slow
 def test_honest_functions_and_objects_pass_outside(tmp_path):
     ran, summary = repeat(tmp_path, "def square(x):\n    return x * x")
     assert summary["passed"] == ["square", "acc"] and summary["not repeated"] == ["layer"], summary
@@ -190,6 +192,7 @@ def test_honest_functions_and_objects_pass_outside(tmp_path):
     assert all(errors_of(c) == [] for c in ran.cells if c.cell_type == "code")
 
 
+@pytest.mark.slow
 def test_a_hidden_test_fails_outside_as_the_tests_own_failure(tmp_path):
     ran, summary = repeat(tmp_path, "def square(x):\n    return x * x if x > 0 else 0")
     assert summary["failed hidden tests"] == ["square"] and summary["not trusted"] == [], summary
@@ -209,6 +212,7 @@ def test_a_hidden_test_fails_outside_as_the_tests_own_failure(tmp_path):
     ],
     ids=["DisableTorchFunction", "a thread"],
 )
+@pytest.mark.slow
 def test_torch_fails_where_it_does_not_exist_and_the_kernels_other_passes_go(tmp_path, square):
     ran, summary = repeat(tmp_path, square)
     assert summary["failed"] == ["square"] and summary["not trusted"] == ["layer"], summary
@@ -217,6 +221,7 @@ def test_torch_fails_where_it_does_not_exist_and_the_kernels_other_passes_go(tmp
     assert "cannot be trusted" in errors_of(ran.cells[7])[0][1]
 
 
+@pytest.mark.slow
 def test_a_function_that_reads_the_tests_frame_finds_nothing(tmp_path):
     oracle = (
         "import sys\ndef square(x):\n    frame = sys._getframe(1)\n    while frame is not None:\n"
@@ -227,12 +232,14 @@ def test_a_function_that_reads_the_tests_frame_finds_nothing(tmp_path):
     assert summary["failed"] == ["square"], summary
 
 
+@pytest.mark.slow
 def test_a_statement_that_ends_the_clean_room_is_skipped(tmp_path):
     crash = "import os\nboom = os._exit(3)\ndef square(x):\n    return x * x"
     ran, summary = repeat(tmp_path, crash)
     assert summary["passed"] == ["square", "acc"], summary
 
 
+@pytest.mark.slow
 def test_a_call_that_never_ends_costs_its_test_only(tmp_path):
     endless = "def square(x):\n    while x == 3:\n        pass\n    return x * x"
     ran, summary = repeat(tmp_path, endless, timeout=3)
@@ -240,6 +247,7 @@ def test_a_call_that_never_ends_costs_its_test_only(tmp_path):
     assert summary["failed"] == [] and errors_of(ran.cells[2])[0][0] == "LimitExceeded"
 
 
+@pytest.mark.slow
 def test_a_test_that_failed_in_the_kernel_keeps_its_own_message(tmp_path):
     ran, summary = repeat(tmp_path, "def square(x):\n    return x * x", layer_failed=True)
     assert summary["not trusted"] == [] and [e for e, _ in errors_of(ran.cells[7])] == ["AssertionError"]
@@ -251,6 +259,7 @@ def a_room(code: str, rules: dict | None = None, timeout: float = 20):
     return CleanRoom([["cell 1", code]], rules or {}, not UNSAFE, sb.Limits(uid=61510), timeout)
 
 
+@pytest.mark.slow
 def test_the_watch_sees_a_thread_and_its_own_removal():
     """Lines run in a thread are not counted, and a profile hook switched off and on misses a
     shortcut: the clean room fails both instead (its audit hook sees sys.setprofile)."""
@@ -274,6 +283,7 @@ def test_the_watch_sees_a_thread_and_its_own_removal():
     assert result == 16.0 and 0 < lines < 5
 
 
+@pytest.mark.slow
 def test_a_students_words_from_the_clean_room_are_not_shown(tmp_path):
     """A hidden input seen by the student's function could come back in its exception's message."""
     leak = "def square(x):\n    if x < 0:\n        raise ValueError(f'secret hidden input {x}')\n    return x * x"
@@ -283,6 +293,7 @@ def test_a_students_words_from_the_clean_room_are_not_shown(tmp_path):
     assert "secret" not in evalue and "ValueError raised by square" in evalue, evalue
 
 
+@pytest.mark.slow
 def test_objects_mirror_removed_attributes_and_cannot_fill_the_graders_memory(monkeypatch):
     from autograder import cleanroom
 
@@ -314,6 +325,7 @@ def test_objects_mirror_removed_attributes_and_cannot_fill_the_graders_memory(mo
             room.call("Big.fill", (), {}, {}, [], obj=big, method="fill", graded="Big")
 
 
+@pytest.mark.slow
 def test_a_load_that_stalls_is_skipped_and_a_room_that_keeps_failing_is_given_up(monkeypatch):
     from autograder import cleanroom
 
@@ -332,6 +344,7 @@ def test_a_load_that_stalls_is_skipped_and_a_room_that_keeps_failing_is_given_up
             room.call("ok", (1,), {}, {}, [], target="ok")  # at once: the room is given up
 
 
+@pytest.mark.slow
 def test_a_test_of_the_students_own_objects_runs_its_hidden_part_in_a_torch_room(tmp_path):
     """layer is not numpy-only: its test's hidden part runs outside the kernel, whole, where only
     pass or fail comes back."""
@@ -345,6 +358,7 @@ def test_a_test_of_the_students_own_objects_runs_its_hidden_part_in_a_torch_room
     assert summary["failed hidden tests"] == [] and errors_of(ran.cells[7]) == [], summary
 
 
+@pytest.mark.slow
 def test_an_answer_the_students_code_writes_to_the_pipe_itself_is_refused():
     """It cannot name the grader's request (a nonce it never sees), so the grader stops the room."""
     from autograder.cleanroom import CleanRoomError
@@ -361,6 +375,7 @@ def test_an_answer_the_students_code_writes_to_the_pipe_itself_is_refused():
         room.call("square", (3,), {}, {}, [], target="square")
 
 
+@pytest.mark.slow
 def test_the_cpu_time_of_a_call_is_read_from_outside_the_room():
     """Code run as the room loads (a class body) can replace the room's own watch, which counts lines
     inside the room; it cannot change the kernel's count of the CPU time the room's processes used,
@@ -385,6 +400,7 @@ def test_the_cpu_time_of_a_call_is_read_from_outside_the_room():
     assert slow > CPU_BUDGET > 2 * fast, (slow, fast)
 
 
+@pytest.mark.slow
 def test_a_ruled_out_shortcut_is_read_from_the_source_whatever_the_watch_says(tmp_path):
     """The student's code turns the room's watch off as it loads, then calls a ruled-out shortcut:
     the grader reads the shortcut in the source, outside the room, and the repeat fails."""
@@ -403,6 +419,7 @@ def test_a_ruled_out_shortcut_is_read_from_the_source_whatever_the_watch_says(tm
     assert ename == "NumpyOnlyError" and "mentions sliding_window_view" in evalue, evalue
 
 
+@pytest.mark.slow
 def test_a_timed_call_over_its_cpu_limit_stops_the_room_and_the_next_call_starts_it_again():
     code = "import numpy as np\ndef slow(x):\n    return np.array([np.sum(r * r) + np.max(r) for r in x])\n"
     with a_room(code) as room:
@@ -412,3 +429,32 @@ def test_a_timed_call_over_its_cpu_limit_stops_the_room_and_the_next_call_starts
         assert time.monotonic() - start < 20
         result, _ = room.call("slow", (np.ones((3, 2)),), {}, {}, [], target="slow", cpu=True, cpu_limit=0.5)
     np.testing.assert_array_equal(result, np.full(3, 3.0))
+
+
+@pytest.mark.slow
+def test_the_clean_room_starts_threads_but_no_process():
+    """A child that Linux reaps by itself (SIGCHLD ignored) would take its CPU time out of what the
+    grader reads for the room: the room can start no process at all (a seccomp filter)."""
+    code = (
+        "import os, signal, threading\nimport numpy as np\n"
+        "def forks(x):\n    signal.signal(signal.SIGCHLD, signal.SIG_IGN)\n    pid = os.fork()\n"
+        "    if pid == 0:\n        os._exit(0)\n    return x\n"
+        "def threads(x):\n    out = []\n    t = threading.Thread(target=lambda: out.append(x * 2))\n"
+        "    t.start()\n    t.join()\n    return out[0]\n"
+    )
+    with a_room(code) as room:
+        with pytest.raises(PermissionError):
+            room.call("forks", (1,), {}, {}, [], target="forks")
+        assert room.call("threads", (3,), {}, {}, [], target="threads") == 6
+
+
+def test_a_failure_in_a_visible_helper_called_from_a_hidden_line_is_a_hidden_failure():
+    """The statement of the test cell that failed decides, not the helper's line it failed in."""
+    source = (
+        "def check(v):\n    assert v == 2, 'wrong'\ncheck(2)\n### BEGIN HIDDEN TESTS\ncheck(3)\n### END HIDDEN TESTS"
+    )
+    try:
+        exec(compile(source, "<test cell>", "exec"), {})
+    except AssertionError as exc:
+        error = exc
+    assert replay._line_in_test(error) == 5 and 5 in replay.hidden_lines(source)

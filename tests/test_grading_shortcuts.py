@@ -28,6 +28,15 @@ REACHES = {
     "a star import": "from scipy.signal import *\ndef conv_forward_naive(x):\n    return correlate(x, x)",
 }
 HIDDEN = {
+    "a copy made by another function through a global (red team)": (
+        "def _prepare():\n    global _windows\n    real = np.lib.stride_tricks.as_strided\n"
+        "    _windows = type(real)(real.__code__.replace(co_name='w'), real.__globals__)\n"
+        "_ready = _prepare()\ndef conv_forward_naive(x):\n    return _windows(x, (2,), (8,))"
+    ),
+    "inspect.getattr_static (red team)": (
+        "import inspect\ndef conv_forward_naive(x):\n"
+        "    return inspect.getattr_static(np.lib.stride_tricks, 'as_' + 'strided')(x, (2,), (8,))"
+    ),
     "a name in a string": (
         "def conv_forward_naive(x):\n    return np.lib.stride_tricks.__dict__['sliding_window_view'](x, 2)"
     ),
@@ -49,6 +58,15 @@ HONEST = {
     "a shortcut in another function": (
         "def im2col(x):\n    return np.lib.stride_tricks.sliding_window_view(x, 2)\n"
         "def conv_forward_naive(x):\n    return x[1:] + x[:-1]"
+    ),
+    "a docstring naming a ruled-out callable (red team)": (
+        'def conv_forward_naive(x):\n    """Correlate each window with each filter, no sliding_window_view."""\n'
+        "    return x[1:] * x[:-1]"
+    ),
+    "numpy's star import (red team)": "from numpy import *\ndef conv_forward_naive(x):\n    return x[1:] * x[:-1]",
+    "a method named like a builtin (red team)": "def conv_forward_naive(model):\n    model.eval()\n    return model",
+    "top-level names that share a name with the function's locals (red team)": (
+        "import re\nx = 1\nF = re.compile('a')\ndef conv_forward_naive(x):\n    F = x[1:]\n    return F * x[:-1]"
     ),
     "a local variable named like a ruled-out callable": (
         "def conv_forward_naive(x):\n    correlate = x[1:] * x[:-1]\n    return correlate"

@@ -125,3 +125,16 @@ def test_a_timed_call_is_stopped_once_its_verdict_is_known():
         assert_vectorised(
             slow, (np.ones((2, 2)),), (np.ones((2, 2)),), "slow", long_args=[("rows", (np.ones((2_000_000, 2)),))]
         )
+
+
+def test_a_quick_wrong_answer_on_a_long_input_fails():
+    """Answering a long input without computing it is quick: the answer is compared with a reference."""
+
+    def lazy(x):
+        return np.zeros(1) if x.size >= 100_000 else vectorised(x)
+
+    long = [("the rows", (np.ones((1_000_000, 2)),))]
+    reference = lambda x: np.pad(x, 1).sum(axis=1)  # noqa: E731
+    assert_vectorised(vectorised, (np.ones((2, 3)),), (np.ones((50, 3)),), "v", long_args=long, reference=reference)
+    with pytest.raises(AssertionError, match="wrong answer on the input that is long along the rows"):
+        assert_vectorised(lazy, (np.ones((2, 3)),), (np.ones((50, 3)),), "lazy", long_args=long, reference=reference)
