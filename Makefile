@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 JOBS   ?= auto
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint format lab site release bench env clean
+.PHONY: demo test check lint format lab site release bench env clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is required, found " + sys.version.split()[0]'
@@ -22,6 +22,13 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -n $(JOBS) --dist loadgroup
+
+# The inner loop, before every commit: lint, and every test that starts no kernel, sandbox, clean
+# room or browser and executes no notebook (the assignments' harness checks run in-process).
+check: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(PY) -m pytest -n $(JOBS) --dist loadgroup -q -m "not notebook and not pipeline and not slow" -p no:cacheprovider
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

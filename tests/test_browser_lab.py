@@ -23,7 +23,7 @@ from browser import browser_context, free_port, require_browser
 
 from conftest import ROOT
 
-pytestmark = pytest.mark.xdist_group("lab")
+pytestmark = [pytest.mark.xdist_group("lab"), pytest.mark.slow]
 SEMINAR = "01_backprop.ipynb"  # its interact() sliders are the widget to see
 
 

@@ -17,7 +17,7 @@ from browser import browser_context, built_site, free_port, require_browser
 from conftest import ROOT
 from tools import build_site
 
-pytestmark = pytest.mark.xdist_group("site")
+pytestmark = [pytest.mark.xdist_group("site"), pytest.mark.slow]
 
 WAIT_FOR_MATHJAX = "() => new Promise(done => MathJax.Hub.Queue(() => done(true)))"
 

@@ -15,6 +15,8 @@ from jupyter_client.manager import start_new_kernel
 from autograder.agent import RULES_ENV
 from conftest import run_in_kernel
 
+pytestmark = pytest.mark.slow  # real kernels: not in make check
+
 RULES = {
     "numpy_only": ["good", "direct", "alias", "method", "autograd", "via_utils", "Model", "naive"],
     "forbidden": {"naive": ["scipy.signal.correlate", "numpy.lib.stride_tricks.sliding_window_view"]},
@@ -23,6 +25,7 @@ DEFINITIONS = """
 import numpy as np, torch, utils
 import torch as tt
 from torch.nn.functional import relu as r
+
 def good(x):
     return np.tanh(x)
 def direct(x):

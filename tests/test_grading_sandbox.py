@@ -13,7 +13,7 @@ import pytest
 from autograder import sandbox, zygote
 from conftest import ROOT, run_in_kernel
 
-pytestmark = [pytest.mark.pipeline, pytest.mark.xdist_group("grading-sandbox")]
+pytestmark = [pytest.mark.pipeline, pytest.mark.xdist_group("grading-sandbox"), pytest.mark.slow]
 
 try:
     sandbox.check()

@@ -17,7 +17,7 @@ from autograder.scaffold import ScaffoldError, new_topic, topic_table
 from conftest import ROOT
 from tools.notebooks import run_notebook
 
-pytestmark = pytest.mark.xdist_group("scaffold")
+pytestmark = [pytest.mark.xdist_group("scaffold"), pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
