@@ -458,3 +458,18 @@ def test_a_failure_in_a_visible_helper_called_from_a_hidden_line_is_a_hidden_fai
     except AssertionError as exc:
         error = exc
     assert replay._line_in_test(error) == 5 and 5 in replay.hidden_lines(source)
+
+
+def test_the_readme_counts_the_repeated_tests_right():
+    import re
+
+    from conftest import ROOT
+
+    repeated = total = 0
+    for path in sorted(ASSIGNMENTS.glob("*/*.ipynb")):
+        source = tag_notebook(read_notebook(path))
+        _, tests, _, _ = replay.plan(source, set(grading_rules(path)["numpy_only"]))
+        repeated += len(tests)
+        total += sum(c.source.startswith("# Test:") for c in source.cells)
+    said = re.search(r"(\d+) of the (\d+) tests are repeated so", (ROOT / "README.md").read_text())
+    assert said and (int(said[1]), int(said[2])) == (repeated, total), (said and said[0], repeated, total)
