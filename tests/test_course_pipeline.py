@@ -145,6 +145,27 @@ TORCH_SHORTCUTS = {
 }
 
 
+# Assignment 4's torch parts done with what the rules forbid: torchvision's own block, the course's
+# own counter. Each wraps nothing of the independent solution.
+BYPASSES = {
+    "ResidualBlock": (
+        "from torchvision.models.resnet import BasicBlock as _Basic\n"
+        "class ResidualBlock(_Basic):\n"
+        "    def __init__(self, in_channels, out_channels, stride=1):\n"
+        "        down = None\n"
+        "        if stride != 1 or in_channels != out_channels:\n"
+        "            down = nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False),\n"
+        "                                 nn.BatchNorm2d(out_channels))\n"
+        "        super().__init__(in_channels, out_channels, stride, down)"
+    ),
+    "count_params_macs": (
+        "import utils.architectures as _counts\n"
+        "def count_params_macs(model, input_shape):\n"
+        "    return int(sum(p.numel() for p in model.parameters())), int(_counts.macs(model, input_shape))"
+    ),
+}
+
+
 @pytest.fixture(scope="module")
 def independent_run(tmp_path_factory):
     """Every assignment's independently written solution, handed in as a student would; and the
@@ -158,8 +179,37 @@ def independent_run(tmp_path_factory):
             cell = next(c for c in nb.cells if f"def {name}(" in c.source)
             cell.source += "\n\n\nimport torch\n" + shortcut
             write_notebook(nb, tmp / "submissions" / "torch_user" / assignment.folder / assignment.path.name)
+        if assignment.folder == "04_cnn_architectures":
+            bypassed = assignment.independent_notebook()
+            for name, bypass in BYPASSES.items():
+                cell = next(c for c in bypassed.cells if f"class {name}(" in c.source or f"def {name}(" in c.source)
+                cell.source += "\n\n\n" + bypass
+            write_notebook(bypassed, tmp / "submissions" / "bypasser" / assignment.folder / assignment.path.name)
     report = grade(tmp / "submissions", tmp / "graded", progress=False, unsafe=UNSAFE)
     return report, tmp / "graded"
+
+
+def test_assignment_4s_bypasses_score_zero_on_their_tests_with_a_message(independent_run):
+    from nbgrader.api import Gradebook
+
+    report, out = independent_run
+    assignment = "04_cnn_architectures"
+    [notebook] = [p.stem for p in (ASSIGNMENTS / assignment).glob("*.ipynb")]
+    with Gradebook(f"sqlite:///{out / 'course' / 'gradebook.db'}") as gb:
+        for name in BYPASSES:
+            grade_ = gb.find_grade(f"test-{name}", notebook, assignment, "bypasser")
+            assert grade_.score == 0 < grade_.max_score, f"{name}'s bypass kept {grade_.score} points"
+        top_k = gb.find_grade("test-top_k_error", notebook, assignment, "bypasser")
+        assert top_k.score == top_k.max_score, "a test the bypasses do not touch lost points"
+    [path] = (out / "course" / "autograded" / "bypasser" / assignment).glob("*.ipynb")
+    said = {
+        c.metadata["nbgrader"]["grade_id"]: " ".join(o.get("evalue", "") for o in c.outputs if o.output_type == "error")
+        for c in read_notebook(path).cells
+        if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade")
+    }
+    # The test's own visible checks name each bypass (the grader's source reading stands behind them).
+    assert "BasicBlock" in said["test-ResidualBlock"], said["test-ResidualBlock"]
+    assert "forward hook" in said["test-count_params_macs"], said["test-count_params_macs"]
 
 
 def test_independent_solutions_earn_full_marks_through_nbgrader(independent_run):
