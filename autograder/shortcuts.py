@@ -113,14 +113,14 @@ def reached_shortcuts(blocks: list, forbidden: dict) -> dict[str, str]:
             continue  # a cell that does not parse defines nothing
         statements += [(str(label), node) for node in tree.body]
     binders: dict[str, list[int]] = {}
-    methods: dict[str, list[ast.AST]] = {}
-    for index, (_, node) in enumerate(statements):
+    methods: dict[str, list[tuple[str, ast.AST]]] = {}
+    for index, (label, node) in enumerate(statements):
         for name in _bound(node):
             binders.setdefault(name, []).append(index)
         if isinstance(node, ast.ClassDef):
             for item in node.body:
                 if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef):
-                    methods.setdefault(item.name, []).append(item)
+                    methods.setdefault(item.name, []).append((label, item))
     found = {}
     for function, dotted in forbidden.items():
         ruled_out = {str(d).rpartition(".")[2] for d in dotted}
@@ -160,5 +160,5 @@ def reached_shortcuts(blocks: list, forbidden: dict) -> dict[str, str]:
                     break
                 if kind in ("name", "attribute") and token not in own:
                     todo += [statements[i] for i in binders.get(token, [])]
-                    todo += [(label, m) for m in methods.get(token, [])]
+                    todo += methods.get(token, [])
     return found

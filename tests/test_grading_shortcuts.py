@@ -102,3 +102,15 @@ def test_code_spread_over_cells_and_a_cell_that_does_not_parse():
         ["cell 4", "def helper(x):\n    return np.lib.stride_tricks.sliding_window_view(x, 2)"],
     ]
     assert "(cell 4, line 2)" in reached_shortcuts(blocks, FORBIDDEN)["conv_forward_naive"]
+
+
+def test_a_method_is_named_in_its_own_cell():
+    blocks = [
+        [
+            "cell 2",
+            "import numpy as np\nclass Windows:\n    def of(self, x):\n"
+            "        return np.lib.stride_tricks.sliding_window_view(x, 2)",
+        ],
+        ["cell 5", "def conv_forward_naive(x):\n    return Windows().of(x)"],
+    ]
+    assert "(cell 2, line 4)" in reached_shortcuts(blocks, FORBIDDEN)["conv_forward_naive"]
