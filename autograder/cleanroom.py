@@ -111,14 +111,6 @@ def _module_paths(names: list[str]) -> list[tuple[str, bool]]:
 ONE_THREAD = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
-def masked_modules(forbidden: dict) -> list[str]:
-    """Torch's modules. Not those of the callables an assignment forbids in one function
-    (``scipy.signal`` of ``conv_forward_naive``'s ``scipy.signal.correlate``): another function may
-    use them, and the grader reads the forbidden function's source for them
-    (``autograder.shortcuts``) besides the room's watch of each call."""
-    return list(MASKED_MODULES)
-
-
 class CleanRoom:
     """One clean-room process for one notebook; ``with CleanRoom(...) as room:`` starts and ends it."""
 
@@ -126,7 +118,9 @@ class CleanRoom:
         self, blocks: list, rules: dict, sandboxed: bool = True, limits=None, timeout: float = 300, torch: bool = False
     ):
         self.blocks, self.forbidden = blocks, dict(rules.get("forbidden", {}))
-        self.masked = [] if torch else masked_modules(self.forbidden)  # a torch room masks nothing
+        # torch only, never the modules of a callable one function is forbidden (another may use them):
+        # the grader reads the forbidden function's source for those (autograder.shortcuts).
+        self.masked = [] if torch else list(MASKED_MODULES)  # a torch room masks nothing
         self.sandboxed, self.limits, self.timeout = sandboxed, limits, timeout
         self.proc: subprocess.Popen | None = None
         self.failed: list = []  # what of the student's code did not load, [label, error]
