@@ -11,8 +11,9 @@ swaps for torch stand-ins). Most mistakes are written as a small edit of a corre
 (``_edit``): the edit is the mistake and everything else is right. ``kind`` is "mistake" or "correct" (a correct
 solution in a style other than the base one; it must earn full marks).
 
-``named`` is filled in after the measurement (step 2): whether the first failure message the test gives would tell
-a teacher what to fix. It is None until judged, and for correct entries.
+``named`` is filled in after the measurement (step 2, at the end of this file): whether the failure message the test
+gives would tell a teacher what to fix; None for correct entries. For an unnamed mistake, ``wanted`` is the message a
+teacher would want; for a mistake that passes its test cell, ``gap`` says why it passes.
 """
 
 from __future__ import annotations
@@ -1488,3 +1489,265 @@ FUNCTIONS = [
     "ResidualBlock",
     "count_params_macs",
 ]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Step 2, after the catalogue above was committed: the judgement of the messages (python -m tools.blind_report).
+# ``named``: does the test's message name the mistake, so that a teacher reading it knows what to fix? Judged by
+# reading each whole message (first lines in tools/blind_report.py's table). For an unnamed one, ``wanted`` is the
+# message a teacher would want. ``gap``: a real mistake that passes the full test cell, and why.
+# Each key is the start of one entry's description (checked to match exactly one entry).
+# ---------------------------------------------------------------------------------------------------------------
+NAMED = {
+    # top_k_error
+    "np.argsort's default (unstable) sort: ties": True,  # the tie hint names it, after a misleading "constant" line
+    "sorted in increasing order": True,
+    "the last k of an increasing sort": True,
+    "off by one: takes the k - 1": True,  # k = 2 in the first check: "only the best guess counts" is what it does
+    "off by one: takes the k + 1": (
+        False,
+        "top_k_error counts a hit among the k + 1 best classes: take exactly the k best (order[:, :k]).",
+    ),
+    "returns the top-k accuracy": True,
+    "returns the number of misses": True,
+    "no guard for N = 0": True,
+    "sorts along the wrong axis": (
+        False,
+        "the classes are ranked down the columns (over the images, axis 0); rank each row, over the classes (axis=1).",
+    ),
+    "a hit when the label's score reaches": True,  # named as a tie-breaking mistake, which it is
+    # box_iou
+    'the VOC "+1" pixel convention': True,
+    "the overlap's sides are not clamped": True,
+    "the overlap area is clamped, not each side": True,
+    "the union does not subtract": True,
+    "boxes read as (x, y, width, height)": True,
+    "no guard for an empty union": True,  # nan for the zero-area boxes it lists, "a division by zero"
+    "min and max swapped": (
+        False,
+        "this is the smallest box enclosing both boxes: the intersection is (max x1, max y1, min x2, min y2).",
+    ),
+    "no broadcasting": (
+        False,
+        "box_iou(2 boxes, 4 boxes) raised 'operands could not be broadcast (2,2) (4,2)' in your line "
+        "`lt = np.maximum(b1[:, :2], b2[:, :2])`: boxes1 and boxes2 differ in length; compare every pair, "
+        "boxes1[:, None, :] against boxes2[None, :, :].",
+    ),
+    "a Python double loop over the boxes": True,
+    "typo in the height": (
+        False,
+        "the intersections are right but the areas are not: the area of (x1, y1, x2, y2) is (x2 - x1) * (y2 - y1).",
+    ),
+    # nms
+    "removes boxes with IoU >= threshold": True,
+    "np.argsort's default (unstable) sort: equal scores not": True,
+    "sorted in increasing score": True,
+    "no sort at all": True,
+    "suppressed boxes still suppress": True,
+    "returns the kept indices sorted by index": True,
+    "no dtype and no empty guard": True,
+    "the comparison is inverted": (
+        False,
+        "nms removed the boxes that overlap a kept box LESS than the threshold and kept the ones that overlap "
+        "more: remove IoU > iou_threshold.",
+    ),
+    "returns a boolean keep-mask": True,
+    "marks processed boxes by overwriting": (
+        False,
+        "nms changed the scores it was given (they are now all -inf): work on a copy. (The test compares with "
+        "torchvision's nms of the scores AFTER the call, so it says 'the wrong order' here.)",
+    ),
+    # batched_nms
+    "class-agnostic: one nms": True,
+    "the kept indices left grouped class by class": True,
+    "the kept indices returned in index order": True,
+    "ties across classes broken by class order": True,  # "right boxes, wrong order ... equal scores: lower index"
+    "returns nms's indices within the class subset": (
+        False,
+        "kept [0, 0, 1]: indices repeat, so these are positions inside each class's subset; map them back to the "
+        "original indices, np.flatnonzero(classes == c)[keep_c].",
+    ),
+    "no empty guard: np.concatenate": (
+        False,
+        "batched_nms of no boxes raised 'need at least one array to concatenate' in your line "
+        "`keep = np.sort(np.concatenate(kept))`: with no boxes there is no class; return np.zeros(0, np.int64).",
+    ),
+    "np.argsort's default (unstable) sort for the final merge": True,
+    "the final merge sorts in increasing score": True,
+    # mean_average_precision
+    "the VOC2007 11-point": True,
+    "no precision envelope": True,
+    "duplicate detections all count": True,
+    "strict IoU > threshold": True,
+    "no global ranking": True,
+    "ranking by a reversed increasing sort": True,
+    "a prediction takes the first free": True,
+    "a prediction whose best box is already taken": True,
+    "AP averaged over the found objects only": (
+        False,
+        "the ground truth that no prediction finds does not lower this AP: each true positive raises the recall "
+        "by 1 / G_c, with G_c every ground-truth box of the class, found or not.",
+    ),
+    "classes taken from the predictions and ground truth": True,
+    # conv_transpose_forward
+    "overlapping kernel copies overwrite": True,
+    "the kernel is flipped (the convolution habit)": True,
+    "the bias is forgotten": True,
+    "weights read in conv2d's layout": True,
+    "the padding is not cropped": True,
+    "crops with full[ph:-ph]": (
+        False,
+        "out is empty for pad 0: the slice p:-p is empty when p = 0; crop with p:H_full - p.",
+    ),
+    "the textbook route": True,
+    "stride and pad assumed to be ints": (
+        False,
+        "conv_transpose_forward with param={'stride': (2, 1), 'pad': (1, 0)} raised TypeError in your line "
+        "`Hf, Wf = (H - 1) * sh + HH, ...`: stride and pad may be pairs (rows, columns); read them with pair().",
+    ),
+    "the bias added along the last axis": (
+        False,
+        "the bias is broadcast along the last axis (the width): add b[d] to channel d, b.reshape(1, C_out, 1, 1).",
+    ),
+    "the row stride used for the columns too": (
+        False,
+        "the width is wrong only where the strides differ (stride (2, 1)): the columns use the row stride; use s_w.",
+    ),
+    # conv_transpose_backward
+    "db is the mean of dout": True,
+    "db summed over the batch only": True,
+    "dw stored flipped": True,
+    "dx uses the flipped kernel": True,
+    "dout is not padded back": (
+        False,
+        "conv_transpose_backward with pad 1 raised 'operands could not be broadcast' in your line `dx += ...`: "
+        "dout is the cropped output; pad it back by p to the full (H - 1) * s + HH grid before reading its slices.",
+    ),
+    "dout put back at the top-left corner": (
+        False,
+        "dw and dx are those of dout shifted by the padding: dout sits at offset p in the full grid, "
+        "dfull[:, :, p:H_full - p, p:W_full - p] = dout.",
+    ),
+    "dx with the kernel's channel axes": (
+        False,
+        "dx reads w as (C_out, C_in, HH, WW) (your einsum 'ndhw,dc->nchw' failed for C_in=2, C_out=3); "
+        "w is (C_in, C_out, HH, WW).",
+    ),
+    "dx overwritten at each kernel offset": (
+        False,
+        "dx holds only the last kernel offset's contribution: accumulate (+=) over the offsets (u, v).",
+    ),
+    "dfull[ph:-ph] = dout": (
+        False,
+        "with pad 0, dfull[:, :, 0:-0] is empty: the slice p:-p is empty when p = 0; use p:H_full - p.",
+    ),
+    "the stride is ignored in the backward pass": (
+        False,
+        "dw and dx read contiguous slices of dout; the forward pass wrote every s-th pixel: slice with step s.",
+    ),
+    # bilinear_upsample
+    "the align_corners=True grid": True,
+    "nearest neighbour": True,
+    "no half-pixel offsets": True,
+    "the source coordinate is not clamped at 0": (
+        False,
+        "only the first rows and columns are wrong: there the source coordinate is negative (-0.25) and "
+        "floor gives -1, which numpy reads as the LAST row; clamp src at 0.",
+    ),
+    "not clamped at 0 and truncated": (
+        False,
+        "only the first rows and columns are wrong: the negative source coordinate is not clamped at 0, "
+        "so they extrapolate; clamp src at 0 before taking the floor.",
+    ),
+    "the scale inverted": (
+        False,
+        "the source coordinate uses H_out / H; it is (i + 0.5) * H / H_out - 0.5 (input size over output size).",
+    ),
+    "the column weights computed from the row sizes": (
+        False,
+        "the columns are interpolated with the rows' sizes (H for W): use W and W_out for the columns.",
+    ),
+    "the two weights swapped": (
+        False,
+        "the weights are swapped: (1 - lambda) goes to x[i0] and lambda to x[i1].",
+    ),
+    "the upper neighbour is not clamped": (
+        False,
+        "bilinear_upsample(x of shape (1, 1, 2, 3), (4, 6)) raised 'index 2 is out of bounds for axis 2' in your "
+        "line `rows = ...`: the last row has no row below it; clamp i1 = min(i0 + 1, H - 1).",
+    ),
+    "Python loops over the output pixels": True,
+    # ResidualBlock
+    "the stride on conv2": True,
+    "no ReLU after the addition": True,
+    "the ReLU applied to the residual before": True,
+    "the shortcut is never added": True,
+    "the 3x3 convolutions keep their default bias": True,
+    "BatchNorm momentum 0.9": True,
+    "BatchNorm after the ReLU": (
+        False,
+        "this is conv -> ReLU -> BN in the first stage; the block is conv -> BN -> ReLU.",
+    ),
+    "projection only when the stride changes": True,
+    "copy-paste: bn1 used in both stages": (
+        False,
+        "bn2 does not change the output (its weights have no effect): the second convolution is normalised by bn1.",
+    ),
+    # count_params_macs
+    "FLOPs (2 per multiply-add)": True,
+    "only trainable parameters": True,
+    "counts each layer's weights once": True,
+    "groups ignored": True,
+    "the hooks are never removed": True,
+    "the mode restored with model.train(previous)": True,
+    "the counting pass runs in training mode": True,
+    "hooks only on the top-level children": (
+        False,
+        "resnet18: 0.1185 GMACs, expected 1.814: only the layers that are direct children of the model were "
+        "counted; hook every Conv2d and Linear in model.modules() (ResNet nests them in its layers).",
+    ),
+    "the kernel treated as square": (
+        False,
+        "a depthwise convolution: 810 multiply-adds, expected 1,350: the (3, 5) kernel is counted as 3 x 3; "
+        "use kernel_size[0] * kernel_size[1].",
+    ),
+}
+
+GAPS = {
+    "the coordinate-offset trick with a fixed offset of 10": (
+        "batched_nms's test draws its boxes in squares of side 10 and 12 (random_boxes(size=10), "
+        "random_boxes(size=12)), and its fixed boxes lie within 8: shifted by 10 per class, boxes of neighbouring "
+        "classes can meet only in a 2 x 2 corner that no test case reaches. With boxes of side up to 40 in a 100 "
+        "square it is wrong in 49 of 50 random cases; torchvision offsets by the largest coordinate + 1."
+    ),
+    "the shortcut added in place into the caller's x": (
+        "the test calls block(x.clone()) under torch.no_grad() and never looks at x afterwards nor runs a backward "
+        "pass. Checked: the caller's x is changed, and block(torch.relu(x0)).sum().backward() raises 'one of the "
+        "variables needed for gradient computation has been modified by an inplace operation'."
+    ),
+    "a Linear layer costs in_features * out_features": (
+        "it equals output.numel() * in_features whenever the Linear layer's input is (1, in_features), as for every "
+        "Linear layer in the tests (after Flatten or a pooled head); a Linear applied to a (1, T, in) or "
+        "(1, H, W, in) tensor (token MLPs, channels-last projections) is counted T (H*W) times too low: "
+        "Conv2d(3, 8, 1), Flatten(2), Linear(16, 5) on (3, 4, 4) gives 464 MACs instead of 1,024."
+    ),
+}
+
+
+def _judge() -> None:
+    for table, field in ((NAMED, "named"), (GAPS, "gap")):
+        for start, value in table.items():
+            matches = [e for e in ENTRIES if e["description"].startswith(start)]
+            if len(matches) != 1:
+                raise ValueError(f"{start!r} matches {len(matches)} catalogue entries, expected one")
+            entry = matches[0]
+            if field == "named":
+                entry["named"], entry["wanted"] = (value, None) if value is True else value
+            else:
+                entry["gap"] = value
+
+
+for _entry in ENTRIES:
+    _entry.setdefault("wanted", None)
+    _entry.setdefault("gap", None)
+_judge()
