@@ -1,7 +1,7 @@
 """Assignment 2 (BatchNorm and Dropout): the reference solutions against PyTorch, and honest tests.
 
 The reference solutions are loaded from the source notebook (every non-test cell) and compared
-with ``torch.nn.BatchNorm1d`` / ``BatchNorm2d`` / dropout in float64 on random inputs. Then each
+with ``torch.nn.BatchNorm1d`` / ``BatchNorm2d`` / ``LayerNorm`` / dropout in float64 on random inputs. Then each
 typical wrong implementation is swapped in and the visible part of the relevant test cell must
 fail with a message that names the mistake: a check that cannot fail is a defect.
 """
@@ -15,6 +15,7 @@ import torch.nn.functional as F
 
 from harness import Assignment, Misconception
 from utils import assert_close
+from utils.references import batchnorm as bn_refs
 from utils.references.batchnorm import torch_batchnorm_layer
 
 A = Assignment("02_batchnorm_dropout")
@@ -175,6 +176,112 @@ def test_dropout_edge_probabilities(ns, p):
     assert np.array_equal(out, x * (1 - p)) and np.array_equal(dx, dout * (1 - p))
 
 
+def torch_layernorm_layer(gamma, beta, eps=1e-5):
+    layer = torch.nn.LayerNorm(len(gamma), eps=eps, dtype=torch.float64)
+    with torch.no_grad():
+        layer.weight.copy_(torch.tensor(gamma))
+        layer.bias.copy_(torch.tensor(beta))
+    return layer
+
+
+@pytest.mark.parametrize(
+    "eps, offset, scale", [(1e-5, 0.0, 1.0), (1e-3, 1e5, 1.0), (0.1, 0.0, 1e-3), (1.0, -3.0, 1e3)], ids=str
+)
+@pytest.mark.parametrize("shape", [(1, 1), (1, 9), (2, 1), (3, 3), (6, 5), (16, 1000), (64, 10)], ids=str)
+def test_layernorm_matches_torch(ns, shape, eps, offset, scale):
+    """Forward, cache and backward (fed the reference's own cache) against nn.LayerNorm's autograd,
+    in both modes; nothing is stored in ln_param and x is left alone."""
+    rng = np.random.default_rng([*shape, int(-np.log10(eps)), int(scale * 1000)])
+    N, D = shape
+    x = bn_refs.layernorm_inputs(rng, N, D, offset=offset, scale=scale)
+    gamma, beta, dout = rng.normal(size=D), rng.normal(size=D), rng.normal(size=shape)
+    layer = torch_layernorm_layer(gamma, beta, eps)
+    xt = torch.tensor(x, requires_grad=True)
+    y = layer(xt)
+    (y * torch.tensor(dout)).sum().backward()
+    x_before = x.copy()
+    for mode in ("train", "eval"):
+        ln_param = {"eps": eps, "mode": mode}
+        out, cache = ns["layernorm_forward"](x, gamma, beta, ln_param)
+        assert ln_param == {"eps": eps, "mode": mode} and np.array_equal(x, x_before)
+        assert_close(out, y, f"out, {mode}", rtol=1e-9, atol=1e-9)
+        for got, want in zip(cache, bn_refs.layernorm_cache(x, gamma, eps)):
+            assert np.shape(got) == np.shape(want)
+            assert_close(got, want, "cache", rtol=1e-9, atol=1e-9)
+        dx, dgamma, dbeta = ns["layernorm_backward"](dout, cache)
+        atol = 1e-10 * max(1.0, float(xt.grad.abs().max()))
+        assert_close(dx, xt.grad, "dx", rtol=1e-8, atol=atol)
+        assert_close(dgamma, layer.weight.grad, "dgamma", rtol=1e-9, atol=1e-9)
+        assert_close(dbeta, layer.bias.grad, "dbeta", **TIGHT)
+
+
+def test_layernorm_needs_no_batch(ns):
+    """One example works (where train-mode BatchNorm refuses), and one feature gives beta and dx = 0."""
+    rng = np.random.default_rng(11)
+    x, gamma, beta = rng.normal(size=(1, 6)), rng.normal(size=6), rng.normal(size=6)
+    with pytest.raises(ValueError):
+        ns["batchnorm_forward"](x, gamma, beta, {"mode": "train"})
+    out, _ = ns["layernorm_forward"](x, gamma, beta, {})
+    assert_close(out, torch_layernorm_layer(gamma, beta)(torch.tensor(x)), "N = 1", **TIGHT)
+    x, gamma, beta, dout = rng.normal(size=(4, 1)), rng.normal(size=1), rng.normal(size=1), rng.normal(size=(4, 1))
+    out, cache = ns["layernorm_forward"](x, gamma, beta, {"eps": 1e-5})
+    assert_close(out, np.broadcast_to(beta, (4, 1)), "D = 1: out is beta", **TIGHT)
+    assert np.array_equal(ns["layernorm_backward"](dout, cache)[0], np.zeros((4, 1)))
+
+
+def test_layernorm_references_are_faithful(ns):
+    """The torch references the LayerNorm test cells use: the exact answer agrees with the reference
+    solution, and each variant is what its mistake computes in numpy (so the named checks are right)."""
+    rng = np.random.default_rng(12)
+    N, D = 5, 4
+    x = bn_refs.layernorm_inputs(rng, N, D)
+    gamma, beta, dout = rng.normal(size=D), rng.normal(size=D), rng.normal(size=(N, D))
+    out, cache = ns["layernorm_forward"](x, gamma, beta, {})
+    assert_close(bn_refs.torch_layernorm(x, gamma, beta), out, "torch_layernorm", **TIGHT)
+    for variant in bn_refs.LAYERNORM_FORWARD_VARIANTS[1:]:
+        wrong = ln_forward_variant(**FORWARD_VARIANT_ARGS[variant])(x, gamma, beta, {})[0]
+        assert_close(bn_refs.torch_layernorm(x, gamma, beta, variant=variant), wrong, variant, **TIGHT)
+    for ref, got in zip(bn_refs.torch_layernorm_grads(x, gamma, beta, dout), ns["layernorm_backward"](dout, cache)):
+        assert_close(ref, got, "torch_layernorm_grads", rtol=1e-9, atol=1e-11)
+    for variant, wrong_backward in BACKWARD_VARIANTS.items():
+        wrong = wrong_backward(dout, cache)
+        for ref, got in zip(bn_refs.torch_layernorm_grads(x, gamma, beta, dout, variant=variant), wrong):
+            assert_close(ref, got, variant, rtol=1e-9, atol=1e-11)
+        assert np.max(np.abs(wrong[0] - ns["layernorm_backward"](dout, cache)[0])) > 1e-3, variant
+    with pytest.raises(ValueError):
+        bn_refs.torch_layernorm(x, gamma, beta, variant="no-such-mistake")
+
+
+def test_slides_backward_error_measures_the_m_minus_1_gradient(ns):
+    """The figures assignment 2 prints beside its text on m - 1: the torch variant is the slides'
+    formula, and the error it measures is large for small batches and shrinks."""
+    rng = np.random.default_rng(13)
+    x, gamma, beta, dout = rng.normal(size=(6, 3)), rng.normal(size=3), rng.normal(size=3), rng.normal(size=(6, 3))
+    _, cache = ns["batchnorm_forward"](x, gamma, beta, {"mode": "train"})
+    slides = bn_backward_slides(dout, cache)
+    for ref, got in zip(bn_refs.torch_batchnorm_grads(x, gamma, beta, dout, variant="m-1"), slides):
+        assert_close(ref, got, "m-1 variant", rtol=1e-9, atol=1e-11)
+    for ref, got in zip(bn_refs.torch_batchnorm_grads(x, gamma, beta, dout), ns["batchnorm_backward"](dout, cache)):
+        assert_close(ref, got, "exact", rtol=1e-9, atol=1e-11)
+    errors = bn_refs.slides_backward_error([5, 64], draws=5, seed=1)
+    assert errors.shape == (2,) and errors[0] > 0.05 and 1e-4 < errors[1] < 1e-2, errors
+
+
+def test_layernorm_is_graded_as_numpy_and_repeated_outside_the_kernel():
+    """numpy_only is true in the metadata: every solution cell's function, LayerNorm's included, is
+    graded as numpy, and its test cells are run again in the clean room."""
+    from autograder import replay
+    from autograder.execute import grading_rules
+
+    new = {"layernorm_forward", "layernorm_backward"}
+    rules = grading_rules(A.path)
+    assert new <= set(rules["numpy_only"])
+    _, tests, _, functions = replay.plan(A.source, set(rules["numpy_only"]))
+    assert new <= functions
+    repeated = {c.metadata["nbgrader"]["grade_id"] for c in tests}
+    assert {"test-layernorm_forward", "test-layernorm_backward"} <= repeated
+
+
 # --- the misconceptions: each is caught, and the visible test names it -------------------------------
 
 
@@ -281,6 +388,88 @@ def dropout_backward_unscaled(dout, cache):
     return dout * (mask != 0) if mode == "train" else dout
 
 
+def ln_forward_variant(
+    *, axis=1, ddof=0, eps_outside=False, gamma_first=False, naive_var=False, swap=False, running_stats=False
+):
+    """layernorm_forward with one typical mistake switched on (cache as the docstring says)."""
+
+    def forward(x, gamma, beta, ln_param):
+        eps = ln_param.get("eps", 1e-5)
+        z = gamma * x if gamma_first else x
+        if running_stats:  # batchnorm_forward's habits carried over: state in ln_param, used in eval
+            D = x.shape[1]
+            running = ln_param.setdefault("running_mean", np.zeros(D)), ln_param.setdefault("running_var", np.ones(D))
+        mean = z.mean(axis=axis, keepdims=True)
+        if naive_var:
+            var = (z**2).mean(axis=axis, keepdims=True) - mean**2
+        else:
+            var = z.var(axis=axis, ddof=ddof, keepdims=True)
+        if running_stats and ln_param.get("mode") == "eval":
+            mean, var = running
+        inv_std = 1 / (np.sqrt(var) + eps) if eps_outside else 1 / np.sqrt(var + eps)
+        x_hat = (z - mean) * inv_std
+        if gamma_first:
+            out = x_hat + beta
+        else:
+            out = beta * x_hat + gamma if swap else gamma * x_hat + beta
+        return out, (x_hat, gamma, inv_std)
+
+    return forward
+
+
+FORWARD_VARIANT_ARGS = {
+    "batch-axis": {"axis": 0},
+    "unbiased": {"ddof": 1},
+    "eps-outside": {"eps_outside": True},
+    "gamma-first": {"gamma_first": True},
+    "naive-var": {"naive_var": True},
+}
+
+
+def ln_backward_variant(*, axis=1, count="D", params_axis=0, detach=False):
+    """layernorm_backward with one typical mistake: batchnorm_backward's closed form with the axis of
+    its sums and its count as given, dgamma/dbeta summed over ``params_axis``, or (``detach``) the
+    row statistics treated as constants."""
+
+    def backward(dout, cache):
+        x_hat, gamma, inv_std = cache
+        N, D = dout.shape
+        m = D if count == "D" else N
+        dx_hat = dout * gamma
+        if detach:
+            dx = dx_hat * inv_std
+        else:
+            total = dx_hat.sum(axis=axis, keepdims=True)
+            projection = (dx_hat * x_hat).sum(axis=axis, keepdims=True)
+            dx = inv_std / m * (m * dx_hat - total - x_hat * projection)
+        return dx, (dout * x_hat).sum(axis=params_axis), dout.sum(axis=params_axis)
+
+    return backward
+
+
+def ln_backward_slides(dout, cache):
+    """The source slides' backward formulas (m - 1) carried over to rows: D - 1 where D belongs."""
+    x_hat, gamma, inv_std = cache
+    D = dout.shape[1]
+    centred, var_eps = x_hat / inv_std, inv_std**-2.0
+    dx_hat = dout * gamma
+    dvar = np.sum(dx_hat * centred, axis=1, keepdims=True) * -0.5 * var_eps**-1.5
+    dmu = np.sum(-dx_hat * inv_std, axis=1, keepdims=True) + dvar * np.sum(-2 * centred, axis=1, keepdims=True) / (
+        D - 1
+    )
+    dx = dx_hat * inv_std + dvar * 2 * centred / (D - 1) + dmu / D
+    return dx, np.sum(dout * x_hat, axis=0), np.sum(dout, axis=0)
+
+
+BACKWARD_VARIANTS = {
+    "batchnorm-unchanged": ln_backward_variant(axis=0, count="N"),
+    "count-N": ln_backward_variant(count="N"),
+    "sums-over-batch": ln_backward_variant(axis=0),
+    "m-1": ln_backward_slides,
+    "constant": ln_backward_variant(detach=True),
+}
+
+
 MISTAKES = {
     "beta-gamma-swapped": (
         "batchnorm_forward",
@@ -363,6 +552,71 @@ MISTAKES = {
         lambda s: {"dropout_backward": dropout_backward_unscaled},
         "the 1 / (1 - p) scale is missing from dx",
     ),
+    "ln-batch-axis": (
+        "layernorm_forward",
+        lambda s: {"layernorm_forward": ln_forward_variant(axis=0)},
+        "computed over the batch (axis 0), as batch normalisation does",
+    ),
+    "ln-unbiased-variance": (
+        "layernorm_forward",
+        lambda s: {"layernorm_forward": ln_forward_variant(ddof=1)},
+        "unbiased variance (divided by D - 1)",
+    ),
+    "ln-eps-outside-sqrt": (
+        "layernorm_forward",
+        lambda s: {"layernorm_forward": ln_forward_variant(eps_outside=True)},
+        "eps was added outside the square root",
+    ),
+    "ln-gamma-before-normalising": (
+        "layernorm_forward",
+        lambda s: {"layernorm_forward": ln_forward_variant(gamma_first=True)},
+        "gamma was applied before normalising",
+    ),
+    "ln-beta-gamma-swapped": (
+        "layernorm_forward",
+        lambda s: {"layernorm_forward": ln_forward_variant(swap=True)},
+        "beta * x_hat + gamma",
+    ),
+    "ln-naive-variance": (
+        "layernorm_forward",
+        lambda s: {"layernorm_forward": ln_forward_variant(naive_var=True)},
+        "mean(x**2) - mean(x)**2",
+    ),
+    "ln-running-statistics": (
+        "layernorm_forward",
+        lambda s: {"layernorm_forward": ln_forward_variant(running_stats=True)},
+        "keeps no running statistics",
+    ),
+    "ln-backward-batchnorm-unchanged": (
+        "layernorm_backward",
+        lambda s: {"layernorm_backward": BACKWARD_VARIANTS["batchnorm-unchanged"]},
+        "batchnorm_backward's formula was reused unchanged",
+    ),
+    "ln-backward-count-N": (
+        "layernorm_backward",
+        lambda s: {"layernorm_backward": BACKWARD_VARIANTS["count-N"]},
+        "the count is still the batch size N",
+    ),
+    "ln-backward-sums-over-batch": (
+        "layernorm_backward",
+        lambda s: {"layernorm_backward": BACKWARD_VARIANTS["sums-over-batch"]},
+        "the sums still run over the batch (axis 0)",
+    ),
+    "ln-backward-m-minus-1": (
+        "layernorm_backward",
+        lambda s: {"layernorm_backward": ln_backward_slides},
+        "D - 1 instead of D",
+    ),
+    "ln-backward-constant-statistics": (
+        "layernorm_backward",
+        lambda s: {"layernorm_backward": BACKWARD_VARIANTS["constant"]},
+        "treated as constants",
+    ),
+    "ln-backward-params-over-features": (
+        "layernorm_backward",
+        lambda s: {"layernorm_backward": ln_backward_variant(params_axis=1)},
+        "summed over the features (axis 1)",
+    ),
 }
 
 
@@ -394,8 +648,9 @@ def test_slide_formulas_really_differ_from_torch(ns):
             ["batchnorm_forward", "batchnorm_running_stats"],
         ),
         ("dropout_forward", {"dropout_forward": dropout_variant(keep_probability=True)}, ["dropout_forward"]),
+        ("layernorm_forward", {"layernorm_forward": ln_forward_variant(axis=0)}, ["layernorm_forward"]),
     ],
-    ids=["batchnorm_forward", "dropout_forward"],
+    ids=["batchnorm_forward", "dropout_forward", "layernorm_forward"],
 )
 def test_a_wrong_forward_pass_costs_no_backward_points(wrong, replace, expected):
     """Backward tests build their caches with torch; the spatial tests use torch stand-ins."""
