@@ -4,14 +4,15 @@ The generic checks (the reference passes every test cell, the blank release scor
 add up, the independent solution earns full marks) run in tests/test_assignments.py. Here:
 
 * the reference layers, loss and MLP match torch autograd on random float64 inputs of several
-  shapes, including a batch of one and extreme magnitudes;
+  shapes, including a batch of one and extreme magnitudes; the reference optimisers match
+  torch.optim.SGD(momentum=...) and torch.optim.Adam step by step;
+* the torch-built variants that the optimiser tests name (utils.references.backprop) are the
+  mistakes they claim to be: each equals a numpy implementation of that mistake;
 * test cells are independent: a missing layer costs only that layer's test;
 * the table of mistakes a teacher expects, each with the test whose visible message names it.
 """
 
 from __future__ import annotations
-
-import re
 
 import numpy as np
 import pytest
@@ -19,14 +20,17 @@ import torch
 import torch.nn.functional as F
 
 from autograder.notebooks import TEST_HEADER
+from autograder.replay import names_in
 from harness import Assignment, Misconception
 from utils import numeric_gradient, torch_reference
+from utils.references import backprop as refs
 
 A = Assignment("01_backprop")
 pytestmark = A.marks
 
 LAYER_TESTS = ["linear", "relu", "leaky_relu", "sigmoid", "tanh", "softmax_cross_entropy"]
-ALL_TESTS = [*LAYER_TESTS, "mlp_init_predict", "mlp_gradients", "mlp_training"]
+OPTIMISER_TESTS = ["sgd_momentum", "adam"]
+ALL_TESTS = [*LAYER_TESTS, "mlp_init_predict", "mlp_gradients", *OPTIMISER_TESTS, "mlp_training"]
 TORCH_ACT = {"relu": F.relu, "leaky_relu": F.leaky_relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh}
 
 
@@ -173,6 +177,203 @@ def test_reference_training_reaches_the_threshold(trained) -> None:
     assert trained["history"]["train_loss"][-1] < 0.1
 
 
+# -- the optimisers against torch.optim ----------------------------------------------------------
+def _grads(rng, shape, scales):
+    return [scale * rng.normal(size=shape) for scale in scales]
+
+
+@pytest.mark.parametrize("shape", [(1,), (6,), (4, 3), (2, 3, 4)])
+@pytest.mark.parametrize(
+    "rates,momentum", [([1e-2] * 8, 0.9), ([0.3] * 4 + [0.03] * 4, 0.5), ([0.1] * 8, 0.0), ([1e-3] * 8, 0.99)]
+)
+def test_sgd_momentum_matches_torch(ns, shape, rates, momentum) -> None:
+    rng = np.random.default_rng(len(shape) * 31 + int(100 * momentum))
+    w = rng.normal(size=shape)
+    grads = _grads(rng, shape, [1.0, 1e-4, 1e3, 0.0, 1.0, 2.0, 1e-6, 1.0])
+    p = torch.nn.Parameter(torch.tensor(w))
+    opt = torch.optim.SGD([p], lr=rates[0], momentum=momentum)
+    config = {"learning_rate": rates[0], "momentum": momentum}
+    for g, lr in zip(grads, rates):
+        opt.param_groups[0]["lr"] = config["learning_rate"] = lr
+        p.grad = torch.tensor(g)
+        opt.step()
+        w_before = w.copy()
+        w, config = ns["sgd_momentum"](w, g, config)
+        np.testing.assert_allclose(w, p.detach().numpy(), rtol=1e-12, atol=1e-14)
+        buffer = opt.state[p].get("momentum_buffer")
+        np.testing.assert_allclose(config["velocity"], g if buffer is None else buffer.numpy(), rtol=1e-12, atol=1e-14)
+        assert not np.shares_memory(w, w_before)
+
+
+@pytest.mark.parametrize("shape", [(1,), (6,), (4, 3), (2, 3, 4)])
+@pytest.mark.parametrize(
+    "hyper",
+    [
+        {},
+        {"learning_rate": 0.1, "beta1": 0.8, "beta2": 0.99, "epsilon": 1e-3},
+        {"learning_rate": 0.01, "beta1": 0.0, "beta2": 0.9, "epsilon": 1e-6},
+        {"learning_rate": 0.3, "beta1": 0.95, "beta2": 0.9999, "epsilon": 0.1},
+    ],
+    ids=["defaults", "a", "b", "c"],
+)
+@pytest.mark.parametrize("scale", [1e-6, 1.0, 1e3])
+def test_adam_matches_torch(ns, shape, hyper, scale) -> None:
+    rng = np.random.default_rng(len(shape) * 17 + len(hyper))
+    w = rng.normal(size=shape)
+    grads = _grads(rng, shape, [scale] * 3 + [0.0] + [scale] * 4)
+    defaults = {"learning_rate": 1e-3, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8}
+    h = {**defaults, **hyper}
+    p = torch.nn.Parameter(torch.tensor(w))
+    opt = torch.optim.Adam([p], lr=h["learning_rate"], betas=(h["beta1"], h["beta2"]), eps=h["epsilon"])
+    config = dict(hyper) if hyper else None
+    for t, g in enumerate(grads, start=1):
+        p.grad = torch.tensor(g)
+        opt.step()
+        w, config = ns["adam"](w, g, config)
+        state = opt.state[p]
+        np.testing.assert_allclose(w, p.detach().numpy(), rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(config["m"], state["exp_avg"].numpy(), rtol=1e-12, atol=1e-300)
+        np.testing.assert_allclose(config["v"], state["exp_avg_sq"].numpy(), rtol=1e-12, atol=1e-300)
+        assert config["t"] == t == int(state["step"])
+    assert {k: config[k] for k in defaults} == h
+
+
+def _sgd_momentum(kind=None):
+    """sgd_momentum written in numpy with one mistake (``kind``, a variant of refs.SGD_MOMENTUM_VARIANTS or
+    a contract slip), or correct but in another style (``"fresh_dict"``: never changes the config passed in)."""
+
+    def sgd_momentum(w, dw, config=None):
+        config = {} if config is None else config
+        if kind == "fresh_dict":
+            config = dict(config)
+        config.setdefault("learning_rate", 1e-2)
+        config.setdefault("momentum", 0.9)
+        lr, mu = config["learning_rate"], config["momentum"]
+        v = np.zeros_like(w) if kind in ("forgotten", "not_stored") else config.get("velocity", np.zeros_like(w))
+        if kind == "momentum_on_gradient":
+            v = mu * dw + dw
+            next_w = w - lr * v
+        elif kind in ("cs231n", "cs231n_subtracted"):
+            v = mu * v - lr * dw
+            next_w = w + v if kind == "cs231n" else w - v
+        elif kind == "lr_in_velocity":
+            v = mu * v + lr * dw
+            next_w = w - v
+        elif kind == "dampened":
+            v = mu * v + (1 - mu) * dw
+            next_w = w - lr * v
+        else:
+            v = mu * v + dw
+            next_w = {"plain": w - lr * dw, "uphill": w + lr * v}.get(kind, w - lr * v)
+        if kind == "in_place":
+            w -= lr * v
+            next_w = w
+        if kind == "not_stored":
+            config.setdefault("velocity", np.zeros_like(w))
+        else:
+            config["velocity"] = v
+        return next_w if kind == "no_config" else (next_w, config)
+
+    return sgd_momentum
+
+
+def _adam(kind=None):
+    """adam written in numpy with one mistake (``kind``, a variant of refs.ADAM_VARIANTS or another slip),
+    or correct but in another style (``"fresh_dict"``)."""
+
+    def adam(w, dw, config=None):
+        config = {} if config is None else config
+        if kind == "fresh_dict":
+            config = dict(config)
+        for key, default in (("learning_rate", 1e-3), ("beta1", 0.9), ("beta2", 0.999), ("epsilon", 1e-8)):
+            config.setdefault(key, default)
+        config.setdefault("t", 0)
+        lr, b1, b2, eps = (config[k] for k in ("learning_rate", "beta1", "beta2", "epsilon"))
+        if kind == "betas_swapped":
+            b1, b2 = b2, b1
+        fresh = kind in ("moments_forgotten", "moments_not_stored")
+        m = np.zeros_like(w) if fresh else config.get("m", np.zeros_like(w))
+        v = np.zeros_like(w) if fresh else config.get("v", np.zeros_like(w))
+        t = config["t"] + 1
+        used = {"t_before_increment": t - 1, "t_stays_1": 1, "t_from_2": t + 1}.get(kind, t)
+        m = b1 * m + (1 - b1) * dw
+        v = b2 * v + (1 - b2) * (dw if kind == "v_of_dw" else dw**2)
+        with np.errstate(all="ignore"):  # some mistakes divide by zero or take the root of a negative
+            m_hat, v_hat = m / (1 - b1**used), v / (1 - b2**used)
+            if kind == "no_bias_correction":
+                step = m / (np.sqrt(v) + eps)
+            elif kind == "eps_in_sqrt":
+                step = m_hat / np.sqrt(v_hat + eps)
+            elif kind == "eps_before_correction":
+                step = np.sqrt(1 - b2**used) / (1 - b1**used) * m / (np.sqrt(v) + eps)
+            else:
+                step = m_hat / (np.sqrt(v_hat) + eps)
+        if kind == "in_place":
+            w -= lr * step
+            next_w = w
+        else:
+            next_w = w - lr * step
+        if kind == "moments_not_stored":
+            config.setdefault("m", np.zeros_like(w))
+            config.setdefault("v", np.zeros_like(w))
+        else:
+            config["m"], config["v"] = m, v
+        if kind != "t_not_stored":
+            config["t"] = t
+        return next_w, config
+
+    return adam
+
+
+def _run(optimiser, w, grads, config, learning_rates=None):
+    steps = []
+    for k, g in enumerate(grads):
+        if learning_rates is not None:
+            config["learning_rate"] = learning_rates[k]
+        w, config = optimiser(w, g, config)
+        steps.append(
+            {"w": w, **{key: np.copy(value) for key, value in config.items() if key in ("velocity", "m", "v")}}
+        )
+    return steps
+
+
+@pytest.mark.parametrize("variant", refs.SGD_MOMENTUM_VARIANTS)
+def test_the_named_sgd_momentum_variants_are_the_mistakes_they_name(variant) -> None:
+    rng = np.random.default_rng(5)
+    w, grads, rates = rng.normal(size=(3, 2)), _grads(rng, (3, 2), [1.0] * 7), [0.2] * 3 + [0.05] * 4
+    expected = refs.sgd_momentum_steps(w, grads, rates, 0.7, variant=variant)
+    got = _run(_sgd_momentum(variant), w, grads, {"momentum": 0.7}, rates)
+    correct = refs.sgd_momentum_steps(w, grads, rates, 0.7)
+    for step, (g, e) in enumerate(zip(got, expected)):
+        for key in ("w", "velocity"):
+            np.testing.assert_allclose(g[key], e[key], rtol=1e-12, atol=1e-14, err_msg=f"{key} at step {step + 1}")
+    assert any(
+        not np.allclose(e["w"], c["w"]) or not np.allclose(e["velocity"], c["velocity"])
+        for e, c in zip(expected, correct)
+    )
+
+
+@pytest.mark.parametrize("variant", refs.ADAM_VARIANTS)
+def test_the_named_adam_variants_are_the_mistakes_they_name(variant) -> None:
+    rng = np.random.default_rng(6)
+    w, grads = rng.normal(size=(3, 2)), _grads(rng, (3, 2), [1.0] * 7)
+    hyper = {"learning_rate": 0.1, "beta1": 0.8, "beta2": 0.99, "epsilon": 1e-3}
+    expected = refs.adam_steps(w, grads, **hyper, variant=variant)
+    got = _run(_adam(variant), w, grads, dict(hyper))
+    for step, (g, e) in enumerate(zip(got, expected)):
+        for key in ("w", "m", "v"):
+            np.testing.assert_allclose(g[key], e[key], rtol=1e-12, atol=1e-14, err_msg=f"{key} at step {step + 1}")
+    correct = refs.adam_steps(w, grads, **hyper)
+    assert any(not np.allclose(e[k], c[k]) for e, c in zip(expected, correct) for k in ("w", "m", "v"))
+
+
+@pytest.mark.parametrize("test,make", [("sgd_momentum", _sgd_momentum), ("adam", _adam)])
+def test_an_optimiser_that_returns_a_new_config_passes_too(test, make) -> None:
+    """The docstring lets the config passed in be changed or not; both styles earn the points."""
+    assert A.run_test(test, replace={test: make("fresh_dict")})
+    assert A.run_test(test, replace={test: make()})
+
+
 # -- the test cells are independent ------------------------------------------------------------
 LAYER_FUNCTIONS = {
     "linear": {"linear_forward", "linear_backward"},
@@ -181,6 +382,8 @@ LAYER_FUNCTIONS = {
     "sigmoid": {"sigmoid_forward", "sigmoid_backward"},
     "tanh": {"tanh_forward", "tanh_backward"},
     "softmax_cross_entropy": {"softmax_cross_entropy"},
+    "sgd_momentum": {"sgd_momentum"},
+    "adam": {"adam"},
 }
 
 
@@ -188,7 +391,10 @@ LAYER_FUNCTIONS = {
 def test_each_test_cell_calls_only_its_own_solutions(test) -> None:
     solution_names = set(A.graded_functions())
     assert solution_names == {*set().union(*LAYER_FUNCTIONS.values()), "MLP"}
-    used = {name for name in solution_names if re.search(rf"\b{name}\b", A.test_source(test))}
+    assert {"sgd_momentum", "adam"} <= solution_names
+    # Names the cell's code reads (a message that mentions a function does not call it).
+    bound, read = names_in(A.test_source(test))
+    used = (read - bound) & solution_names
     # The MLP cells call the layers only through MLP, as its docstring says they must.
     expected = LAYER_FUNCTIONS.get(test, {"MLP"})
     assert used == expected, f"test cell {test} uses {sorted(used)}, expected {sorted(expected)}"
@@ -538,6 +744,45 @@ MISTAKES = [
         "expected the keys of params",
     ),
     ("mlp_training", "accuracy too low", lambda ns: {"test_accuracy": 0.9}, "below 0.95"),
+    *[
+        ("sgd_momentum", name, lambda ns, kind=kind: {"sgd_momentum": _sgd_momentum(kind)}, phrase)
+        for name, kind, phrase in [
+            ("the step uses the gradient, not the velocity", "plain", "the step uses the gradient"),
+            ("velocity forgotten between steps", "forgotten", "the velocity is forgotten between steps"),
+            ("velocity not stored in config", "not_stored", "the velocity is not stored"),
+            ("momentum applied to the gradient", "momentum_on_gradient", "momentum is applied to the gradient"),
+            ("CS231n's convention", "cs231n", "this is CS231n's convention"),
+            ("CS231n's velocity subtracted like torch's", "cs231n_subtracted", "subtracted like torch's"),
+            ("learning rate folded into the velocity", "lr_in_velocity", "learning rate is folded into"),
+            ("velocity added: uphill", "uphill", "the velocity is added"),
+            ("velocity as an average (dampening)", "dampened", "the velocity is an average"),
+            ("w changed in place", "in_place", "changed the caller's w in place"),
+            ("returns next_w alone", "no_config", "must return the pair (next_w, config)"),
+        ]
+    ],
+    *[
+        ("adam", name, lambda ns, kind=kind: {"adam": _adam(kind)}, phrase)
+        for name, kind, phrase in [
+            ("no bias correction", "no_bias_correction", "there is no bias correction"),
+            ("bias correction with t = 0 (t used before its increment)", "t_before_increment", "used t = 0"),
+            ("t not stored in config", "t_not_stored", "t is not stored in config"),
+            ("the correction uses t = 1 at every step", "t_stays_1", "uses t = 1 at every step"),
+            ("t starts at 2", "t_from_2", "the first step corrects with t = 2"),
+            ("epsilon inside the square root", "eps_in_sqrt", "epsilon is inside the square root"),
+            ("epsilon before the correction (the paper's reordering)", "eps_before_correction", "reordering"),
+            ("beta1 and beta2 swapped", "betas_swapped", "beta1 and beta2 are swapped"),
+            ("moments forgotten between steps", "moments_forgotten", "m and v restart from 0"),
+            ("moments not stored in config", "moments_not_stored", "m and v are not stored"),
+            ("v averages dw, not dw**2", "v_of_dw", "can never be negative"),
+            ("w changed in place", "in_place", "changed the caller's w in place"),
+        ]
+    ],
+    (
+        "mlp_training",
+        "sgd_momentum broken: the training cell cannot train",
+        lambda ns: {"test_accuracy": 0.1},
+        "sgd_momentum passes its test",
+    ),
 ]
 
 

@@ -105,3 +105,424 @@ def _layer_standins():
 LAYER_STANDINS = _layer_standins()
 """Torch stand-ins for every layer function of assignment 1, by name: the MLP's test cells run the
 student's MLP on them, so that a bug in a layer costs only that layer's points."""
+
+
+# -- optimisers -------------------------------------------------------------------------------
+# Each function below replays torch.optim on one float64 parameter, fed a given sequence of
+# gradients, and reports after every step what the assignment's optimiser must return: the next
+# weights and what its config keeps. With ``variant`` it reports what a recognisable mistake would
+# give instead, from the same start and the same gradients, so a test can name the mistake.
+# Because the gradients are given (they do not depend on the weights), a mistake's trajectory is
+# the one a student with that mistake produces, step after step.
+
+SGD_MOMENTUM_VARIANTS = (
+    "plain",
+    "forgotten",
+    "not_stored",
+    "momentum_on_gradient",
+    "cs231n",
+    "cs231n_subtracted",
+    "lr_in_velocity",
+    "uphill",
+    "dampened",
+)
+"""The mistakes :func:`sgd_momentum_steps` can reproduce (``velocity`` is what config keeps):
+
+* ``plain``: the velocity is kept, but the step uses the gradient (w - lr * dw);
+* ``forgotten``: the velocity is not carried from one step to the next (it restarts at 0);
+* ``not_stored``: the same steps, and config's velocity stays at 0 (the new one is never stored);
+* ``momentum_on_gradient``: momentum multiplies the current gradient, v = mu * dw + dw;
+* ``cs231n``: CS231n's convention, v = mu * v - lr * dw and w + v: the same steps while the learning
+  rate stays constant, a different velocity, and different steps once the learning rate changes;
+* ``cs231n_subtracted``: CS231n's velocity (already a step downhill) subtracted like torch's, w - v;
+* ``lr_in_velocity``: the learning rate folded into torch's velocity, v = mu * v + lr * dw, w - v;
+* ``uphill``: torch's velocity added instead of subtracted, w + lr * v;
+* ``dampened``: the velocity as an average, v = mu * v + (1 - mu) * dw (torch's dampening = mu).
+"""
+
+ADAM_VARIANTS = (
+    "no_bias_correction",
+    "eps_in_sqrt",
+    "eps_before_correction",
+    "betas_swapped",
+    "t_stays_1",
+    "t_from_2",
+    "moments_forgotten",
+    "moments_not_stored",
+)
+"""The mistakes :func:`adam_steps` can reproduce (``m``, ``v``, ``t`` are what config keeps):
+
+* ``no_bias_correction``: m and v used as they are, w - lr * m / (sqrt(v) + eps);
+* ``eps_in_sqrt``: w - lr * m_hat / sqrt(v_hat + eps);
+* ``eps_before_correction``: eps added to sqrt(v) before its bias correction, the reordered form of
+  Kingma and Ba (2015, end of section 2), whose epsilon-hat is not torch's eps;
+* ``betas_swapped``: m averages with beta2 and v with beta1;
+* ``t_stays_1``: the step count is not stored (or not incremented), so every step corrects with t = 1;
+* ``t_from_2``: t starts at 1 and is incremented before use, so the first step corrects with t = 2;
+* ``moments_forgotten``: m and v restart at 0 at every step (t is kept);
+* ``moments_not_stored``: the same steps, and config's m and v stay at 0 (never stored).
+"""
+
+
+def _parameter(w):
+    import torch
+
+    return torch.nn.Parameter(torch.tensor(np.array(w, dtype=np.float64)))
+
+
+def _numpy(t):
+    return t.detach().numpy().copy()
+
+
+def sgd_momentum_steps(w, grads, learning_rates, momentum, variant=None):
+    """What ``torch.optim.SGD(momentum=momentum)`` does to ``w`` over ``len(grads)`` steps.
+
+    torch keeps a velocity (its ``momentum_buffer``) v = momentum * v + dw, starting from v = dw,
+    and steps w - lr * v.
+
+    Args:
+        w: float64 array of any shape, the starting weights.
+        grads: list of arrays of w's shape, the gradient at each step.
+        learning_rates: list of floats, the learning rate of each step (a schedule may change it).
+        momentum: float in [0, 1).
+        variant: ``None`` for torch's own steps, or one of :data:`SGD_MOMENTUM_VARIANTS`.
+
+    Returns:
+        list of dicts, one per step: ``{"w": next weights, "velocity": what config["velocity"]
+        holds after that step}``, float64 arrays of w's shape.
+    """
+    import torch
+
+    if variant is not None and variant not in SGD_MOMENTUM_VARIANTS:
+        raise ValueError(f"unknown variant {variant!r}; known: {SGD_MOMENTUM_VARIANTS}")
+
+    def run(lrs, scale=lambda k, lr: 1.0, maximize=False, dampening=0.0, start_at_zero=False, fresh=False):
+        p, opt, out = _parameter(w), None, []
+        for k, (g, lr) in enumerate(zip(grads, lrs)):
+            if opt is None or fresh:
+                opt = torch.optim.SGD([p], lr=lr, momentum=momentum, dampening=dampening, maximize=maximize)
+                if start_at_zero and momentum:
+                    opt.state[p]["momentum_buffer"] = torch.zeros_like(p)
+            opt.param_groups[0]["lr"] = lr
+            p.grad = torch.tensor(scale(k, learning_rates[k]) * np.asarray(g, dtype=np.float64))
+            opt.step()
+            buffer = opt.state[p].get("momentum_buffer")
+            out.append({"w": _numpy(p), "velocity": _numpy(p.grad) if buffer is None else _numpy(buffer)})
+        return out
+
+    lrs, ones = list(learning_rates), [1.0] * len(grads)
+    if variant is None:
+        return run(lrs)
+    if variant == "plain":
+        # The velocity is torch's, the step plain SGD's (torch's with momentum 0).
+        return [{"w": s["w"], "velocity": c["velocity"]} for s, c in zip(_plain_sgd(w, grads, lrs), run(lrs))]
+    if variant == "forgotten":
+        return run(lrs, fresh=True)
+    if variant == "not_stored":
+        return [{"w": s["w"], "velocity": np.zeros(np.shape(w))} for s in _plain_sgd(w, grads, lrs)]
+    if variant == "momentum_on_gradient":
+        # v = (1 + mu) dw and w - lr v: plain SGD on the gradient (1 + mu) dw.
+        scaled = [(1 + momentum) * np.asarray(g, dtype=np.float64) for g in grads]
+        return [{"w": s["w"], "velocity": g} for s, g in zip(_plain_sgd(w, scaled, lrs), scaled)]
+    if variant in ("cs231n", "lr_in_velocity"):
+        # torch's velocity for the gradient lr * dw, stepped with lr = 1, is mu * v + lr * dw; CS231n's is minus it.
+        steps = run(ones, scale=lambda k, lr: lr)
+        sign = -1.0 if variant == "cs231n" else 1.0
+        return [{"w": s["w"], "velocity": sign * s["velocity"]} for s in steps]
+    if variant == "cs231n_subtracted":
+        # CS231n's v = mu * v - lr * dw is torch's velocity for the gradient -lr * dw; w - v steps uphill.
+        return run(ones, scale=lambda k, lr: -lr)
+    if variant == "uphill":
+        steps = run(lrs, maximize=True)
+        return [{"w": s["w"], "velocity": -s["velocity"]} for s in steps]
+    # "dampened": torch's dampening = mu, from a velocity that starts at 0 (torch starts it at dw).
+    return run(lrs, dampening=momentum, start_at_zero=True)
+
+
+def _plain_sgd(w, grads, learning_rates):
+    """Plain ``torch.optim.SGD`` (no momentum): ``[{"w": next weights}, ...]``, one per step."""
+    import torch
+
+    p = _parameter(w)
+    opt = torch.optim.SGD([p], lr=learning_rates[0])
+    out = []
+    for g, lr in zip(grads, learning_rates):
+        opt.param_groups[0]["lr"] = lr
+        p.grad = torch.tensor(np.asarray(g, dtype=np.float64))
+        opt.step()
+        out.append({"w": _numpy(p)})
+    return out
+
+
+def adam_steps(w, grads, learning_rate=1e-3, beta1=0.9, beta2=0.999, epsilon=1e-8, variant=None):
+    """What ``torch.optim.Adam(lr, betas=(beta1, beta2), eps=epsilon)`` does to ``w`` over ``len(grads)`` steps.
+
+    Args:
+        w: float64 array of any shape, the starting weights.
+        grads: list of arrays of w's shape, the gradient at each step.
+        learning_rate, beta1, beta2, epsilon: Adam's hyperparameters.
+        variant: ``None`` for torch's own steps, or one of :data:`ADAM_VARIANTS`.
+
+    Returns:
+        list of dicts, one per step: ``{"w": next weights, "m": first moment, "v": second moment,
+        "t": steps taken}`` (torch's ``exp_avg``, ``exp_avg_sq`` and ``step``); a variant's ``t`` is
+        what its config would hold.
+    """
+    import torch
+
+    if variant is not None and variant not in ADAM_VARIANTS:
+        raise ValueError(f"unknown variant {variant!r}; known: {ADAM_VARIANTS}")
+
+    def record(p, opt, t):
+        state = opt.state[p]
+        return {"w": _numpy(p), "m": _numpy(state["exp_avg"]), "v": _numpy(state["exp_avg_sq"]), "t": t}
+
+    betas = (beta2, beta1) if variant == "betas_swapped" else (beta1, beta2)
+    p = _parameter(w)
+    opt = torch.optim.Adam([p], lr=learning_rate, betas=betas, eps=epsilon)
+    out = []
+    for k, g in enumerate(grads, start=1):
+        state = opt.state[p]
+        if variant == "t_from_2" and k == 1:
+            state.update(step=torch.tensor(1.0), exp_avg=torch.zeros_like(p), exp_avg_sq=torch.zeros_like(p))
+        if variant == "t_stays_1" and k > 1:
+            state["step"] = torch.tensor(0.0)
+        if variant in ("moments_forgotten", "moments_not_stored") and k > 1:
+            state.update(exp_avg=torch.zeros_like(p), exp_avg_sq=torch.zeros_like(p))
+        if variant == "eps_before_correction":
+            # Kingma and Ba's reordering: lr * sqrt(1 - beta2^t) / (1 - beta1^t) * m / (sqrt(v) + eps) is
+            # torch's step with eps / sqrt(1 - beta2^t) in place of eps.
+            opt.param_groups[0]["eps"] = epsilon / np.sqrt(1 - beta2**k)
+        w_before = _numpy(p)
+        p.grad = torch.tensor(np.asarray(g, dtype=np.float64))
+        opt.step()
+        out.append(record(p, opt, k + 1 if variant == "t_from_2" else k))
+        if variant == "moments_not_stored":
+            out[-1].update(m=np.zeros(np.shape(w)), v=np.zeros(np.shape(w)))
+        if variant in ("no_bias_correction", "eps_in_sqrt"):
+            # The moments are torch's; only the step taken from them differs.
+            m, v = opt.state[p]["exp_avg"].detach(), opt.state[p]["exp_avg_sq"].detach()
+            if variant == "no_bias_correction":
+                step = learning_rate * m / (v.sqrt() + epsilon)
+            else:
+                step = learning_rate * (m / (1 - beta1**k)) / (v / (1 - beta2**k) + epsilon).sqrt()
+            with torch.no_grad():
+                p.copy_(torch.tensor(w_before) - step)
+            out[-1]["w"] = _numpy(p)
+    return out
+
+
+def optimiser_mistakes(variants, step, field, student, rtol=1e-9, atol=1e-12):
+    """The values of ``field`` at ``step`` that known mistakes give, for :func:`utils.assert_close`'s
+    ``mistakes=``: only those mistakes whose other fields agree with what the student returned.
+
+    Two mistakes may give the same next weights and differ in what config keeps (or the other way
+    round); matching every field names the one the student made.
+
+    Args:
+        variants: ``{description: steps}``, steps as returned by :func:`sgd_momentum_steps` or
+            :func:`adam_steps` with that mistake's ``variant``.
+        step: index into the steps (0 for the first).
+        field: ``"w"``, ``"velocity"``, ``"m"``, ``"v"``...
+        student: ``{field: value}``, what the student's function gave at this step.
+
+    Returns:
+        ``{description: value of field}``.
+    """
+    found = {}
+    for description, steps in variants.items():
+        expected = steps[step]
+        others = [k for k in expected if k != field and k in student and k != "t"]
+        if all(_agrees(student[k], expected[k], rtol, atol) for k in others):
+            found[description] = expected[field]
+    return found
+
+
+def _agrees(actual, expected, rtol, atol):
+    try:
+        actual = np.asarray(actual, dtype=np.float64)
+    except (TypeError, ValueError):
+        return False
+    return actual.shape == np.shape(expected) and bool(np.allclose(actual, expected, rtol=rtol, atol=atol))
+
+
+def check_optimiser_steps(
+    fn,
+    name,
+    w,
+    grads,
+    expected,
+    config,
+    *,
+    keys,
+    state,
+    where,
+    variants=None,
+    learning_rates=None,
+    before_values=None,
+    after_values=None,
+    rtol=1e-9,
+    atol=1e-12,
+):
+    """Call an optimiser step by step, as a training loop does, and compare every step with torch.
+
+    Each call gets the weights and the config the previous call returned. The contract comes
+    first at every step: a pair ``(next_w, config)``, ``next_w`` a float64 array of w's shape,
+    ``w`` and ``dw`` left as they were, ``config`` a dict holding ``keys``. Then the values: the
+    next weights, and each config entry in ``state``, against torch's, naming a known mistake
+    when one reproduces the student's values (:func:`optimiser_mistakes`).
+
+    Args:
+        fn: the student's optimiser, ``fn(w, dw, config) -> (next_w, config)``.
+        name: its name in messages (``"adam"``).
+        w: float64 array, the starting weights; grads: list of arrays of w's shape, one per step.
+        expected: torch's steps, from :func:`sgd_momentum_steps` or :func:`adam_steps`.
+        config: the first call's config; ``None`` calls ``fn(w, dw)`` so that the defaults apply.
+        keys: the config keys that must be there after every call.
+        state: the config keys compared with torch's fields of the same name (``("velocity",)``).
+        where: what this run is, for messages (``"w of shape (3,), lr 0.1"``).
+        variants: ``{description: steps}`` of known mistakes (same format as ``expected``).
+        learning_rates: a schedule: before step k the returned config's ``learning_rate`` is set
+            to ``learning_rates[k]`` when it changes, as a learning-rate scheduler would.
+        before_values, after_values: ``f(next_w, config, step, label)`` run before and after the
+            comparisons of a step (more checks particular to one optimiser).
+        rtol, atol: tolerances; everything is float64, so only rounding separates numpy from torch.
+
+    Returns:
+        the last ``(next_w, config)``.
+    """
+    total = len(grads)
+    for k, dw in enumerate(grads, start=1):
+        w_in, dw_in = np.array(w, copy=True), np.array(dw, copy=True)
+        label = f"{name} at step {k} of {total} ({where})"
+        result = fn(w, dw) if (config is None and k == 1) else fn(w, dw, config)
+        assert isinstance(result, (tuple, list)) and len(result) == 2, (
+            f"{label} returned {type(result).__name__}"
+            + (f" of length {len(result)}" if isinstance(result, (tuple, list)) else "")
+            + ": it must return the pair (next_w, config)."
+        )
+        next_w, config = result
+        assert isinstance(next_w, np.ndarray), (
+            f"next_w from {label} is a {type(next_w).__name__}: return a numpy array of w's shape {np.shape(w)}."
+        )
+        assert next_w.shape == np.shape(w), (
+            f"next_w from {label} has shape {next_w.shape}, expected w's shape {np.shape(w)}."
+        )
+        assert next_w.dtype == np.float64, (
+            f"next_w from {label} has dtype {next_w.dtype}; w is float64, and so must next_w be."
+        )
+        assert np.array_equal(w, w_in), (
+            f"{label} changed the caller's w in place (w -= ..., or w[...] = ...). The docstring asks for "
+            "a new array: compute next_w from w and leave w as it was."
+        )
+        assert np.array_equal(dw, dw_in), (
+            f"{label} changed dw in place: the gradient belongs to the caller; compute with copies "
+            "(an array stored in config may be the very array dw was)."
+        )
+        assert isinstance(config, dict), (
+            f"the config returned by {label} is a {type(config).__name__}, not a dict: return config, "
+            "holding what the next step needs."
+        )
+        missing = [key for key in keys if key not in config]
+        assert not missing, (
+            f"the config returned by {label} has no {', '.join(repr(key) for key in missing)}: it must "
+            f"hold {', '.join(repr(key) for key in keys)} (the defaults filled in, and the state the next "
+            "step needs)."
+        )
+        if before_values is not None:
+            before_values(next_w, config, k, label)
+        student = {"w": next_w, **{key: config[key] for key in state}}
+        assert_close(
+            next_w,
+            expected[k - 1]["w"],
+            f"next_w from {label}",
+            rtol=rtol,
+            atol=atol,
+            mistakes=optimiser_mistakes(variants or {}, k - 1, "w", student, rtol, atol),
+        )
+        for key in state:
+            assert_close(
+                config[key],
+                expected[k - 1][key],
+                f"config[{key!r}] after {label}",
+                rtol=rtol,
+                atol=atol,
+                mistakes=optimiser_mistakes(variants or {}, k - 1, key, student, rtol, atol),
+            )
+        if after_values is not None:
+            after_values(next_w, config, k, label)
+        w = next_w
+        if learning_rates is not None and k < total and learning_rates[k] != learning_rates[k - 1]:
+            config["learning_rate"] = learning_rates[k]
+    return next_w, config
+
+
+def check_adam_steps(adam, w, grads, config, *, where, mistakes=None, **hyper):
+    """:func:`check_optimiser_steps` for ``adam``: torch.optim.Adam's steps, the moments ``m`` and ``v``,
+    and the step count ``t``, which must equal the number of steps taken.
+
+    ``hyper``: ``learning_rate``, ``beta1``, ``beta2``, ``epsilon`` as passed to :func:`adam_steps`
+    (omitted ones take torch's defaults, which are the assignment's). ``mistakes``: ``{variant:
+    description}`` for variants of :data:`ADAM_VARIANTS` that the messages should name.
+    """
+    variants = {text: adam_steps(w, grads, **hyper, variant=name) for name, text in (mistakes or {}).items()}
+
+    def finite(next_w, config, k, label):
+        if np.all(np.isfinite(next_w)):
+            return
+        v = np.asarray(config.get("v", 0.0), dtype=np.float64)
+        if np.any(v < 0):
+            raise AssertionError(
+                f"next_w from {label} has NaN, and config['v'] has negative entries: v averages the squared "
+                "gradient, v = beta2 * v + (1 - beta2) * dw**2, so it can never be negative."
+            )
+        raise AssertionError(
+            f"next_w from {label} has {next_w[~np.isfinite(next_w)][0]}, which a division by zero gives. Likely "
+            "mistake: the bias correction used t = 0 (1 - beta1**0 = 0). Increment t before using it, so that "
+            "the first step corrects with t = 1."
+        )
+
+    def steps_counted(next_w, config, k, label):
+        t = config["t"]
+        assert np.ndim(t) == 0 and t == k, (
+            f"config['t'] is {t!r} after {label}: t counts the steps taken, so it must be {k}. Likely mistake: t is "
+            "not stored in config (or not incremented), and the bias correction of every step uses the same t."
+        )
+
+    return check_optimiser_steps(
+        adam,
+        "adam",
+        w,
+        grads,
+        adam_steps(w, grads, **hyper),
+        config,
+        keys=("learning_rate", "beta1", "beta2", "epsilon", "m", "v", "t"),
+        state=("m", "v"),
+        where=where,
+        variants=variants,
+        before_values=finite,
+        after_values=steps_counted,
+    )
+
+
+def check_sgd_momentum_steps(sgd_momentum, w, grads, learning_rates, momentum, config, *, where, mistakes=None):
+    """:func:`check_optimiser_steps` for ``sgd_momentum``: torch.optim.SGD(momentum=...)'s steps and its
+    velocity, with the learning rate of each step from ``learning_rates`` (set in config when it changes).
+    ``mistakes``: ``{variant: description}`` for variants of :data:`SGD_MOMENTUM_VARIANTS` to name."""
+    variants = {
+        text: sgd_momentum_steps(w, grads, learning_rates, momentum, variant=name)
+        for name, text in (mistakes or {}).items()
+    }
+    return check_optimiser_steps(
+        sgd_momentum,
+        "sgd_momentum",
+        w,
+        grads,
+        sgd_momentum_steps(w, grads, learning_rates, momentum),
+        config,
+        keys=("learning_rate", "momentum", "velocity"),
+        state=("velocity",),
+        where=where,
+        variants=variants,
+        learning_rates=learning_rates,
+    )
