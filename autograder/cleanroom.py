@@ -125,6 +125,7 @@ class CleanRoom:
         self.proc: subprocess.Popen | None = None
         self.failed: list = []  # what of the student's code did not load, [label, error]
         self.instances: dict[int, object] = {}  # key -> the grader's mirror of a clean-room object
+        self.remotes: dict = {}  # key -> the grader's RemoteObject of an object kept in a torch room
         self.handles = wire.Handles()  # the grader's objects the clean room holds by number (tensors)
         self.generation = 0  # a restarted room has none of the earlier objects
         self._random = None
@@ -206,6 +207,7 @@ class CleanRoom:
         )
         self.generation += 1
         self.instances, self.handles = {}, wire.Handles()
+        self.remotes: dict = {}  # key -> the grader's RemoteObject of an object kept in a torch room
         self._random = None  # the global random state the room has, as last synced
         self._reader = wire.Reader(self.proc.stdout.fileno())
         for pipe in (self.proc.stdin, self.proc.stdout):
@@ -250,7 +252,7 @@ class CleanRoom:
             self._tmp = None
 
     def _send(self, meta: dict, arrays: list = ()) -> None:
-        if meta.get("op") in ("load", "call", "test"):
+        if meta.get("op") in ("load", "call", "remote"):
             # A new request: its answers must name it. A message the student's code wrote to the pipe
             # itself cannot, without reading the grader's request out of the room's memory.
             self._nonce = meta["nonce"] = secrets.token_hex(16)
@@ -271,20 +273,96 @@ class CleanRoom:
             raise CleanRoomError("the clean room answered a question it was not asked")
         return meta, arrays
 
-    def run_test(self, source: str) -> bool:
-        """Run a whole test cell in the room (a torch room: ``torch=True``); whether it passed."""
+    # -- torch objects (a torch room) ----------------------------------------------------------------
+    def remote(self, kind: str, label: str, graded: str, **how):
+        """One operation on the student's torch code in a torch room (``autograder.torchroom``):
+        ``kind`` as the room's ``Server.remote`` reads it; ``how``: ``key`` (a kept object), ``attr``,
+        ``target`` (a graded name), ``args``, ``kwargs``, ``test_source`` (for the test's own classes
+        of a module sent as an argument). Answers with plain data and ``RemoteObject``s; the
+        student's exception is raised again, marked with ``label``."""
+        import numpy as np
+        import torch
+
+        from . import torchroom
+        from .replay import _exception
+
         if self.proc is None or self.proc.poll() is not None:
             self.start()
+        sent: list = []  # the grader's modules among the arguments, sent as copies
+
+        def outbound(value, depth=0):
+            if depth > wire.DEPTH_LIMIT:
+                return value
+            if isinstance(value, torchroom.RemoteObject):
+                if value._dl_generation != self.generation:
+                    raise CleanRoomError(f"{label}: this object was made before the clean room restarted")
+                return wire.Handle(value._dl_key)
+            if isinstance(value, torch.nn.Module):
+                sent.append(value)
+                return wire.Handle(-len(sent))
+            if type(value) in (tuple, list):
+                return type(value)(outbound(v, depth + 1) for v in value)
+            if type(value) is dict:
+                return {k: outbound(v, depth + 1) for k, v in value.items()}
+            return value
+
+        args, kwargs = outbound(tuple(how.get("args", ()))), outbound(dict(how.get("kwargs", {})))
+        arrays: list = []
+        shipped = []
+        for model in sent:
+            saved, sources = torchroom.ship(model, how.get("test_source", ""))
+            arrays.append(np.frombuffer(saved, dtype=np.uint8))
+            shipped.append([len(arrays) - 1, sources])
+        meta = {
+            "op": "remote",
+            "kind": kind,
+            "label": label,
+            "graded": graded,
+            "key": how.get("key"),
+            "attr": how.get("attr"),
+            "target": how.get("target"),
+            "args": wire.encode(args, arrays),
+            "kwargs": wire.encode(kwargs, arrays),
+            "grad": torch.is_grad_enabled(),
+            "shipped": shipped,
+            "random": wire.encode(np.random.get_state(), arrays),
+            "torch_random": wire.encode(torch.get_rng_state(), arrays),
+        }
         try:
-            self._send({"op": "test", "source": source})
-            meta, _ = self._receive(self.timeout)
+            self._send(meta, arrays)
+            reply, answer = self._receive(self.timeout)
         except BaseException:
             self.stop()
             raise
-        if meta.get("op") != "tested":
+        if reply.get("op") != "result":
             self.stop()
             raise CleanRoomError("the clean room answered out of turn")
-        return meta.get("passed") is True
+
+        def kept(key):
+            if not isinstance(key, int) or key < 0:
+                raise wire.WireError("a reference to an object that does not exist")
+            if key not in self.remotes:
+                self.remotes[key] = torchroom.RemoteObject(self, key, graded)
+            return self.remotes[key]
+
+        decode = wire.Decoder(answer, None, kept)
+        try:
+            np.random.set_state(decode(reply.get("random")))
+            torch.set_rng_state(decode(reply.get("torch_random")))
+            for model, changes in zip(sent, reply.get("shipped") or []):
+                torchroom.apply_changes(model, decode(changes))
+            if "error" in reply:
+                error = reply["error"] if isinstance(reply["error"], dict) else {}
+                exc = _exception(error)
+                exc.raised_in = label  # the student's: its words are not shown where they could carry a hidden test
+                raise exc
+            if reply.get("result") == {"method": True}:
+                return torchroom.METHOD
+            return decode(reply.get("result", {"v": None}))
+        except (wire.WireError, TypeError, ValueError, RuntimeError) as exc:
+            if "error" in reply and not isinstance(exc, wire.WireError):
+                raise
+            raise CleanRoomError(f"{label}: the clean room's answer is unusable ({type(exc).__name__})") from None
 
     # -- calls ------------------------------------------------------------------------------------------
     def _refs(self) -> dict:

@@ -85,6 +85,7 @@ class Server:
         self.objects: dict[int, object] = {}
         self.forbidden: dict[str, list[str]] = {}
         self.callbacks: set[str] = set()
+        self.kept = Kept()  # a torch room's objects that the grader holds by number
 
     # -- messages -----------------------------------------------------------------------------
     def send(self, meta: dict, arrays: list = ()) -> None:
@@ -92,6 +93,7 @@ class Server:
 
     def receive(self):
         meta, arrays = self.reader.message()
+        self._arrays = arrays
         return meta, wire.Decoder(arrays, self.objects)
 
     def _refs(self) -> dict:
@@ -137,15 +139,6 @@ class Server:
                 finally:
                     signal.alarm(0)
         return {"failed": failed}
-
-    def test(self, source: str) -> bool:
-        """Run a whole test cell here (one that needs the student's torch objects): whether it passed.
-        Nothing else goes back, so the test's hidden part cannot come out of this process."""
-        try:
-            exec(compile(source, "<test cell>", "exec"), self.ns)  # noqa: S102 (the instructor's cell)
-        except BaseException:  # noqa: BLE001 (a failure is the answer)
-            return False
-        return True
 
     # -- calls -------------------------------------------------------------------------------------
     def call(self, meta: dict, decode) -> None:
@@ -257,6 +250,106 @@ class Server:
             raise NumpyOnlyError(f"{label} {hits[0]}")
         return result, lines()
 
+    # -- torch objects (a torch room) --------------------------------------------------------------
+    def remote(self, meta: dict) -> None:
+        """One operation on the student's torch code, whose objects stay here (``autograder.torchroom``).
+
+        ``kind``: ``new`` (an object of the graded class ``target``), ``call`` (the graded function
+        ``target``, or the kept object ``key`` itself or its method ``attr``), ``get`` / ``set`` (an
+        attribute of a kept object), ``len`` / ``iter`` / ``item`` (a container), or ``class`` (what
+        a kept object's class is made of). The answer is plain data: tensors travel as their values,
+        every other object is kept here and named by a number. A module of the grader's given as an
+        argument (``shipped``: saved with ``torch.save``, with the source of the test's own classes it
+        needs) is loaded here, and what the call changed in it (modes, hooks, buffers, parameters)
+        goes back, so the grader's copy shows it. Nothing here decides whether a test passed: the
+        grader compares what comes back with references it computes itself.
+        """
+        import numpy as np
+        import torch
+
+        arrays: list = []
+        reply: dict = {"op": "result"}
+        shipped: list = []
+        try:
+            for blob, sources in meta.get("shipped") or []:
+                shipped.append(self._load_module(blob, sources))
+            decode = wire.Decoder(self._arrays, None, lambda key: self.kept(key) if key >= 0 else shipped[-1 - key])
+            args, kwargs = decode(meta.get("args", {"tuple": []})), decode(meta.get("kwargs", {"dict": []}))
+            if meta.get("random") is not None:
+                np.random.set_state(decode(meta["random"]))
+            if meta.get("torch_random") is not None:
+                torch.set_rng_state(decode(meta["torch_random"]))
+        except Exception as exc:  # noqa: BLE001 (the grader's message could not be read)
+            raise wire.WireError(f"a remote request that cannot be read ({type(exc).__name__})") from None
+        before = [_module_state(m) for m in shipped]
+        kind, label, graded = meta.get("kind"), str(meta.get("label")), str(meta.get("graded"))
+        obj = self.kept(meta["key"]) if meta.get("key") is not None else None
+        attr = meta.get("attr")
+        REACHED.clear()
+        try:
+            with torch.set_grad_enabled(bool(meta.get("grad", True))):
+                if kind == "new":
+                    result = self._watched(label, graded, self.ns[meta["target"]], args, kwargs)[0]
+                elif kind == "call":
+                    target = self.ns[meta["target"]] if obj is None else obj if attr is None else getattr(obj, attr)
+                    result = self._watched(label, graded, target, args, kwargs)[0]
+                elif kind == "get":
+                    result = getattr(obj, str(attr))
+                    if callable(result) and not isinstance(result, torch.nn.Module | type):
+                        result = _Method()  # the grader calls it by name
+                elif kind == "set":
+                    setattr(obj, str(attr), args[0])
+                    result = None
+                elif kind == "len":
+                    result = len(obj)
+                elif kind == "iter":
+                    result = _items(iter(obj))
+                elif kind == "item":
+                    result = obj[args[0]]
+                elif kind == "class":
+                    result = _class_of(obj)
+                else:
+                    raise wire.WireError("an unknown remote operation")
+            if not isinstance(result, _Method) and _is_iterator(result):
+                result = _items(result)  # model.modules(), named_parameters(): generators
+            if isinstance(result, _Method):
+                reply["result"] = {"method": True}
+            else:
+                reply["result"] = wire.encode(result, arrays, None, handles=self.kept)
+        except wire.WireError:
+            raise
+        except BaseException as exc:  # noqa: BLE001 (the student's exception is the answer)
+            reply["error"] = _error(exc)
+        reply["shipped"] = [wire.encode(_module_changes(m, b), arrays) for m, b in zip(shipped, before)]
+        reply["random"] = wire.encode(np.random.get_state(), arrays)
+        reply["torch_random"] = wire.encode(torch.get_rng_state(), arrays)
+        self.send(reply, arrays)
+
+    def _load_module(self, blob, sources: list):
+        """A module of the grader's, from ``torch.save``; the classes the test defined itself (its
+        probes) are defined here first, from their source, the instructor's."""
+        import io
+        import pickle
+        import types
+
+        import torch
+
+        classes = self.__dict__.setdefault("test_classes", {"__name__": "__main__", "torch": torch, "nn": torch.nn})
+        for source in sources:
+            if str(source) not in classes.setdefault("_sources", set()):
+                classes["_sources"].add(str(source))
+                exec(compile(str(source), "<test cell>", "exec"), classes)  # noqa: S102 (the instructor's)
+
+        class Unpickler(pickle.Unpickler):
+            def find_class(self, module, name):
+                if (module, name) == ("autograder.torchroom", "test_class"):
+                    return classes.__getitem__
+                return super().find_class(module, name)
+
+        unpickling = types.SimpleNamespace(Unpickler=Unpickler, load=pickle.load, __name__="pickle")
+        data = self._arrays.view(int(blob)).tobytes()
+        return torch.load(io.BytesIO(data), pickle_module=unpickling, weights_only=False)
+
     def _callback(self, name: str):
         """A stand-in for ``name`` that asks the grader (where the test's torch stand-in runs)."""
         server = self
@@ -301,10 +394,122 @@ class Server:
                 self.send({"op": "loaded", **loaded})
             elif op == "call":
                 self.call(meta, decode)
-            elif op == "test":
-                self.send({"op": "tested", "passed": self.test(str(meta.get("source", "")))})
+            elif op == "remote":
+                self.remote(meta)
             else:
                 return
+
+
+class Kept:
+    """The torch room's objects the grader knows by number (``wire.encode``'s ``handles``): a module
+    stays here, and its outputs (tensors) travel as values."""
+
+    keeps_tensors = False
+    LIMIT = 100_000
+
+    def __init__(self):
+        self.objects: list = []
+        self.ids: dict[int, int] = {}
+
+    def add(self, obj) -> int:
+        key = self.ids.get(id(obj))
+        if key is None:
+            if len(self.objects) >= self.LIMIT:
+                raise wire.WireError("too many objects kept")
+            key = self.ids[id(obj)] = len(self.objects)
+            self.objects.append(obj)  # kept alive, so that its id stays its own
+        return key
+
+    def __call__(self, key):
+        if not isinstance(key, int) or not 0 <= key < len(self.objects):
+            raise wire.WireError("a reference to an object that does not exist")
+        return self.objects[key]
+
+
+class _Method:
+    """An attribute that is a method: the grader calls it by name."""
+
+
+def _is_iterator(value) -> bool:
+    import types
+
+    return isinstance(value, types.GeneratorType) or (
+        hasattr(value, "__next__") and hasattr(value, "__iter__") and not isinstance(value, str | bytes)
+    )
+
+
+def _items(iterator, limit: int = 100_000) -> list:
+    items = []
+    for item in iterator:
+        items.append(item)
+        if len(items) > limit:
+            raise wire.WireError("an iterator too long to send")
+    return items
+
+
+def _class_of(obj) -> dict:
+    """What ``obj``'s class is made of: its name, its classes by module and name, and the functions
+    its own classes (those not from an installed module) take from elsewhere (``forward =
+    BasicBlock.forward``). The grader rebuilds what of it it can resolve among its own modules."""
+    import types
+
+    cls = type(obj)
+    functions = {}
+    for klass in cls.__mro__:
+        for name, value in vars(klass).items():
+            value = getattr(value, "__func__", value)
+            if name not in functions and isinstance(value, types.FunctionType):
+                functions[name] = [str(value.__module__), str(value.__qualname__)]
+    return {
+        "name": str(cls.__name__),
+        "mro": [[str(k.__module__), str(k.__qualname__)] for k in cls.__mro__],
+        "functions": functions,
+    }
+
+
+def _module_state(model) -> dict:
+    """Copies of what a call could change in a module the grader sent (to see what it changed)."""
+    import torch
+
+    if not isinstance(model, torch.nn.Module):
+        return {}
+    return {
+        "tensors": {f"b:{n}": t.detach().clone() for n, t in model.named_buffers()}
+        | {f"p:{n}": p.detach().clone() for n, p in model.named_parameters()},
+        "globals": _global_hooks(),
+    }
+
+
+def _global_hooks() -> list:
+    from torch.nn.modules import module
+
+    names = ("_global_forward_hooks", "_global_forward_pre_hooks", "_global_backward_hooks")
+    return [len(getattr(module, name, {})) for name in names]
+
+
+def _module_changes(model, before: dict) -> dict:
+    """What the grader's copy needs to look as this one does now: every submodule's mode, plain
+    attributes and count of hooks, the tensors that changed, which parameters are trainable, and how
+    many global hooks were added."""
+    import torch
+
+    if not isinstance(model, torch.nn.Module):
+        return {}
+    modules = {}
+    for name, m in model.named_modules():
+        plain = {k: v for k, v in vars(m).items() if not k.startswith("_") and type(v) in (bool, int, float, str)}
+        hooks = [len(m._forward_hooks), len(m._forward_pre_hooks), len(m._backward_hooks)]
+        modules[name] = {"attributes": plain, "hooks": hooks}
+    tensors = {f"b:{n}": b for n, b in model.named_buffers()} | {f"p:{n}": p for n, p in model.named_parameters()}
+    old = before.get("tensors", {})
+    changed = {
+        k: t.detach()
+        for k, t in tensors.items()
+        if k not in old or t.shape != old[k].shape or not torch.equal(t, old[k])
+    }
+    trainable = {n: bool(p.requires_grad) for n, p in model.named_parameters()}
+    added = [a - b for a, b in zip(_global_hooks(), before.get("globals", [0, 0, 0]))]
+    return {"modules": modules, "tensors": changed, "trainable": trainable, "global_hooks": added}
 
 
 def _module_from(path: str, name: str):

@@ -1,27 +1,29 @@
-"""The numpy-only tests, repeated where the student's kernel cannot reach them.
+"""Every graded test, repeated where the student's kernel cannot reach it.
 
 A test cell runs in the student's kernel, where the student's cells could have replaced what it
 compares with, hidden torch from the grading agent, or read the expected answer from the test's
-frame. So after the notebook has run, ``check_outside`` runs each numpy-only test cell again, from
-the instructor's source and with its hidden part (which the kernel never sees), in the grader's own
-process. There each graded name is a proxy to the clean room (``autograder.cleanroom``): a second
-interpreter that has loaded only the student's solution cells, cannot import torch at all, and
-answers each call with no test above it. Every ``assert_close``, ``np.allclose`` and hidden check
-then compares answers computed out of the kernel with references computed here.
+frame. So after the notebook has run, ``check_outside`` runs each test cell of a graded name again,
+from the instructor's source and with its hidden part (which the kernel never sees), in the grader's
+own process. There each graded name is a proxy:
+
+- a numpy-only name answers from the clean room (``autograder.cleanroom``): a second interpreter
+  that has loaded only the student's solution cells, cannot import torch at all, and answers each
+  call with no test above it;
+- a name of torch code (assignment 4's ``ResidualBlock`` and ``count_params_macs``) answers from a
+  *torch room*, a clean room that can import torch, whose objects stay there and are seen from here
+  as ``autograder.torchroom.RemoteObject``s; a model the test passes in goes there as a copy, and
+  what the call did to it comes back.
+
+Every ``assert_close``, ``np.allclose`` and hidden check then compares answers computed out of the
+kernel with references computed here: no room ever says whether a test passed.
 
 A test scores its points only if it passed both in the kernel (its visible part) and here (all of
 it). When it fails here:
 
 - in its hidden part: the error is added to the cell as the test's own failure (a wrong answer);
 - in its visible part, after passing in the kernel: the kernel's pass is disproved. The cell gets a
-  ``CleanCheckFailed`` error (or ``NumpyOnlyError`` when the function needs torch), the report
-  files it under tampering (the instructor can override), and the tests that cannot be repeated
-  (assignment 4's torch modules) lose their pass in that kernel too.
-
-A test is repeated when every graded name it uses is numpy-only. A test of a torch module (assignment
-4's ``ResidualBlock``) needs the student's objects: its visible part is graded in the kernel, and the
-whole cell runs again in a *torch room* (a clean room that can import torch, with the student's
-cells loaded), which answers pass or fail and nothing else, so its hidden part never meets the kernel.
+  ``CleanCheckFailed`` error (or ``NumpyOnlyError`` when the function needs torch or a ruled-out
+  shortcut), and the report files it under tampering (the instructor can override).
 
 What a student's code says in the clean room (an exception's message) is not shown: it could carry
 what a hidden check passed in. The feedback names the exception and the function instead.
@@ -91,7 +93,8 @@ def names_in(source: str) -> tuple[set[str], set[str]]:
 def plan(source: NotebookNode, numpy_only: set[str]):
     """``(clean, tests, classes, functions)``: the locked cells to run first (the first code cell,
     and those that bind a name a repeated test reads: ``test_accuracy`` of a training cell), the test
-    cells to repeat (source cells), and the graded names they use."""
+    cells to repeat (source cells: every test of a graded name), and the graded names. Those of
+    ``numpy_only`` answer from a clean room without torch, the others from a torch room."""
     from .notebooks import DEF_NAME, cell_kind
 
     graded, classes = set(), set()
@@ -104,8 +107,7 @@ def plan(source: NotebookNode, numpy_only: set[str]):
         if cell_kind(cell) != "test":
             continue
         bound, read = names_in(cell.source)
-        used = (read - bound) & graded
-        if used and used <= numpy_only:
+        if (read - bound) & graded:
             tests.append(cell)
             needed |= read - bound - graded - set(dir(builtins))
     code = [c for c in source.cells if c.cell_type == "code"]
@@ -116,8 +118,7 @@ def plan(source: NotebookNode, numpy_only: set[str]):
         bound, read = names_in(cell.source)
         if bound & needed:  # graded names in it answer from the clean room, as in the tests
             clean.append(cell)
-    functions = {n for n in numpy_only & graded if n not in classes}
-    return clean, tests, numpy_only & classes, functions
+    return clean, tests, classes & graded, graded - classes
 
 
 @contextlib.contextmanager
@@ -221,6 +222,44 @@ class Proxies:
         self.made.update({name: self._class(name) for name in sorted(classes)})
         self.functions = set(functions)
 
+    def add_torch(self, room, functions: set[str], classes: set[str]) -> None:
+        """The graded names of torch code: each answers from ``room``, a torch room, whose objects stay
+        there (``autograder.torchroom``)."""
+        self.torch_room = room
+        self.made.update({name: self._torch_function(name) for name in sorted(functions)})
+        self.made.update({name: self._torch_class(name) for name in sorted(classes)})
+
+    test_source = ""  # the test cell being repeated: a model sent to the torch room may use its classes
+
+    def _shortcut(self, name: str) -> None:
+        if name in self.shortcuts:
+            from .agent import NumpyOnlyError
+
+            error = NumpyOnlyError(f"{name} {self.shortcuts[name]}")  # the grader's words, from the source
+            error.torch_name = True
+            raise error
+
+    def _torch_function(self, name: str):
+        proxies = self
+
+        def proxy(*args, **kwargs):
+            proxies._shortcut(name)
+            how = {"target": name, "args": args, "kwargs": kwargs, "test_source": proxies.test_source}
+            return proxies.torch_room.remote("call", name, name, **how)
+
+        proxy.__name__ = proxy.__qualname__ = name
+        return proxy
+
+    def _torch_class(self, name: str):
+        proxies = self
+
+        def __new__(cls, *args, **kwargs):
+            proxies._shortcut(name)
+            how = {"target": name, "args": args, "kwargs": kwargs, "test_source": proxies.test_source}
+            return proxies.torch_room.remote("new", f"{name}()", name, **how)
+
+        return type(name, (), {"__new__": __new__})
+
     def install(self) -> None:
         self.namespace.update(self.made)
 
@@ -294,7 +333,7 @@ def check_outside(
     keeps it in the notebook's metadata.
     """
     from .cleanroom import CleanRoom, CleanRoomError, student_blocks
-    from .notebooks import header_of, read_notebook, strip_magics
+    from .notebooks import header_of, read_notebook
     from .shortcuts import reached_shortcuts
 
     summary: dict[str, list[str]] = {
@@ -316,61 +355,27 @@ def check_outside(
         match = header_of(cell)
         return match.group("name") if match else "?"
 
-    unrepeatable = [c for c in source.cells if header_of(c) and c not in tests]
-    summary["not repeated"] = [test_name(c) for c in unrepeatable]
+    summary["not repeated"] = [test_name(c) for c in source.cells if header_of(c) and c not in tests]
     by_id = {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in nb.cells if c.cell_type == "code"}
     index_of = {id(c): i + 1 for i, c in enumerate(nb.cells)}
     timeout = timeout if isinstance(timeout, int) and timeout > 0 else 300
+    if not tests:
+        return summary
 
     blocks = student_blocks(nb, source)
     # What the watch inside a room could be talked out of, the source says outside it.
     shortcuts = reached_shortcuts(blocks, dict(rules.get("forbidden", {})))
-
-    def finish() -> dict:
-        """The tests that need the student's torch objects run whole in a torch room, where their
-        hidden part is out of the kernel's sight and only pass or fail comes back; a test whose
-        function reaches a ruled-out shortcut in its source scores nothing."""
-        todo = []
-        for test in unrepeatable:
-            cell = by_id.get(test.metadata.get("nbgrader", {}).get("grade_id"))
-            if cell is None or _failed(cell):
-                continue
-            name = test_name(test)
-            if name in shortcuts:
-                summary["failed"].append(name)
-                said = f"NumpyOnlyError: {name} {shortcuts[name]}"
-                incidents.append({"cell": index_of[id(cell)], "kind": "torch-in-numpy", "message": said})
-                _zero(cell, said, said, NUMPY_ONLY_ERROR)
-            elif hidden_lines(test.source):
-                todo.append((test, cell))
-        if not todo:
-            return summary
-        with CleanRoom(blocks, rules, sandboxed, limits, timeout, torch=True) as room:
-            for test, cell in todo:
-                name = test_name(test)
-                try:
-                    passed = room.run_test(strip_magics(test.source))
-                except CleanRoomError as exc:
-                    summary["over a limit"].append(name)
-                    said = f"the grader's run of this test outside the kernel was stopped: {exc}"
-                    _zero(cell, said, str(exc), LIMIT_EXCEEDED)
-                    incidents.append({"cell": index_of[id(cell)], "kind": "limit", "message": f"{name}: {exc}"})
-                    continue
-                if not passed:
-                    summary["failed hidden tests"].append(name)
-                    said = (
-                        "a hidden test failed: the grader ran this test whole, hidden checks included, outside "
-                        "the kernel, and it did not pass (what failed is not shown)"
-                    )
-                    _zero(cell, said, "a hidden test failed", "AssertionError")
-        return summary
-
-    if not tests:
-        return finish()
+    numpy_names = set(rules.get("numpy_only", []))
+    torch_names = (functions | classes) - numpy_names
     namespace = {"__name__": "__main__", "__builtins__": builtins}
     graded = functions | classes
-    with CleanRoom(blocks, rules, sandboxed, limits, timeout) as room, _isolated():
-        proxies = Proxies(room, namespace, functions, classes, shortcuts)
+    with contextlib.ExitStack() as rooms:
+        room = rooms.enter_context(CleanRoom(blocks, rules, sandboxed, limits, timeout))
+        # The student's torch code answers from a room of its own, started at its first call.
+        torch_room = rooms.enter_context(CleanRoom(blocks, rules, sandboxed, limits, timeout, torch=True))
+        rooms.enter_context(_isolated())
+        proxies = Proxies(room, namespace, functions - torch_names, classes - torch_names, shortcuts)
+        proxies.add_torch(torch_room, functions & torch_names, classes & torch_names)
         for cell in clean:
             proxies.install()
             printed, error = _run(cell.source, namespace, "<instructor cell>", timeout)
@@ -379,14 +384,16 @@ def check_outside(
                 if log is not None:
                     log.warning("not repeating the tests outside the kernel: a locked cell failed: %r", error)
                 summary["not repeated"] += [test_name(t) for t in tests]
-                return finish()
+                return summary
         for test in tests:
             cell = by_id.get(test.metadata.get("nbgrader", {}).get("grade_id"))
             if cell is None:
                 summary["failed in the kernel"].append(test_name(test))
                 continue
             proxies.install()
-            _, error = _run(test.source, namespace, "<test cell>", timeout)
+            proxies.test_source = test.source
+            with _hooks_kept():
+                _, error = _run(test.source, namespace, "<test cell>", timeout)
             if _failed(cell):
                 summary["failed in the kernel"].append(test_name(test))
                 continue  # it scores zero already, with its own message
@@ -411,12 +418,12 @@ def check_outside(
                 continue
             summary["failed"].append(name)
             if numpy_only:
-                _zero(
-                    cell,
-                    f"with the functions of your solution cells run where torch does not exist: {said}",
-                    said,
-                    NUMPY_ONLY_ERROR,
+                where = (
+                    "in the grader's copy of your solution cells"
+                    if getattr(error, "torch_name", False)
+                    else "with the functions of your solution cells run where torch does not exist"
                 )
+                _zero(cell, f"{where}: {said}", said, NUMPY_ONLY_ERROR)
                 continue
             incidents.append({"cell": index_of[id(cell)], "kind": "tampering", "message": f"{name}: {said}"})
             _zero(
@@ -428,25 +435,20 @@ def check_outside(
                 "override)",
                 said,
             )
-    if summary["failed"]:
-        # Tampering is proven: a pass that only the notebook's own kernel saw is worth nothing.
-        failed = ", ".join(summary["failed"])
-        for test in unrepeatable:
-            cell = by_id.get(test.metadata.get("nbgrader", {}).get("grade_id"))
-            if cell is None or _failed(cell):
-                continue
-            summary["not trusted"].append(test_name(test))
-            incidents.append(
-                {"cell": index_of[id(cell)], "kind": "tampering", "message": f"{test_name(test)}: not trusted"}
-            )
-            _zero(
-                cell,
-                "this test can only run in the notebook's kernel, and there the notebook changed what the "
-                f"checks compare with (the grader's repeat of {failed} failed outside the kernel): its pass "
-                "cannot be trusted, so it scores 0 (the instructor can review and override)",
-                f"not trusted after the repeat of {failed} failed",
-            )
-    return finish()
+    return summary
+
+
+@contextlib.contextmanager
+def _hooks_kept():
+    """torch's global module hooks as they were before a test cell: a torch room's answer can add
+    some (a counter that left its hooks behind), for the test to see, not for the next test."""
+    from .torchroom import restore_global_hooks, saved_global_hooks
+
+    saved = saved_global_hooks()
+    try:
+        yield
+    finally:
+        restore_global_hooks(saved)
 
 
 def _grader_words(error: BaseException) -> str:

@@ -72,7 +72,9 @@ def encode(value, arrays: list, instances: dict | None = None, depth: int = 0, c
 
     ``instances`` maps ``id(obj) -> (key, obj)`` for the objects that travel as references. With
     ``handles`` (a ``Handles``), a tensor or any other object that is not plain data stays on this
-    side and travels as ``{"handle": key}``; a ``Handle`` always travels back so.
+    side and travels as ``{"handle": key}`` (a tensor travels as its values when ``handles`` has
+    ``keeps_tensors = False``: the torch room's modules stay, their outputs go); a ``Handle`` always
+    travels back so.
     """
     if depth > DEPTH_LIMIT:
         return {"opaque": f"nesting deeper than {DEPTH_LIMIT}"}
@@ -99,7 +101,7 @@ def encode(value, arrays: list, instances: dict | None = None, depth: int = 0, c
         return {"v": str(value)}
     torch = sys.modules.get("torch")
     if torch is not None and isinstance(value, torch.Tensor):
-        if handles is not None:
+        if handles is not None and getattr(handles, "keeps_tensors", True):
             return {"handle": handles.add(value)}
         try:
             arrays.append(value.detach().cpu().numpy().copy())

@@ -103,16 +103,15 @@ def test_malformed_or_oversized_messages_are_refused(monkeypatch):
 
 @pytest.mark.parametrize("folder", sorted(p.name for p in ASSIGNMENTS.iterdir() if (p / ".").is_dir()))
 @pytest.mark.slow
-def test_every_numpy_only_test_is_repeated_outside_the_kernel(folder):
+def test_every_test_is_repeated_outside_the_kernel(folder):
     [path] = sorted((ASSIGNMENTS / folder).glob("*.ipynb"))
     rules = grading_rules(path)
     source = tag_notebook(read_notebook(path))
     _, tests, _, _ = replay.plan(source, set(rules["numpy_only"]))
     headers = [c.source.split("\n", 1)[0] for c in source.cells if c.source.startswith("# Test:")]
     repeated = [c.source.split("\n", 1)[0] for c in tests]
-    # Only assignment 4's torch modules stay in the kernel: they must be objects of the student's process.
-    expected = [h for h in headers if not ("ResidualBlock" in h or "count_params_macs" in h)]
-    assert repeated == expected
+    # Assignment 4's torch modules too: their objects stay in a torch room, the test runs here.
+    assert repeated == headers and headers
 
 
 SQUARE = "def square(x):\n    ### BEGIN SOLUTION\n    return x * x\n    ### END SOLUTION"
@@ -150,7 +149,7 @@ def repeat(
     forbidden: dict | None = None,
 ):
     """A notebook whose kernel passed every test (unless ``layer_failed``), repeated outside the kernel
-    with ``square`` (and ``acc``) as the student's cells; ``layer`` can only run in the kernel."""
+    with ``square`` (and ``acc``) as the student's cells; ``layer`` is not numpy-only (a torch room)."""
     cells = [
         "import numpy as np\nimport torch",
         SQUARE,
@@ -187,7 +186,7 @@ def errors_of(cell) -> list[tuple[str, str]]:
 @pytest.mark.slow
 def test_honest_functions_and_objects_pass_outside(tmp_path):
     ran, summary = repeat(tmp_path, "def square(x):\n    return x * x")
-    assert summary["passed"] == ["square", "acc"] and summary["not repeated"] == ["layer"], summary
+    assert summary["passed"] == ["square", "acc", "layer"] and summary["not repeated"] == [], summary
     assert summary["failed"] == summary["not trusted"] == summary["failed hidden tests"] == []
     assert all(errors_of(c) == [] for c in ran.cells if c.cell_type == "code")
 
@@ -213,12 +212,12 @@ def test_a_hidden_test_fails_outside_as_the_tests_own_failure(tmp_path):
     ids=["DisableTorchFunction", "a thread"],
 )
 @pytest.mark.slow
-def test_torch_fails_where_it_does_not_exist_and_the_kernels_other_passes_go(tmp_path, square):
+def test_torch_fails_where_it_does_not_exist_and_costs_only_its_own_test(tmp_path, square):
     ran, summary = repeat(tmp_path, square)
-    assert summary["failed"] == ["square"] and summary["not trusted"] == ["layer"], summary
+    assert summary["failed"] == ["square"] and summary["passed"] == ["acc", "layer"], summary
     [(ename, evalue)] = errors_of(ran.cells[2])
     assert ename == "NumpyOnlyError" and "torch" in evalue, evalue
-    assert "cannot be trusted" in errors_of(ran.cells[7])[0][1]
+    assert errors_of(ran.cells[7]) == []  # every test is repeated: one disproved pass says nothing of another
 
 
 @pytest.mark.slow
@@ -236,14 +235,14 @@ def test_a_function_that_reads_the_tests_frame_finds_nothing(tmp_path):
 def test_a_statement_that_ends_the_clean_room_is_skipped(tmp_path):
     crash = "import os\nboom = os._exit(3)\ndef square(x):\n    return x * x"
     ran, summary = repeat(tmp_path, crash)
-    assert summary["passed"] == ["square", "acc"], summary
+    assert summary["passed"] == ["square", "acc", "layer"], summary
 
 
 @pytest.mark.slow
 def test_a_call_that_never_ends_costs_its_test_only(tmp_path):
     endless = "def square(x):\n    while x == 3:\n        pass\n    return x * x"
     ran, summary = repeat(tmp_path, endless, timeout=3)
-    assert summary["over a limit"] == ["square"] and summary["passed"] == ["acc"], summary
+    assert summary["over a limit"] == ["square"] and summary["passed"] == ["acc", "layer"], summary
     assert summary["failed"] == [] and errors_of(ran.cells[2])[0][0] == "LimitExceeded"
 
 
@@ -345,14 +344,14 @@ def test_a_load_that_stalls_is_skipped_and_a_room_that_keeps_failing_is_given_up
 
 
 @pytest.mark.slow
-def test_a_test_of_the_students_own_objects_runs_its_hidden_part_in_a_torch_room(tmp_path):
-    """layer is not numpy-only: its test's hidden part runs outside the kernel, whole, where only
-    pass or fail comes back."""
+def test_a_function_of_torch_code_answers_from_a_torch_room_and_is_judged_here(tmp_path):
+    """layer is not numpy-only: it runs in a torch room, and its test, hidden part included, runs in
+    the grader, which compares what came back."""
     wrong_on_hidden = "import torch\ndef layer(x):\n    return int(torch.tensor(2 * x)) if x < 10 else 0"
     ran, summary = repeat(tmp_path, "def square(x):\n    return x * x", layer=wrong_on_hidden)
     assert summary["failed hidden tests"] == ["layer"] and summary["passed"] == ["square", "acc"], summary
     [(ename, evalue)] = errors_of(ran.cells[7])
-    assert "a hidden test failed" in evalue and "layer(20)" not in evalue
+    assert evalue == "a hidden test failed: AssertionError: hidden: layer(20) should be 40", evalue
     honest = "import torch\ndef layer(x):\n    return int(torch.tensor(2 * x))"
     ran, summary = repeat(tmp_path, "def square(x):\n    return x * x", layer=honest)
     assert summary["failed hidden tests"] == [] and errors_of(ran.cells[7]) == [], summary
@@ -414,7 +413,7 @@ def test_a_ruled_out_shortcut_is_read_from_the_source_whatever_the_watch_says(tm
         "    return int(pairs.prod())"
     )
     ran, summary = repeat(tmp_path, sneaky, forbidden={"square": ["numpy.lib.stride_tricks.sliding_window_view"]})
-    assert summary["failed"] == ["square"] and summary["passed"] == ["acc"], summary
+    assert summary["failed"] == ["square"] and summary["passed"] == ["acc", "layer"], summary
     [(ename, evalue)] = errors_of(ran.cells[2])
     assert ename == "NumpyOnlyError" and "mentions sliding_window_view" in evalue, evalue
 
@@ -471,5 +470,5 @@ def test_the_readme_counts_the_repeated_tests_right():
         _, tests, _, _ = replay.plan(source, set(grading_rules(path)["numpy_only"]))
         repeated += len(tests)
         total += sum(c.source.startswith("# Test:") for c in source.cells)
-    said = re.search(r"(\d+) of the (\d+) tests are repeated so", (ROOT / "README.md").read_text())
+    said = re.search(r"all (\d+) of the (\d+) tests are repeated so", (ROOT / "README.md").read_text())
     assert said and (int(said[1]), int(said[2])) == (repeated, total), (said and said[0], repeated, total)
