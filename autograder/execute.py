@@ -130,12 +130,12 @@ class GradingExecute(Execute):
 
         source_path = self._source_path(resources)
         source = read_notebook(source_path) if source_path is not None else None
-        outside = bool(self.check_outside and rules.get("numpy_only") and source is not None)
+        outside = bool(self.check_outside and source is not None)
         self._tests = {_grade_id(c) for c in source.cells if cell_kind(c) == "test"} if source else set()
         self._visible_only = set()
         if outside:
-            # Every test's hidden part runs outside the kernel only: the numpy-only tests' in the replay,
-            # the others' (torch modules) in a torch room (autograder.replay.check_outside).
+            # Every test's hidden part runs outside the kernel only, in the replay, where the graded names
+            # answer from a clean room or, for torch code, a torch room (autograder.replay.check_outside).
             self._visible_only = set(self._tests)
         self._incidents: list[dict] = []
         self._notebook_printed = 0
