@@ -33,7 +33,7 @@ def optimiser_path(
         after each step; ``losses`` ``(steps + 1,)``, the loss at each of those points. The dtype is
         torch's default float dtype.
     """
-    theta = torch.tensor(theta0, dtype=torch.get_default_dtype()).clone().requires_grad_()
+    theta = torch.as_tensor(theta0, dtype=torch.get_default_dtype()).detach().clone().requires_grad_()
     optimizer = make_optimizer([theta])
     path, losses = [theta.detach().clone()], []
     for _ in range(steps):
