@@ -1,7 +1,13 @@
 """Assignment 1, solved independently from the released notebook (docstrings and text only).
 
 Style on purpose unlike a first solution: caches are dicts, activations are written with np.where
-and explicit masks, the loss uses log-sum-exp written out, the MLP keeps a list of layers.
+and explicit masks, the loss uses log-sum-exp written out, the MLP keeps a list of layers. The optimisers never mutate
+the config they are given: each returns a fresh dict (the docstrings allow "It may be the dict that
+was passed in", so need not). SGD starts its velocity from the first gradient, as torch starts
+momentum_buffer (the same v when v_0 = 0); Adam updates its moments in torch's lerp form and takes
+the step in the folded form of Kingma and Ba's section 2, with the step size
+lr * sqrt(1 - beta2**t) / (1 - beta1**t) and epsilon * sqrt(1 - beta2**t) added to sqrt(v), which is
+Algorithm 1's m_hat / (sqrt(v_hat) + epsilon) rearranged exactly (not the paper's epsilon-hat).
 """
 
 import numpy as np
@@ -129,3 +135,35 @@ class MLP:
 
     def predict(self, X):
         return np.argmax(self._scores(X), axis=1)
+
+
+_SGD_DEFAULTS = {"learning_rate": 1e-2, "momentum": 0.9}
+_ADAM_DEFAULTS = {"learning_rate": 1e-3, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8}
+
+
+def sgd_momentum(w, dw, config=None):
+    state = {**_SGD_DEFAULTS, **(config or {})}
+    previous = state.get("velocity")
+    if previous is None:  # no step yet: torch's momentum_buffer begins as the gradient itself
+        velocity = np.array(dw, dtype=float, copy=True)
+    else:
+        velocity = np.multiply(state["momentum"], previous) + dw
+    state["velocity"] = velocity
+    return np.subtract(w, state["learning_rate"] * velocity), state
+
+
+def adam(w, dw, config=None):
+    state = {**_ADAM_DEFAULTS, **(config or {})}
+    beta1, beta2, eps = state["beta1"], state["beta2"], state["epsilon"]
+    m = state.get("m")
+    v = state.get("v")
+    m = np.zeros_like(w, dtype=float) if m is None else np.asarray(m, dtype=float)
+    v = np.zeros_like(w, dtype=float) if v is None else np.asarray(v, dtype=float)
+    t = int(state.get("t", 0)) + 1
+    m = m + (1.0 - beta1) * (dw - m)  # lerp towards g: beta1 * m + (1 - beta1) * g
+    v = beta2 * v + (1.0 - beta2) * np.square(dw)
+    root_c2 = np.sqrt(1.0 - beta2**t)
+    step_size = state["learning_rate"] * root_c2 / (1.0 - beta1**t)
+    next_w = w - step_size * m / (np.sqrt(v) + eps * root_c2)
+    state.update(m=m, v=v, t=t)
+    return next_w, state

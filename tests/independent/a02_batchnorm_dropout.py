@@ -3,6 +3,9 @@
 Style on purpose unlike a first solution: the backward pass follows the
 three paths (direct, through the variance, through the mean) term by term, the spatial versions
 move the channel axis with np.moveaxis, and dropout draws Bernoulli keeps with rng.binomial.
+Layer normalisation takes its row statistics with np.einsum, and its backward pass transposes the
+problem (features become the "batch" axis of a column-wise normalisation) and reuses
+batchnorm_backward above on it, with gamma folded into the upstream gradient.
 """
 
 import numpy as np
@@ -58,6 +61,29 @@ def spatial_batchnorm_backward(dout, cache):
     rows = np.moveaxis(dout, 1, -1).reshape(n * h * w, c)
     dx_rows, dgamma, dbeta = batchnorm_backward(rows, cache["inner"])
     return np.moveaxis(dx_rows.reshape(n, h, w, c), -1, 1), dgamma, dbeta
+
+
+def layernorm_forward(x, gamma, beta, ln_param):
+    eps = ln_param.get("eps", 1e-5)
+    d = x.shape[1]
+    mu = np.einsum("nd->n", x) / d
+    centred = x - mu[:, None]
+    var = np.einsum("nd,nd->n", centred, centred) / d
+    inv_std = (1.0 / np.sqrt(var + eps))[:, None]
+    x_hat = centred * inv_std
+    out = np.einsum("nd,d->nd", x_hat, gamma) + beta
+    return out, (x_hat, gamma, inv_std)
+
+
+def layernorm_backward(dout, cache):
+    x_hat, gamma, inv_std = cache
+    dbeta = np.einsum("nd->d", dout)
+    dgamma = np.einsum("nd,nd->d", dout, x_hat)
+    # Each row of x is a batch-normalisation problem with its D features as the examples: transpose,
+    # let batchnorm_backward (gamma = 1, upstream gradient dL/dx_hat) differentiate down the columns.
+    n = x_hat.shape[0]
+    dx_t, _, _ = batchnorm_backward((dout * gamma).T, (x_hat.T, np.ones(n), np.ravel(inv_std)))
+    return dx_t.T, dgamma, dbeta
 
 
 def dropout_forward(x, p, mode, seed=None):
