@@ -741,8 +741,187 @@ def wrong_variants(solutions: dict[str, str]) -> list[tuple[str, str, str, str |
     ]
 
 
+DECODE_LOOPS = """
+def decode_predictions(raw, anchors, stride, score_threshold):
+    anchors = np.asarray(anchors, dtype=float).reshape(-1, 2)
+    B, (S_h, S_w) = len(anchors), raw.shape[1:]
+    t = raw.reshape(B, -1, S_h, S_w)
+    boxes, scores, labels = [], [], []
+    for b in range(B):
+        for r in range(S_h):
+            for c in range(S_w):
+                v = t[b, :, r, c]
+                p = 1 / (1 + np.exp(-v[4])) / (1 + np.exp(-v[5:]))
+                if p.max() > score_threshold:
+                    x, y = (1 / (1 + np.exp(-v[0])) + c) * stride, (1 / (1 + np.exp(-v[1])) + r) * stride
+                    w, h = anchors[b, 0] * np.exp(v[2]), anchors[b, 1] * np.exp(v[3])
+                    boxes.append([x - w / 2, y - h / 2, x + w / 2, y + h / 2])
+                    scores.append(p.max())
+                    labels.append(int(p.argmax()))
+    return np.array(boxes).reshape(-1, 4), np.array(scores), np.array(labels, dtype=np.int64)
+"""
+
+
+def decode_variants(solutions: dict[str, str]) -> list[tuple[str, str, str, str | None]]:
+    """(id, test cell, source of the wrong version, the phrase its visible message must contain) for
+    decode_predictions: one row for each mistake ``ref.DECODE_MISTAKES`` computes, and a few more."""
+    decode = solutions["decode_predictions"]
+    x_line, y_line = "centre_x = (sigmoid(t[:, 0]) + cols) * stride", "centre_y = (sigmoid(t[:, 1]) + rows) * stride"
+    w_line = "width = anchors[:, 0, None, None] * np.exp(t[:, 2])"
+    h_line = "height = anchors[:, 1, None, None] * np.exp(t[:, 3])"
+    score_line = "class_scores = sigmoid(t[:, 4:5]) * sigmoid(t[:, 5:])"
+    corners = "corners = [centre_x - width / 2, centre_y - height / 2, centre_x + width / 2, centre_y + height / 2]"
+    kept = "boxes = np.stack(corners, axis=-1)[keep]\n    scores, labels = scores[keep], labels[keep].astype(np.int64)"
+    cell_first = (
+        "keep = keep.transpose(1, 2, 0)\n    boxes = np.stack(corners, axis=-1).transpose(1, 2, 0, 3)[keep]\n"
+        "    scores, labels = scores.transpose(1, 2, 0)[keep], labels.transpose(1, 2, 0)[keep].astype(np.int64)"
+    )
+
+    def both(source, pairs):
+        for old, new in pairs:
+            source = mutate(source, old, new)
+        return source
+
+    cell = "decode_predictions"
+    return [
+        (
+            "decode-offsets-without-sigmoid",
+            cell,
+            both(
+                decode,
+                [
+                    (x_line, x_line.replace("sigmoid(t[:, 0])", "t[:, 0]")),
+                    (y_line, y_line.replace("sigmoid(t[:, 1])", "t[:, 1]")),
+                ],
+            ),
+            "centre offsets have no sigmoid",
+        ),
+        (
+            "decode-scale-without-exp",
+            cell,
+            both(
+                decode,
+                [
+                    (w_line, w_line.replace("np.exp(t[:, 2])", "t[:, 2]")),
+                    (h_line, h_line.replace("np.exp(t[:, 3])", "t[:, 3]")),
+                ],
+            ),
+            "scaled by t_w itself",
+        ),
+        (
+            "decode-rows-and-columns-swapped",
+            cell,
+            mutate(decode, "rows, cols = np.meshgrid", "cols, rows = np.meshgrid"),
+            "x and y of the cells are swapped",
+        ),
+        (
+            "decode-anchors-times-stride",
+            cell,
+            both(
+                decode,
+                [
+                    (w_line, w_line.replace("width = ", "width = stride * ")),
+                    (h_line, h_line.replace("height = ", "height = stride * ")),
+                ],
+            ),
+            "anchors are multiplied by the stride",
+        ),
+        (
+            "decode-centre-in-grid-units",
+            cell,
+            both(decode, [(x_line, x_line.replace(" * stride", "")), (y_line, y_line.replace(" * stride", ""))]),
+            "centres are in cells, not pixels",
+        ),
+        (
+            "decode-cell-centre-added",
+            cell,
+            both(
+                decode,
+                [
+                    (x_line, x_line.replace("+ cols)", "+ cols + 0.5)")),
+                    (y_line, y_line.replace("+ rows)", "+ rows + 0.5)")),
+                ],
+            ),
+            "half a cell is added",
+        ),
+        (
+            "decode-score-is-objectness",
+            cell,
+            mutate(decode, "scores = class_scores.max(axis=1)", "scores = sigmoid(t[:, 4])"),
+            "score is the objectness alone",
+        ),
+        (
+            "decode-score-is-class-probability",
+            cell,
+            mutate(decode, score_line, "class_scores = sigmoid(t[:, 5:])"),
+            "score is the class probability alone",
+        ),
+        (
+            "decode-softmax-classes",
+            cell,
+            mutate(
+                decode,
+                score_line,
+                score_line.replace(
+                    "sigmoid(t[:, 5:])", "np.exp(t[:, 5:]) / np.exp(t[:, 5:]).sum(axis=1, keepdims=True)"
+                ),
+            ),
+            "softmax",
+        ),
+        (
+            "decode-objectness-without-sigmoid",
+            cell,
+            mutate(decode, score_line, score_line.replace("sigmoid(t[:, 4:5])", "t[:, 4:5]")),
+            "used as it is",
+        ),
+        (
+            "decode-centre-and-size",
+            cell,
+            mutate(decode, corners, "corners = [centre_x, centre_y, width, height]"),
+            "(centre x, centre y, width, height)",
+        ),
+        (
+            "decode-channels-class-first",
+            cell,
+            mutate(decode, ".reshape(B, -1, S_h, S_w)", ".reshape(-1, B, S_h, S_w).transpose(1, 0, 2, 3)"),
+            "read as (5 + C, B)",
+        ),
+        (
+            "decode-kept-at-threshold",
+            cell,
+            mutate(decode, "keep = scores > score_threshold", "keep = scores >= score_threshold"),
+            "equals the threshold is kept",
+        ),
+        ("decode-cell-then-anchor-order", cell, mutate(decode, kept, cell_first), "cell by cell"),
+        (
+            "decode-float-labels",
+            cell,
+            mutate(decode, "labels[keep].astype(np.int64)", "labels[keep].astype(float)"),
+            "must be integers",
+        ),
+        (
+            "decode-lists",
+            cell,
+            mutate(decode, "return boxes, scores, labels", "return boxes.tolist(), scores.tolist(), labels.tolist()"),
+            "three numpy arrays",
+        ),
+        ("decode-loops", cell, DECODE_LOOPS, "not vectorised"),
+        (
+            "decode-ties-to-the-higher-class",
+            cell,
+            mutate(
+                decode,
+                "labels = class_scores.argmax(axis=1)",
+                "labels = class_scores.shape[1] - 1 - class_scores[:, ::-1].argmax(axis=1)",
+            ),
+            None,
+        ),
+    ]
+
+
 MISCONCEPTIONS = [
-    Misconception(name, test, from_source(source), phrase) for name, test, source, phrase in wrong_variants(SOLUTIONS)
+    Misconception(name, test, from_source(source), phrase)
+    for name, test, source, phrase in wrong_variants(SOLUTIONS) + decode_variants(SOLUTIONS)
 ]
 
 
@@ -913,3 +1092,79 @@ def test_the_reference_and_the_release_reach_no_ruled_out_shortcut():
 def test_each_bypass_is_ruled_out_by_the_grader(function, index):
     found = reached_shortcuts(_blocks({function: BYPASSES[function][index]}), RULES)
     assert function in found and "rules out" in found[function], found
+
+
+# -- decoding a detector's head (part 5) ----------------------------------------------------------------------
+
+
+def test_reference_decode_is_the_lectures_decoding():
+    """yolo_decode, the decode test's reference, gives the lecture's three boxes on the lecture's head output
+    (lecture 4, the YOLOv3 head at stride 32: a 13 x 13 grid, the three largest COCO anchors, 80 classes)."""
+    S, B, C, stride = 13, 3, 80, 32
+    anchors = np.array([(116.0, 90.0), (156.0, 198.0), (373.0, 326.0)])
+    t = np.zeros((B, 5 + C, S, S))
+    t[:, 4] = -8.0
+    found = [(0, 4, 3, (0.4, -0.3, 0.2, 0.1), 3.0), (1, 8, 9, (-0.5, 0.6, -0.2, 0.3), 2.0),
+             (2, 6, 6, (0.0, 0.2, -0.6, -0.5), 1.0)]  # fmt: skip
+    for b, row, col, txywh, objectness in found:
+        t[b, :4, row, col], t[b, 4, row, col] = txywh, objectness
+    # class logits 0: every class has probability 1/2, so the lecture's objectness > 0.5 is a score > 0.25
+    boxes, scores, labels = ref.yolo_decode(t.reshape(B * (5 + C), S, S), anchors, stride, 0.25)
+    sigmoid = lambda z: 1 / (1 + np.exp(-z))  # noqa: E731
+    expected = []
+    for b, row, col, (tx, ty, tw, th), _ in found:
+        cx, cy = (sigmoid(tx) + col) * stride, (sigmoid(ty) + row) * stride
+        w, h = anchors[b, 0] * np.exp(tw), anchors[b, 1] * np.exp(th)
+        expected.append([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2])
+    np.testing.assert_allclose(boxes, expected, rtol=1e-12)
+    np.testing.assert_allclose(scores, [sigmoid(o) / 2 for *_, o in found], rtol=1e-12)
+    assert labels.tolist() == [0, 0, 0]  # every class ties: the lower index
+    centre = (boxes[0, 0] + boxes[0, 2]) / 2
+    assert centre == pytest.approx((sigmoid(0.4) + 3) * 32) and boxes[0, 2] - boxes[0, 0] == pytest.approx(
+        116 * np.exp(0.2)
+    )
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_reference_decode_solution_against_torch(ns, seed):
+    rng = np.random.default_rng(seed)
+    for _ in range(20):
+        B, C, S_h, S_w = (int(v) for v in rng.integers(1, 7, 4))
+        raw, anchors = ref.random_head(rng, B, C, S_h, S_w), rng.uniform(1, 50, (B, 2))
+        stride, threshold = int(rng.choice([2, 8, 32])), float(rng.choice([0.0, 0.05, 0.3]))
+        got, expected = (
+            ns["decode_predictions"](raw, anchors, stride, threshold),
+            ref.yolo_decode(raw, anchors, stride, threshold),
+        )
+        for a, b in zip(got, expected):
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+        assert got[2].dtype.kind == "i"
+
+
+def test_every_decode_mistake_the_reference_computes_has_a_row():
+    names = {m.name for m in MISCONCEPTIONS}
+    assert {f"decode-{key}" for key in ref.DECODE_MISTAKES} <= names
+    # the brief's examples: the sigmoid forgotten on the offsets, no exp on the scale, x/y swapped, anchors in
+    # pixels taken for cells, the objectness not multiplied by the class probability
+    assert {
+        "decode-offsets-without-sigmoid",
+        "decode-scale-without-exp",
+        "decode-rows-and-columns-swapped",
+        "decode-anchors-times-stride",
+        "decode-score-is-objectness",
+    } <= names
+
+
+def test_the_decode_test_takes_only_numpy_arrays():
+    """decode_predictions is numpy-only: its test cell hands it numpy arrays and Python numbers, never a tensor."""
+    seen = []
+
+    def spy(raw, anchors, stride, score_threshold):
+        seen.append((type(raw), type(anchors), type(stride), type(score_threshold)))
+        return ref.yolo_decode(raw, anchors, stride, score_threshold)
+
+    assert A.run_test("decode_predictions", replace={"decode_predictions": spy})
+    assert seen and all(
+        r is np.ndarray and a is np.ndarray and issubclass(s, (int, np.integer)) and t is float
+        for r, a, s, t in {x for x in seen}
+    ), set(seen)

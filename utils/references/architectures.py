@@ -204,6 +204,115 @@ def coco_all_point_map(
     return float(precision[:, [k for k, c in enumerate(classes) if c in counts]].mean())
 
 
+# -- decoding a YOLOv3-style head -------------------------------------------------------------------
+# The mistakes ``yolo_decode(..., mistake=key)`` can make, one key each; the test cell words them.
+DECODE_MISTAKES = (
+    "offsets-without-sigmoid",
+    "scale-without-exp",
+    "rows-and-columns-swapped",
+    "anchors-times-stride",
+    "centre-in-grid-units",
+    "cell-centre-added",
+    "score-is-objectness",
+    "score-is-class-probability",
+    "softmax-classes",
+    "objectness-without-sigmoid",
+    "centre-and-size",
+    "channels-class-first",
+    "kept-at-threshold",
+    "cell-then-anchor-order",
+)
+
+
+def yolo_decode(raw, anchors, stride, score_threshold, mistake=None):
+    """The lecture's YOLOv3 decoding of one image's head output, in torch (float64).
+
+    ``raw`` ``(B * (5 + C), S_h, S_w)``: channel ``b * (5 + C) + j`` holds quantity ``j`` of anchor
+    ``b`` (``t_x, t_y, t_w, t_h, t_o``, then ``C`` class logits); ``anchors`` ``(B, 2)`` ``(p_w, p_h)``
+    in pixels. The box of anchor ``b`` in the cell of row ``c_y`` and column ``c_x`` has its centre at
+    ``((sigmoid(t_x) + c_x) * stride, (sigmoid(t_y) + c_y) * stride)`` and the size
+    ``(p_w exp(t_w), p_h exp(t_h))``; its class is the one of highest ``sigmoid(t_o) * sigmoid(t_k)``
+    (ties: the lower index) and that product is its score. Boxes with score ``> score_threshold`` are
+    kept, anchor by anchor, then row by row, then column by column.
+
+    Returns ``(boxes (K, 4) as (x1, y1, x2, y2), scores (K,), labels (K,) int64)``, numpy.
+    ``mistake``: one of :data:`DECODE_MISTAKES`, to compute what that mistake gives instead.
+    """
+    if mistake is not None and mistake not in DECODE_MISTAKES:
+        raise ValueError(f"unknown mistake {mistake!r}")
+    raw = torch.as_tensor(np.array(raw, dtype=np.float64, copy=True))
+    anchors = torch.as_tensor(np.array(anchors, dtype=np.float64, copy=True)).reshape(-1, 2)
+    B, (S_h, S_w) = len(anchors), raw.shape[1:]
+    if mistake == "channels-class-first":
+        t = raw.view(-1, B, S_h, S_w).transpose(0, 1)  # read as (5 + C, B, S_h, S_w)
+    else:
+        t = raw.view(B, -1, S_h, S_w)  # (B, 5 + C, S_h, S_w)
+    rows, cols = torch.meshgrid(torch.arange(S_h, dtype=torch.float64), torch.arange(S_w, dtype=torch.float64),
+                                indexing="ij")  # fmt: skip
+    if mistake == "rows-and-columns-swapped":
+        rows, cols = cols, rows  # c_x read from the row index, c_y from the column index
+    squash = (lambda z: z) if mistake == "offsets-without-sigmoid" else torch.sigmoid
+    half = 0.5 if mistake == "cell-centre-added" else 0.0
+    scale = 1.0 if mistake == "centre-in-grid-units" else float(stride)
+    centre_x, centre_y = (squash(t[:, 0]) + cols + half) * scale, (squash(t[:, 1]) + rows + half) * scale
+    grow = (lambda z: z) if mistake == "scale-without-exp" else torch.exp
+    size = anchors * (float(stride) if mistake == "anchors-times-stride" else 1.0)
+    width, height = size[:, 0, None, None] * grow(t[:, 2]), size[:, 1, None, None] * grow(t[:, 3])
+    objectness = t[:, 4:5] if mistake == "objectness-without-sigmoid" else torch.sigmoid(t[:, 4:5])
+    classes = torch.softmax(t[:, 5:], dim=1) if mistake == "softmax-classes" else torch.sigmoid(t[:, 5:])
+    if mistake == "score-is-class-probability":
+        objectness = torch.ones_like(objectness)
+    probability = objectness * classes  # (B, C, S_h, S_w)
+    scores, labels = probability.max(dim=1)  # the first maximum: ties go to the lower class index
+    if mistake == "score-is-objectness":
+        scores = objectness[:, 0]
+        labels = classes.argmax(dim=1)
+    keep = scores >= score_threshold if mistake == "kept-at-threshold" else scores > score_threshold
+    if mistake == "centre-and-size":
+        boxes = torch.stack([centre_x, centre_y, width, height], dim=-1)
+    else:
+        boxes = torch.stack([centre_x - width / 2, centre_y - height / 2, centre_x + width / 2, centre_y + height / 2],
+                            dim=-1)  # fmt: skip
+    boxes, scores, labels = boxes[keep], scores[keep], labels[keep]
+    if mistake == "cell-then-anchor-order":
+        index = keep.nonzero()  # (K, 3): anchor, row, column
+        order = np.lexsort((index[:, 0].numpy(), index[:, 2].numpy(), index[:, 1].numpy()))
+        boxes, scores, labels = boxes[order], scores[order], labels[order]
+    return boxes.numpy().reshape(-1, 4), scores.numpy().reshape(-1), labels.numpy().astype(np.int64).reshape(-1)
+
+
+def random_head(rng, anchors_count, classes, rows, cols):
+    """A random raw head output ``(B * (5 + C), rows, cols)`` float64 for one image: offsets and class
+    logits of spread 2, log-scales of spread 0.5, objectness logits around -1 (most boxes unlikely)."""
+    t = rng.standard_normal((anchors_count, 5 + classes, rows, cols)) * 2.0
+    t[:, 2:4] *= 0.25
+    t[:, 4] -= 1.0
+    return t.reshape(anchors_count * (5 + classes), rows, cols)
+
+
+def coco_map_by_class(pred_boxes, pred_scores, pred_labels, gt_boxes, gt_labels, iou_threshold=0.5):
+    """:func:`coco_all_point_map` run one class at a time (its recall points ``j / G_c``) and averaged
+    over the classes with ground truth: the same all-point mAP, without the least common multiple of
+    several classes' counts (hundreds of objects per class would make it millions of recall points).
+    For the tests and the assignment's evaluation of its detector; needs ``pycocotools``."""
+    classes = np.unique(np.concatenate([np.zeros(0, dtype=np.int64)] + [np.asarray(g).reshape(-1) for g in gt_labels]))
+    if len(classes) == 0:
+        return float("nan")
+    per_class = []
+    for c in classes:
+        mine = [np.asarray(p).reshape(-1) == c for p in pred_labels]
+        truth = [np.asarray(g).reshape(-1) == c for g in gt_labels]
+        per_class.append(coco_all_point_map(
+            [np.asarray(b, dtype=float).reshape(-1, 4)[m] for b, m in zip(pred_boxes, mine)],
+            [np.asarray(s, dtype=float).reshape(-1)[m] for s, m in zip(pred_scores, mine)],
+            [np.zeros(int(m.sum()), dtype=np.int64) for m in mine],
+            [np.asarray(b, dtype=float).reshape(-1, 4)[m] for b, m in zip(gt_boxes, truth)],
+            [np.zeros(int(m.sum()), dtype=np.int64) for m in truth],
+            iou_threshold,
+        ))  # fmt: skip
+    return float(np.mean(per_class))
+
+
 # -- transposed convolution ------------------------------------------------------------------------
 def conv_transpose(x, w, b, param):
     """F.conv_transpose2d in float64: ``(N, C_out, (H-1)*s - 2p + HH, (W-1)*s - 2p + WW)``."""
