@@ -290,29 +290,6 @@ def random_head(rng, anchors_count, classes, rows, cols):
     return t.reshape(anchors_count * (5 + classes), rows, cols)
 
 
-def coco_map_by_class(pred_boxes, pred_scores, pred_labels, gt_boxes, gt_labels, iou_threshold=0.5):
-    """:func:`coco_all_point_map` run one class at a time (its recall points ``j / G_c``) and averaged
-    over the classes with ground truth: the same all-point mAP, without the least common multiple of
-    several classes' counts (hundreds of objects per class would make it millions of recall points).
-    For the tests and the assignment's evaluation of its detector; needs ``pycocotools``."""
-    classes = np.unique(np.concatenate([np.zeros(0, dtype=np.int64)] + [np.asarray(g).reshape(-1) for g in gt_labels]))
-    if len(classes) == 0:
-        return float("nan")
-    per_class = []
-    for c in classes:
-        mine = [np.asarray(p).reshape(-1) == c for p in pred_labels]
-        truth = [np.asarray(g).reshape(-1) == c for g in gt_labels]
-        per_class.append(coco_all_point_map(
-            [np.asarray(b, dtype=float).reshape(-1, 4)[m] for b, m in zip(pred_boxes, mine)],
-            [np.asarray(s, dtype=float).reshape(-1)[m] for s, m in zip(pred_scores, mine)],
-            [np.zeros(int(m.sum()), dtype=np.int64) for m in mine],
-            [np.asarray(b, dtype=float).reshape(-1, 4)[m] for b, m in zip(gt_boxes, truth)],
-            [np.zeros(int(m.sum()), dtype=np.int64) for m in truth],
-            iou_threshold,
-        ))  # fmt: skip
-    return float(np.mean(per_class))
-
-
 # -- transposed convolution ------------------------------------------------------------------------
 def conv_transpose(x, w, b, param):
     """F.conv_transpose2d in float64: ``(N, C_out, (H-1)*s - 2p + HH, (W-1)*s - 2p + WW)``."""
