@@ -376,9 +376,14 @@ def check_outside(
         rooms.enter_context(_isolated())
         proxies = Proxies(room, namespace, functions - torch_names, classes - torch_names, shortcuts)
         proxies.add_torch(torch_room, functions & torch_names, classes & torch_names)
+        upstream: dict[str, BaseException] = {}  # a name a locked cell failed to bind -> the student's error
         for cell in clean:
             proxies.install()
             printed, error = _run(cell.source, namespace, "<instructor cell>", timeout)
+            if error is not None and names_in(cell.source)[1] & graded:
+                # A locked cell that runs the student's code (a training cell) failed here: a test that
+                # reads what it binds fails for that reason, and says so.
+                upstream.update(dict.fromkeys(names_in(cell.source)[0], error))
             if error is not None and not names_in(cell.source)[1] & graded:
                 # The instructor's own cell failed: no student is to blame, so nothing is repeated.
                 if log is not None:
@@ -400,8 +405,13 @@ def check_outside(
             if error is None:
                 summary["passed"].append(test_name(test))
                 continue
-            name, said = test_name(test), _grader_words(error)
             hidden = _line_in_test(error) in hidden_lines(test.source)
+            cause = next((upstream[n] for n in sorted(names_in(test.source)[1] & set(upstream))), None)
+            if cause is not None:
+                error = cause  # the locked cell above, which ran the student's code, is what failed
+            name, said = test_name(test), _grader_words(error)
+            if cause is not None:
+                said = f"the locked cell this test reads from failed outside the kernel: {said}"
             if isinstance(error, CleanRoomError | TimeoutError):
                 summary["over a limit"].append(name)
                 message = f"the grader's repeat of this test outside the kernel was stopped: {said}"

@@ -472,3 +472,30 @@ def test_the_readme_counts_the_repeated_tests_right():
         total += sum(c.source.startswith("# Test:") for c in source.cells)
     said = re.search(r"all (\d+) of the (\d+) tests are repeated so", (ROOT / "README.md").read_text())
     assert said and (int(said[1]), int(said[2])) == (repeated, total), (said and said[0], repeated, total)
+
+
+@pytest.mark.slow
+def test_a_test_that_reads_a_failed_training_cell_is_filed_under_that_cells_error(tmp_path):
+    """A locked cell that runs the student's code (assignment 1's training cell) fails outside the
+    kernel when that code needs torch; the test reading its result says so, as torch in numpy code,
+    not as tampering."""
+    cells = [
+        "import numpy as np\nimport torch",
+        SQUARE,
+        TEST_SQUARE,
+        "total = square(3) + 1",
+        # The test names square, so it is repeated, with the locked cell above run again first.
+        "# Test: total (1 point)\nassert total == 10, 'total should be 10'\nassert callable(square)",
+    ]
+    source = tag_notebook(new_notebook(cells=[new_code_cell(c) for c in cells]))
+    path = tmp_path / "source.ipynb"
+    nbformat.write(source, path)
+    ran = nbformat.from_dict(source)
+    ran.cells[1].source = "import torch\ndef square(x):\n    return int(torch.tensor(x) ** 2)"
+    rules = {"numpy_only": ["square"], "forbidden": {}}
+    summary = replay.check_outside(ran, path, rules, 30, None, sandboxed=not UNSAFE, limits=sb.Limits(uid=61511))
+    assert summary["failed"] == ["square", "total"], summary
+    kinds = {i["message"].split(":")[0]: i["kind"] for i in summary["incidents"]}
+    assert kinds == {"square": "torch-in-numpy", "total": "torch-in-numpy"}, summary["incidents"]
+    [(ename, evalue)] = errors_of(ran.cells[4])
+    assert ename == "NumpyOnlyError" and "locked cell this test reads from failed" in evalue, evalue
