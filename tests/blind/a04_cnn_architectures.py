@@ -1477,6 +1477,167 @@ _add(
     _edit(COUNT, ("kh, kw = module.kernel_size", "kh = kw = module.kernel_size[0]")),
 )
 
+# ---------------------------------------------------------------------------------------------------------------
+# decode_predictions (part 5), added later, blind from the released notebook like the entries above
+# ---------------------------------------------------------------------------------------------------------------
+DECODE = """
+def decode_predictions(raw, anchors, stride, score_threshold):
+    B = anchors.shape[0]
+    _, S_h, S_w = raw.shape
+    C = raw.shape[0] // B - 5
+    p = raw.reshape(B, 5 + C, S_h, S_w)
+
+    def sigmoid(z):
+        return 1.0 / (1.0 + np.exp(-z))
+
+    cy, cx = np.meshgrid(np.arange(S_h), np.arange(S_w), indexing="ij")
+    bx = stride * (sigmoid(p[:, 0]) + cx)
+    by = stride * (sigmoid(p[:, 1]) + cy)
+    bw = anchors[:, 0, None, None] * np.exp(p[:, 2])
+    bh = anchors[:, 1, None, None] * np.exp(p[:, 3])
+    objectness = sigmoid(p[:, 4])
+    class_scores = objectness[:, None] * sigmoid(p[:, 5:])
+    labels = np.argmax(class_scores, axis=1)
+    scores = np.max(class_scores, axis=1)
+    boxes = np.stack([bx - bw / 2, by - bh / 2, bx + bw / 2, by + bh / 2], axis=-1)
+    keep = scores > score_threshold
+    return boxes[keep], scores[keep], labels[keep]
+"""
+_add(
+    "decode_predictions",
+    "correct",
+    "base solution for decode_predictions: meshgrid(indexing='ij'), everything decoded on the grid, then masked",
+    DECODE,
+)
+_add(
+    "decode_predictions",
+    "correct",
+    "quantities on the last axis (B, S_h, S_w, 5 + C), meshgrid's default xy indexing called as (columns, rows), "
+    "a tanh logistic, the class as the argmax of the logits",
+    """
+def decode_predictions(raw, anchors, stride, score_threshold):
+    anchors = np.asarray(anchors, dtype=float)
+    n_anchors = len(anchors)
+    channels, rows, cols = raw.shape
+    t = raw.reshape(n_anchors, channels // n_anchors, rows, cols).transpose(0, 2, 3, 1)  # (B, S_h, S_w, 5 + C)
+    logistic = lambda z: 0.5 * (1.0 + np.tanh(0.5 * z))
+    gx, gy = np.meshgrid(np.arange(cols), np.arange(rows))  # xy indexing: both (S_h, S_w)
+    centre = stride * (logistic(t[..., 0:2]) + np.stack([gx, gy], axis=-1))
+    size = anchors[:, None, None, :] * np.exp(t[..., 2:4])
+    corners = np.concatenate([centre - size / 2, centre + size / 2], axis=-1)
+    labels = np.argmax(t[..., 5:], axis=-1)  # the sigmoid is increasing: the best logit is the best class
+    best_logit = np.take_along_axis(t[..., 5:], labels[..., None], axis=-1)[..., 0]
+    scores = logistic(t[..., 4]) * logistic(best_logit)
+    keep = scores > score_threshold
+    return corners[keep], scores[keep], labels[keep]
+""",
+)
+_add(
+    "decode_predictions",
+    "mistake",
+    "the centre offsets t_x, t_y used without their sigmoid",
+    _edit(
+        DECODE,
+        ("bx = stride * (sigmoid(p[:, 0]) + cx)", "bx = stride * (p[:, 0] + cx)"),
+        ("by = stride * (sigmoid(p[:, 1]) + cy)", "by = stride * (p[:, 1] + cy)"),
+    ),
+)
+_add(
+    "decode_predictions",
+    "mistake",
+    "the anchor scaled by t_w, t_h themselves (the exponential forgotten)",
+    _edit(
+        DECODE,
+        ("bw = anchors[:, 0, None, None] * np.exp(p[:, 2])", "bw = anchors[:, 0, None, None] * p[:, 2]"),
+        ("bh = anchors[:, 1, None, None] * np.exp(p[:, 3])", "bh = anchors[:, 1, None, None] * p[:, 3]"),
+    ),
+)
+_add(
+    "decode_predictions",
+    "mistake",
+    "np.meshgrid's default xy indexing with the rows first: grids of shape (S_w, S_h), rows and columns swapped "
+    "(a broadcasting error on a grid that is not square)",
+    _edit(
+        DECODE,
+        (
+            'cy, cx = np.meshgrid(np.arange(S_h), np.arange(S_w), indexing="ij")',
+            "cy, cx = np.meshgrid(np.arange(S_h), np.arange(S_w))",
+        ),
+    ),
+)
+_add(
+    "decode_predictions",
+    "mistake",
+    "each anchor read as (p_h, p_w): its height stretches the width and its width the height",
+    _edit(
+        DECODE,
+        ("bw = anchors[:, 0, None, None] * np.exp(p[:, 2])", "bw = anchors[:, 1, None, None] * np.exp(p[:, 2])"),
+        ("bh = anchors[:, 1, None, None] * np.exp(p[:, 3])", "bh = anchors[:, 0, None, None] * np.exp(p[:, 3])"),
+    ),
+)
+_add(
+    "decode_predictions",
+    "mistake",
+    "the corners one whole width and height from the centre: (b_x - b_w, b_y - b_h, b_x + b_w, b_y + b_h)",
+    _edit(
+        DECODE,
+        (
+            "boxes = np.stack([bx - bw / 2, by - bh / 2, bx + bw / 2, by + bh / 2], axis=-1)",
+            "boxes = np.stack([bx - bw, by - bh, bx + bw, by + bh], axis=-1)",
+        ),
+    ),
+)
+_add(
+    "decode_predictions",
+    "mistake",
+    "the threshold applied to the objectness sigma(t_o), while the score returned is the product",
+    _edit(DECODE, ("keep = scores > score_threshold", "keep = objectness > score_threshold")),
+)
+_add(
+    "decode_predictions",
+    "mistake",
+    "a softmax over the classes instead of one sigmoid per class",
+    _edit(
+        DECODE,
+        (
+            "class_scores = objectness[:, None] * sigmoid(p[:, 5:])",
+            "e = np.exp(p[:, 5:] - p[:, 5:].max(axis=1, keepdims=True))\n"
+            "    class_scores = objectness[:, None] * e / e.sum(axis=1, keepdims=True)",
+        ),
+    ),
+)
+_add(
+    "decode_predictions",
+    "mistake",
+    "a box kept when its score equals the threshold (>=)",
+    _edit(DECODE, ("keep = scores > score_threshold", "keep = scores >= score_threshold")),
+)
+_add(
+    "decode_predictions",
+    "mistake",
+    "the class taken as the last of an argsort: on equal scores the higher class index wins",
+    _edit(
+        DECODE,
+        ("labels = np.argmax(class_scores, axis=1)", "labels = np.argsort(class_scores, axis=1)[:, -1]"),
+    ),
+)
+_add(
+    "decode_predictions",
+    "mistake",
+    "the sigmoids written back into the reshaped raw (a view): the caller's raw is changed",
+    _edit(
+        DECODE,
+        (
+            "    cy, cx = np.meshgrid(",
+            "    p[:, :2] = sigmoid(p[:, :2])\n    p[:, 4:] = sigmoid(p[:, 4:])\n    cy, cx = np.meshgrid(",
+        ),
+        ("bx = stride * (sigmoid(p[:, 0]) + cx)", "bx = stride * (p[:, 0] + cx)"),
+        ("by = stride * (sigmoid(p[:, 1]) + cy)", "by = stride * (p[:, 1] + cy)"),
+        ("objectness = sigmoid(p[:, 4])", "objectness = p[:, 4]"),
+        ("class_scores = objectness[:, None] * sigmoid(p[:, 5:])", "class_scores = objectness[:, None] * p[:, 5:]"),
+    ),
+)
+
 FUNCTIONS = [
     "top_k_error",
     "box_iou",
@@ -1488,6 +1649,7 @@ FUNCTIONS = [
     "bilinear_upsample",
     "ResidualBlock",
     "count_params_macs",
+    "decode_predictions",
 ]
 
 

@@ -9,6 +9,11 @@ and a residual block whose layers are created through setattr-free helper functi
 mean_average_precision was written later, blind from the released notebook: greedy matching per
 image and class with a masked argmax over the free boxes, one stable ranking per class over all the
 images, and the all-point area as the envelope summed at the true positives divided by G_c.
+
+decode_predictions was written later, blind from the released notebook: the scores and the threshold
+come first, then only the kept boxes are decoded, their (anchor, row, column) taken from np.indices
+grids through the mask; the logistic as exp(-logaddexp(0, -z)); the class as the first that reaches
+the best score (argmax of an equality mask).
 """
 
 import numpy as np
@@ -230,3 +235,30 @@ def count_params_macs(model, input_shape):
     for p in model.parameters():
         params += p.numel()
     return int(params), int(macs)
+
+
+def _logistic(z):
+    """sigma(z) = exp(-log(1 + exp(-z))), through logaddexp: no overflow at either end."""
+    return np.exp(-np.logaddexp(0.0, -z))
+
+
+def decode_predictions(raw, anchors, stride, score_threshold):
+    raw = np.asarray(raw, dtype=np.float64)
+    anchors = np.asarray(anchors, dtype=np.float64).reshape(-1, 2)
+    n_anchors = anchors.shape[0]
+    depth, n_rows, n_cols = raw.shape
+    head = raw.reshape(n_anchors, depth // n_anchors, n_rows, n_cols)  # a view, never written to
+    # score first, class leading: (C, B, S_h, S_w) = sigma(t_o) * sigma(t_k)
+    class_scores = _logistic(head[:, 4])[None] * _logistic(np.moveaxis(head[:, 5:], 1, 0))
+    best = class_scores.max(axis=0)
+    first_best = np.argmax(class_scores == best, axis=0)  # the first class reaching the best score
+    keep = best > score_threshold
+    # explicit (anchor, row, column) grids, filtered by the mask: its C order is the required order
+    which, cell_y, cell_x = (grid[keep] for grid in np.indices(keep.shape))
+    t = head[which, :, cell_y, cell_x]  # (K, 5 + C): only the kept boxes are decoded
+    centre_x = (_logistic(t[:, 0]) + cell_x) * stride
+    centre_y = (_logistic(t[:, 1]) + cell_y) * stride
+    half_w = anchors[which, 0] * np.exp(t[:, 2]) / 2
+    half_h = anchors[which, 1] * np.exp(t[:, 3]) / 2
+    boxes = np.column_stack([centre_x - half_w, centre_y - half_h, centre_x + half_w, centre_y + half_h])
+    return boxes.reshape(-1, 4), best[keep], first_best[keep].astype(np.int64)
