@@ -1873,6 +1873,30 @@ NAMED = {
         "a depthwise convolution: 810 multiply-adds, expected 1,350: the (3, 5) kernel is counted as 3 x 3; "
         "use kernel_size[0] * kernel_size[1].",
     ),
+    # decode_predictions
+    "the centre offsets t_x, t_y used without their sigmoid": True,
+    "the anchor scaled by t_w, t_h themselves": True,
+    "np.meshgrid's default xy indexing with the rows first": (
+        False,
+        "decode_predictions(raw of shape (7, 2, 3)) raised 'operands could not be broadcast together with shapes "
+        "(1,2,3) (3,2)': the cell grids are (S_w, S_h), so rows and columns are swapped; np.meshgrid indexes xy by "
+        "default: call it as meshgrid(rows, columns, indexing='ij') or meshgrid(columns, rows).",
+    ),
+    "each anchor read as (p_h, p_w)": (
+        False,
+        "the box of the 4 x 6 anchor is 6 wide and 4 tall: the anchors' columns are swapped; anchors[b] is "
+        "(p_w, p_h), b_w = p_w * exp(t_w), b_h = p_h * exp(t_h).",
+    ),
+    "the corners one whole width and height from the centre": (
+        False,
+        "the boxes have the right centre but twice the size (8 x 12 for the 4 x 6 anchor): the corners are "
+        "half a width and half a height from the centre, b_x - b_w / 2, b_x + b_w / 2.",
+    ),
+    "the threshold applied to the objectness": True,  # "keep each box whose score, the objectness times ..."
+    "a softmax over the classes": True,
+    "a box kept when its score equals the threshold": True,
+    "the class taken as the last of an argsort": True,  # the labels' tie hint: "equal scores: the lower class index"
+    "the sigmoids written back into the reshaped raw": True,
 }
 
 GAPS = {
