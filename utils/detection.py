@@ -179,9 +179,10 @@ def encode_targets(
 
 
 def yolo_loss(raw: torch.Tensor, target: torch.Tensor, responsible: torch.Tensor) -> torch.Tensor:
-    """YOLOv3's loss terms, summed and divided by the batch size: binary cross-entropy for the
-    centre offsets (through the sigmoid), squared error for ``t_w, t_h`` and binary cross-entropy for
-    the classes, at the responsible anchors; binary cross-entropy for the objectness everywhere."""
+    """A YOLO-style loss, summed and divided by the batch size: at the responsible anchors, binary
+    cross-entropy for the centre offsets (through the sigmoid, as common YOLOv3 code does; the paper
+    writes squared error), squared error for ``t_w, t_h`` (weight 2) and binary cross-entropy for each
+    class (YOLOv3, section 2.2); binary cross-entropy for the objectness everywhere."""
     N, _, S, _ = raw.shape
     B = responsible.shape[1]
     t = raw.view(N, B, -1, S, S).permute(0, 1, 3, 4, 2)  # (N, B, S, S, 5 + C)
@@ -218,8 +219,9 @@ class Detection:
 
     def raw_outputs(self) -> np.ndarray:
         """The head's raw output on the held-out images, ``(n, B * (5 + C), S, S)`` float64."""
+        parameter = next(self.model.parameters())
         with torch.no_grad():
-            return self.model(torch.from_numpy(self.images)).double().numpy()
+            return self.model(torch.from_numpy(self.images).to(parameter.device)).double().cpu().numpy()
 
 
 def trained_detector(
@@ -233,25 +235,26 @@ def trained_detector(
     """Generate the shapes, fit the anchors, train :class:`TinyYOLO` with a fixed seed, and return it
     with a held-out set (generated with another seed).
 
-    Adam, learning rate 3e-3 with a cosine decay, batches of 32. A few seconds on one CPU core.
+    Adam, learning rate 3e-3 with a cosine decay, batches of 32. A few seconds on one CPU core; on a
+    GPU when one is present (:func:`utils.device`).
     """
-    from .core import seed_everything
+    from .core import device, seed_everything
 
     images, boxes, labels = shapes_detection(n_train, seed=seed)
     test_images, test_boxes, test_labels = shapes_detection(n_test, seed=seed + 10_000)
     anchors = kmeans_anchors(boxes, num_anchors, seed=seed)
     target, responsible = encode_targets(boxes, labels, anchors)
     seed_everything(seed)
-    model = TinyYOLO(num_anchors)
+    model = TinyYOLO(num_anchors).to(device())
     optimiser = torch.optim.Adam(model.parameters(), lr=3e-3)
     steps = epochs * int(np.ceil(n_train / 32))
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, steps)
-    x, t, r = torch.from_numpy(images), torch.from_numpy(target), torch.from_numpy(responsible)
+    x, t, r = (torch.from_numpy(a).to(device()) for a in (images, target, responsible))
     generator = torch.Generator().manual_seed(seed)
     losses, start = [], time.process_time()
     for epoch in range(epochs):
         total = 0.0
-        for batch in torch.randperm(n_train, generator=generator).split(32):
+        for batch in torch.randperm(n_train, generator=generator).to(device()).split(32):
             loss = yolo_loss(model(x[batch]), t[batch], r[batch])
             optimiser.zero_grad()
             loss.backward()
