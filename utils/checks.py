@@ -70,7 +70,8 @@ def _guess_mistake(actual: np.ndarray, expected: np.ndarray, rtol: float, atol: 
     """Name a generic slip if the student's array is a simple transform of the reference."""
     if _allclose(actual, -expected, rtol, atol):
         return "It equals the expected value with the opposite sign: check the sign of each term."
-    if actual.shape == expected.shape and np.any(expected != 0):
+    # One number is always a multiple of another: a ratio names a factor only across several elements.
+    if actual.shape == expected.shape and actual.size > 1 and np.any(expected != 0):
         mask = np.abs(expected) > 1e-8
         if mask.any():
             ratios = actual[mask] / expected[mask]
