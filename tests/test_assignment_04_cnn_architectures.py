@@ -596,7 +596,7 @@ def wrong_variants(solutions: dict[str, str]) -> list[tuple[str, str, str, str |
             "bilinear-no-clamp",
             "bilinear_upsample",
             mutate(bil, "np.maximum((np.arange", "((np.arange").replace(" - 0.5, 0.0)", " - 0.5)"),
-            None,
+            "floor gives -1",
         ),
         # -- the residual block
         (
@@ -919,10 +919,292 @@ def decode_variants(solutions: dict[str, str]) -> list[tuple[str, str, str, str 
     ]
 
 
+BATCHED_FIXED_OFFSET = """
+def batched_nms(boxes, scores, classes, iou_threshold):
+    shifted = np.asarray(boxes, dtype=float) + 10.0 * np.asarray(classes, dtype=float)[:, None]
+    return nms(shifted, scores, iou_threshold)
+"""
+
+
+def blind_variants(solutions: dict[str, str]) -> list[tuple[str, str, str, str | None]]:
+    """(id, test cell, source of the wrong version, the phrase its visible message must contain) for the
+    mistakes of the blind catalogue (tests/blind/a04_cnn_architectures.py) that the test cells once caught
+    without naming, or let through: each written here as an edit of the reference solution."""
+    topk, iou, nms = solutions["top_k_error"], solutions["box_iou"], solutions["nms"]
+    batched, fwd = solutions["batched_nms"], solutions["conv_transpose_forward"]
+    back, bil = solutions["conv_transpose_backward"], solutions["bilinear_upsample"]
+    block, count, mean_ap = (
+        solutions["ResidualBlock"],
+        solutions["count_params_macs"],
+        solutions["mean_average_precision"],
+    )
+    decode = solutions["decode_predictions"]
+    stable = 'np.argsort(-scores, axis=1, kind="stable")[:, :k]'
+    pairs = 'pair(param.get("stride", 1)), pair(param.get("pad", 0))'
+    padded = "full = np.pad(dout, ((0, 0), (0, 0), (ph, ph), (pw, pw)))"
+    source = "np.maximum((np.arange(n_out) + 0.5) * n_in / n_out - 0.5, 0.0)"
+    w_line = "width = anchors[:, 0, None, None] * np.exp(t[:, 2])"
+    h_line = "height = anchors[:, 1, None, None] * np.exp(t[:, 3])"
+    corners = "corners = [centre_x - width / 2, centre_y - height / 2, centre_x + width / 2, centre_y + height / 2]"
+
+    def edits(text, *changes):
+        for old, new in changes:
+            text = mutate(text, old, new)
+        return text
+
+    return [
+        # -- top-k error
+        ("topk-k-plus-one", "top_k_error", mutate(topk, stable, stable.replace(":k]", ":k + 1]")), "k + 1 best"),
+        (
+            "topk-sorted-over-images",
+            "top_k_error",
+            mutate(topk, stable, stable.replace("axis=1", "axis=0")),
+            "sorted down the columns",
+        ),
+        # -- IoU
+        (
+            "iou-enclosing-box",
+            "box_iou",
+            edits(
+                iou,
+                ("top_left = np.maximum(", "top_left = np.minimum("),
+                ("bottom_right = np.minimum(", "bottom_right = np.maximum("),
+            ),
+            "min and max are swapped",
+        ),
+        (
+            "iou-matching-pairs-only",
+            "box_iou",
+            edits(
+                iou,
+                ("boxes1[:, None, :2], boxes2[None, :, :2]", "boxes1[:, :2], boxes2[:, :2]"),
+                ("boxes1[:, None, 2:], boxes2[None, :, 2:]", "boxes1[:, 2:], boxes2[:, 2:]"),
+                ("area1[:, None] + area2[None, :]", "area1 + area2"),
+            ),
+            "compare every pair with broadcasting",
+        ),
+        (
+            "iou-area-typo",
+            "box_iou",
+            edits(
+                iou,
+                ("(boxes1[:, 3] - boxes1[:, 1])", "(boxes1[:, 3] - boxes1[:, 0])"),
+                ("(boxes2[:, 3] - boxes2[:, 1])", "(boxes2[:, 3] - boxes2[:, 0])"),
+            ),
+            "the areas of the boxes are not",
+        ),
+        # -- NMS
+        ("nms-inverted", "nms", mutate(nms, "iou[i] > iou_threshold", "iou[i] < iou_threshold"), "is inverted"),
+        (
+            "nms-overwrites-scores",
+            "nms",
+            mutate(nms, "        kept.append(i)\n", "        kept.append(i)\n        scores[i] = -np.inf\n"),
+            "changed its inputs",
+        ),
+        (
+            "batched-subset-positions",
+            "batched_nms",
+            mutate(
+                batched,
+                "kept.append(members[nms(boxes[members], scores[members], iou_threshold)])",
+                "kept.append(nms(boxes[members], scores[members], iou_threshold))",
+            ),  # fmt: skip
+            "inside each class's subset",
+        ),
+        ("batched-fixed-offset", "batched_nms", BATCHED_FIXED_OFFSET, "fixed offset of 10 per class"),
+        # only the hidden part has no boxes: HIDDEN_PHRASES holds what its message must say
+        ("batched-empty", "batched_nms", mutate(batched, "kept = [np.zeros(0, dtype=np.int64)]", "kept = []"), None),
+        # -- mean average precision
+        (
+            "map-found-objects-only",
+            "mean_average_precision",
+            mutate(
+                mean_ap,
+                "recall = true_positives / num_gt",
+                "recall = true_positives / max(true_positives[-1] if len(ranked) else 0, 1)",
+            ),
+            "no prediction finds does not lower",
+        ),
+        # -- transposed convolution, forward
+        (
+            "tconv-crop-minus-p",
+            "conv_transpose_forward",
+            mutate(fwd, "full[:, :, ph:full.shape[2] - ph, pw:full.shape[3] - pw]", "full[:, :, ph:-ph, pw:-pw]"),
+            "0:-0",
+        ),
+        (
+            "tconv-int-stride-and-pad",
+            "conv_transpose_forward",
+            mutate(
+                fwd,
+                f"(sh, sw), (ph, pw) = {pairs}",
+                'sh = sw = param.get("stride", 1)\n    ph = pw = param.get("pad", 0)',
+            ),
+            "stride and pad may be pairs",
+        ),
+        (
+            "tconv-bias-last-axis",
+            "conv_transpose_forward",
+            mutate(fwd, " + b.reshape(1, D, 1, 1)", " + b"),
+            "added along the last axis",
+        ),
+        (
+            "tconv-row-stride-for-columns",
+            "conv_transpose_forward",
+            mutate(fwd, f"(sh, sw), (ph, pw) = {pairs}", f"(sh, sw), (ph, pw) = {pairs}\n    sw = sh"),
+            "the columns use the row stride",
+        ),
+        # -- transposed convolution, backward
+        ("tconv-back-not-padded", "conv_transpose_backward", mutate(back, padded, "full = dout"), "cropped output"),
+        (
+            "tconv-back-top-left",
+            "conv_transpose_backward",
+            mutate(back, padded, "full = np.pad(dout, ((0, 0), (0, 0), (0, 2 * ph), (0, 2 * pw)))"),
+            "top-left corner",
+        ),
+        (
+            "tconv-back-empty-slice",
+            "conv_transpose_backward",
+            mutate(
+                back,
+                padded,
+                "full = np.zeros((N, D, (H - 1) * sh + HH, (W - 1) * sw + WW))\n    full[:, :, ph:-ph, pw:-pw] = dout",
+            ),
+            "0:-0",
+        ),
+        (
+            "tconv-back-layout",
+            "conv_transpose_backward",
+            mutate(back, '"ndhw,cd->nchw"', '"ndhw,dc->nchw"'),
+            "first call with C_in != C_out",
+        ),
+        (
+            "tconv-back-dx-overwritten",
+            "conv_transpose_backward",
+            mutate(back, "dx += np.einsum(", "dx = np.einsum("),
+            "last kernel offset's term",
+        ),
+        (
+            "tconv-back-stride-ignored",
+            "conv_transpose_backward",
+            mutate(
+                back,
+                "window = full[:, :, u:u + sh * (H - 1) + 1:sh, v:v + sw * (W - 1) + 1:sw]",
+                "window = full[:, :, u:u + H, v:v + W]",
+            ),
+            "contiguous slices of dout",
+        ),
+        # -- bilinear upsampling
+        (
+            "bilinear-no-clamp-truncated",
+            "bilinear_upsample",
+            edits(
+                bil,
+                (source, source.replace("np.maximum(", "(").replace(", 0.0)", ")")),
+                ("np.floor(src).astype(int)", "src.astype(int)"),
+            ),  # fmt: skip
+            "truncated toward 0",
+        ),
+        (
+            "bilinear-scale-inverted",
+            "bilinear_upsample",
+            edits(
+                bil,
+                (source, source.replace("* n_in / n_out", "* n_out / n_in")),
+                ("np.floor(src).astype(int)", "np.minimum(np.floor(src).astype(int), n_in - 1)"),
+            ),
+            "scale is inverted",
+        ),
+        ("bilinear-columns-from-rows", "bilinear_upsample", mutate(bil, "axis(W, W_out)", "axis(H, W_out)"), "size H"),
+        (
+            "bilinear-weights-swapped",
+            "bilinear_upsample",
+            mutate(bil, "return low, high, src - low", "return low, high, 1 - (src - low)"),
+            "weights are swapped",
+        ),
+        (
+            "bilinear-upper-neighbour-unclamped",
+            "bilinear_upsample",
+            mutate(bil, "high = np.minimum(low + 1, n_in - 1)", "high = low + 1"),
+            "pixel after the last one",
+        ),
+        # -- the residual block
+        (
+            "block-bn-after-relu",
+            "ResidualBlock",
+            mutate(block, "out = self.relu(self.bn1(self.conv1(x)))", "out = self.bn1(self.relu(self.conv1(x)))"),
+            "BatchNorm after the ReLU",
+        ),
+        (
+            "block-bn1-twice",
+            "ResidualBlock",
+            mutate(block, "out = self.bn2(self.conv2(out))", "out = self.bn1(self.conv2(out))"),
+            "bn1 normalises the second convolution",
+        ),
+        (
+            "block-shortcut-in-place",
+            "ResidualBlock",
+            mutate(block, "out = self.relu(out + identity)", "identity += out\n        out = self.relu(identity)"),
+            "changed the x it was given",
+        ),
+        # -- counting
+        (
+            "count-linear-weights-once",
+            "count_params_macs",
+            mutate(
+                count,
+                "counts.append(output.numel() * module.in_features)",
+                "counts.append(module.in_features * module.out_features)",
+            ),
+            "applied to T positions",
+        ),
+        (
+            "count-top-level-children",
+            "count_params_macs",
+            mutate(count, "for m in model.modules() if isinstance(", "for m in model.children() if isinstance("),
+            "direct children",
+        ),
+        (
+            "count-square-kernel",
+            "count_params_macs",
+            mutate(count, "module.kernel_size[0] * module.kernel_size[1]", "module.kernel_size[0] ** 2"),
+            "counted as square",
+        ),
+        # -- decoding
+        (
+            "decode-anchors-swapped",
+            "decode_predictions",
+            edits(
+                decode,
+                (w_line, w_line.replace("anchors[:, 0", "anchors[:, 1")),
+                (h_line, h_line.replace("anchors[:, 1", "anchors[:, 0")),
+            ),
+            "read as (p_h, p_w)",
+        ),
+        (
+            "decode-corners-full-size",
+            "decode_predictions",
+            mutate(decode, corners, corners.replace(" / 2", "")),
+            "a whole width and height",
+        ),
+        (
+            "decode-meshgrid-xy",
+            "decode_predictions",
+            mutate(decode, ', indexing="ij")', ")"),
+            "indexes 'xy' by default",
+        ),
+    ]
+
+
 MISCONCEPTIONS = [
     Misconception(name, test, from_source(source), phrase)
-    for name, test, source, phrase in wrong_variants(SOLUTIONS) + decode_variants(SOLUTIONS)
+    for name, test, source, phrase in wrong_variants(SOLUTIONS) + decode_variants(SOLUTIONS) + blind_variants(SOLUTIONS)
 ]
+
+# Mistakes that only the hidden part can catch (the visible part has no such input), and what its message must say.
+HIDDEN_PHRASES = {
+    "batched-empty": "nothing to concatenate",
+}
 
 
 # np.argsort's default sort is not stable, but where it happens to give the stable order on the visible
@@ -935,6 +1217,31 @@ def test_misconception_is_caught_and_named(mistake):
     if mistake.name in MACHINE_DEPENDENT and A.run_test(mistake.test, replace=mistake.replace, hidden=False):
         pytest.skip("numpy's default sort gives the stable order on these inputs here")
     A.check_misconception(mistake)
+
+
+@pytest.mark.parametrize("name", sorted(HIDDEN_PHRASES))
+def test_a_mistake_only_the_hidden_part_catches_is_named_there(name):
+    mistake = next(m for m in MISCONCEPTIONS if m.name == name)
+    full = A.run_test(mistake.test, replace=mistake.replace)
+    assert not full and full.kind == "AssertionError", (name, full.kind, full.message)
+    assert HIDDEN_PHRASES[name].lower() in full.message.lower(), (name, full.message)
+
+
+def test_a_wrong_scalar_is_not_called_a_constant_factor():
+    """Any wrong number is the right one times a constant: assert_close says so only across several elements."""
+    for name in ("topk-k-plus-one", "topk-sorted-over-images", "map-found-objects-only"):
+        mistake = next(m for m in MISCONCEPTIONS if m.name == name)
+        message = A.run_test(mistake.test, replace=mistake.replace, hidden=False).message
+        assert "times a constant" not in message, (name, message)
+
+
+def test_a_raised_error_names_the_call_the_line_and_the_cause():
+    """A numpy error inside the student's function becomes a message: which call, which of their lines, and why."""
+    mistake = next(m for m in MISCONCEPTIONS if m.name == "iou-matching-pairs-only")
+    message = A.run_test(mistake.test, replace=mistake.replace, hidden=False).message
+    assert "box_iou(boxes1 of shape (2, 4), boxes2 of shape (4, 4)) raised ValueError" in message, message
+    assert "It was raised in your code, in box_iou (line" in message, message
+    assert "Likely cause: boxes1 and boxes2 hold different numbers of boxes (2 and 4)" in message, message
 
 
 # Answers that two mistakes give alike, where the message rightly names both: 0.0 for no ground truth at all is

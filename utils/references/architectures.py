@@ -10,6 +10,11 @@ no "+1"); scores ``(N,)``; a transposed convolution's ``x`` ``(N, C_in, H, W)``,
 
 from __future__ import annotations
 
+import linecache
+import os
+import sys
+from pathlib import Path
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -221,6 +226,8 @@ DECODE_MISTAKES = (
     "channels-class-first",
     "kept-at-threshold",
     "cell-then-anchor-order",
+    "anchors-swapped",
+    "corners-full-size",
 )
 
 
@@ -257,6 +264,8 @@ def yolo_decode(raw, anchors, stride, score_threshold, mistake=None):
     centre_x, centre_y = (squash(t[:, 0]) + cols + half) * scale, (squash(t[:, 1]) + rows + half) * scale
     grow = (lambda z: z) if mistake == "scale-without-exp" else torch.exp
     size = anchors * (float(stride) if mistake == "anchors-times-stride" else 1.0)
+    if mistake == "anchors-swapped":
+        size = size.flip(1)  # each anchor read as (p_h, p_w)
     width, height = size[:, 0, None, None] * grow(t[:, 2]), size[:, 1, None, None] * grow(t[:, 3])
     objectness = t[:, 4:5] if mistake == "objectness-without-sigmoid" else torch.sigmoid(t[:, 4:5])
     classes = torch.softmax(t[:, 5:], dim=1) if mistake == "softmax-classes" else torch.sigmoid(t[:, 5:])
@@ -270,6 +279,8 @@ def yolo_decode(raw, anchors, stride, score_threshold, mistake=None):
     keep = scores >= score_threshold if mistake == "kept-at-threshold" else scores > score_threshold
     if mistake == "centre-and-size":
         boxes = torch.stack([centre_x, centre_y, width, height], dim=-1)
+    elif mistake == "corners-full-size":
+        boxes = torch.stack([centre_x - width, centre_y - height, centre_x + width, centre_y + height], dim=-1)
     else:
         boxes = torch.stack([centre_x - width / 2, centre_y - height / 2, centre_x + width / 2, centre_y + height / 2],
                             dim=-1)  # fmt: skip
@@ -364,3 +375,298 @@ def count_by_flop_counter(model, input_shape):
         for module, training in modes.items():
             module.training = training
     return sum(p.numel() for p in model.parameters()), int(counter.get_total_flops()) // 2
+
+
+# -- a student's call that raised ------------------------------------------------------------------
+# Frames in these folders are numpy's, torch's, Python's or the course's; the others are the student's cells.
+_NOT_STUDENT = tuple(
+    {str(Path(p).resolve()) + os.sep for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
+    | {str(Path(__file__).resolve().parents[1]) + os.sep}
+)
+
+
+def _student_line(error: BaseException) -> str:
+    """Where in the student's own code ``error`` was raised: ``in f (line N of its cell): `text```, the deepest frame
+    of the traceback outside numpy, torch, Python and utils ("" if there is none)."""
+    found = None
+    tb = error.__traceback__
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if not code.co_filename.startswith(_NOT_STUDENT):
+            found = (code.co_filename, tb.tb_lineno, code.co_name)
+        tb = tb.tb_next
+    if found is None:
+        return ""
+    filename, lineno, name = found
+    text = linecache.getline(filename, lineno).strip()
+    return f"in {name} (line {lineno} of its cell)" + (f": `{text}`" if text else "")
+
+
+def checked_call(fn, *args, what: str, causes=()):
+    """``fn(*args)``; an exception other than NotImplementedError or AssertionError raised inside the
+    student's function becomes a message, as ``utils.references.rnn.call`` makes it (which call, with
+    which inputs, raised what), with the student's line that raised and the likely cause.
+
+    Args:
+        fn: the student's function.
+        what: the call in the student's terms, e.g. ``"box_iou(boxes1 of shape (2, 4), boxes2 of shape (4, 4))"``.
+        causes: ``(applies, text)`` pairs: ``applies(error)`` says whether ``text`` explains this error; the
+            first that applies is given as the likely cause.
+    """
+    try:
+        return fn(*args)
+    except (NotImplementedError, AssertionError):
+        raise
+    except Exception as error:  # noqa: BLE001 - the student's error, reported with the call and the line
+        lines = [f"{what} raised {type(error).__name__}: {error}"]
+        where = _student_line(error)
+        if where:
+            lines.append(f"It was raised in your code, {where}.")
+        cause = next((text for applies, text in causes if applies(error)), None)
+        if cause:
+            lines.append(f"Likely cause: {cause}")
+        raise AssertionError("\n".join(lines)) from None
+
+
+def broadcast_error(error: BaseException, *shapes) -> bool:
+    """Whether ``error`` is numpy's failure to broadcast (or assign) arrays, mentioning every shape in
+    ``shapes`` (as numpy writes them, ``(2,3)``)."""
+    text = str(error)
+    if not isinstance(error, ValueError) or "broadcast" not in text:
+        return False
+    return all("(" + ",".join(str(int(n)) for n in shape) + ("," if len(shape) == 1 else "") + ")" in
+               text.replace(" ", "") for shape in shapes)  # fmt: skip
+
+
+# -- named variants: what a mistake computes, so that a test can name it by its output ----------------
+def top_k_error_sorted_over_images(scores, labels, k):
+    """The top-k error with each COLUMN sorted (over the images, axis 0) and the first k columns of that
+    order read as the k guesses of each row: what sorting along the wrong axis gives."""
+    scores = torch.as_tensor(np.array(scores, dtype=np.float64, copy=True))
+    if scores.shape[0] == 0:
+        return 0.0
+    order = torch.sort(scores, dim=0, descending=True, stable=True).indices[:, :k]
+    labels = torch.as_tensor(np.asarray(labels, dtype=np.int64)).reshape(-1, 1)
+    return float(1.0 - (order == labels).any(dim=1).double().mean())
+
+
+def _intersections(boxes1, boxes2):
+    a = torch.as_tensor(np.asarray(boxes1, dtype=np.float64).reshape(-1, 4))
+    b = torch.as_tensor(np.asarray(boxes2, dtype=np.float64).reshape(-1, 4))
+    sides = (torch.minimum(a[:, None, 2:], b[None, :, 2:]) - torch.maximum(a[:, None, :2], b[None, :, :2])).clamp(min=0)
+    return a, b, sides.prod(-1)
+
+
+def box_iou_area_typo(boxes1, boxes2, iou):
+    """The IoU the student's ``iou`` reproduces when its intersections are right and its areas come from
+    a typo in ``(x2 - x1) * (y2 - y1)`` (one coordinate read in place of another, in the areas of
+    boxes1, of boxes2 or of both); ``None`` when no such typo gives ``iou``."""
+    a, b, inter = _intersections(boxes1, boxes2)
+    try:
+        iou = np.asarray(iou, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    if iou.shape != tuple(inter.shape):
+        return None
+    formula = (2, 0, 3, 1)  # (x2 - x1) * (y2 - y1)
+    typos = [formula[:i] + (j,) + formula[i + 1 :] for i in range(4) for j in range(4) if j != formula[i]]
+    for typo in typos:
+        for first, second in ((typo, typo), (typo, formula), (formula, typo)):
+            area1 = (a[:, first[0]] - a[:, first[1]]) * (a[:, first[2]] - a[:, first[3]])
+            area2 = (b[:, second[0]] - b[:, second[1]]) * (b[:, second[2]] - b[:, second[3]])
+            union = area1[:, None] + area2[None, :] - inter
+            variant = torch.where(union > 0, inter / torch.where(union > 0, union, 1.0), 0.0).numpy()
+            if np.allclose(variant, iou, rtol=1e-6, atol=1e-8):
+                return variant
+    return None
+
+
+def box_iou_enclosing(boxes1, boxes2):
+    """The "IoU" with the smallest box enclosing both in place of the intersection (min and max swapped),
+    0 where that union is not positive."""
+    a, b, inter = _intersections(boxes1, boxes2)
+    sides = (torch.maximum(a[:, None, 2:], b[None, :, 2:]) - torch.minimum(a[:, None, :2], b[None, :, :2])).clamp(min=0)
+    enclosing = sides.prod(-1)
+    area1, area2 = (a[:, 2:] - a[:, :2]).prod(-1), (b[:, 2:] - b[:, :2]).prod(-1)
+    union = area1[:, None] + area2[None, :] - enclosing
+    return torch.where(union > 0, enclosing / torch.where(union > 0, union, 1.0), 0.0).numpy()
+
+
+def batched_nms_fixed_offset(boxes, scores, classes, iou_threshold, offsets=(1, 2, 5, 8, 10, 16, 20, 32, 50, 64)):
+    """``{offset: keep}``: what the coordinate-offset trick gives with a FIXED offset per class (boxes
+    shifted by ``offset * class``, then one NMS), for the usual small constants."""
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    shift = np.asarray(classes, dtype=np.float64).reshape(-1, 1)
+    return {offset: nms(boxes + offset * shift, scores, iou_threshold) for offset in offsets}
+
+
+def batched_nms_subset_positions(boxes, scores, classes, iou_threshold):
+    """The indices NMS keeps inside each class's subset of boxes, numbered from 0 within the subset and
+    never mapped back to the original indices, sorted (their order is the student's)."""
+    boxes, scores, classes = (np.asarray(v) for v in (boxes, scores, classes))
+    kept = [nms(boxes[classes == c], scores[classes == c], iou_threshold) for c in np.unique(classes)]
+    return np.sort(np.concatenate([np.zeros(0, dtype=np.int64)] + kept))
+
+
+# the mistakes ``transpose_grads_mistake`` computes
+TRANSPOSE_GRAD_MISTAKES = ("dout-at-top-left", "stride-ignored", "dx-last-offset-only")
+
+
+def transpose_grads_mistake(x, w, b, param, dout, mistake):
+    """``[dx, dw, db]`` of a transposed convolution computed with one mistake (torch, float64):
+
+    - ``"dout-at-top-left"``: ``dout`` put back at the top-left corner of the full output grid instead of
+      at the offset ``p`` the crop took it from;
+    - ``"stride-ignored"``: contiguous slices of the full grid read where the forward pass wrote every
+      s-th pixel;
+    - ``"dx-last-offset-only"``: ``dx`` overwritten at each kernel offset, so it holds the last offset's
+      term only (dw and db right).
+    """
+    (sh, sw), (ph, pw) = _pair(param.get("stride", 1)), _pair(param.get("pad", 0))
+    x, w, dout = (np.array(a, dtype=np.float64, copy=True) for a in (x, w, dout))
+    N, _, H, W = x.shape
+    _, D, HH, WW = w.shape
+    full_shape = (N, D, (H - 1) * sh + HH, (W - 1) * sw + WW)
+    if mistake == "dout-at-top-left":
+        full = np.zeros(full_shape)
+        full[:, :, : dout.shape[2], : dout.shape[3]] = dout
+        return conv_transpose_grads(x, w, b, {"stride": (sh, sw)}, full)
+    full = F.pad(torch.as_tensor(dout), (pw, pw, ph, ph)).numpy()
+    if mistake == "stride-ignored":
+        return conv_transpose_grads(x, w, b, {"stride": 1}, full[:, :, : H - 1 + HH, : W - 1 + WW])
+    if mistake == "dx-last-offset-only":
+        grads = conv_transpose_grads(x, w, b, param, dout)
+        window = torch.as_tensor(full)[:, :, HH - 1 :: sh, WW - 1 :: sw][:, :, :H, :W]
+        grads[0] = torch.einsum("ndhw,cd->nchw", window, torch.as_tensor(w[:, :, HH - 1, WW - 1])).numpy()
+        return grads
+    raise ValueError(f"unknown mistake {mistake!r}")
+
+
+# the mistakes ``bilinear_mistake`` computes
+BILINEAR_MISTAKES = ("no-clamp-floor", "no-clamp-truncate", "scale-inverted", "columns-from-rows", "weights-swapped")
+
+
+def bilinear_mistake(x, out_size, mistake):
+    """Bilinear upsampling (``align_corners=False``) computed with one mistake, in torch (float64), with the
+    indices of each axis kept inside the image (``min(i0, n - 1)``) as a student's code would:
+
+    - ``"no-clamp-floor"``: the source coordinate not clamped at 0, so floor(-0.25) = -1 reads the LAST
+      row (a negative index);
+    - ``"no-clamp-truncate"``: not clamped and truncated toward 0 (``astype(int)``): the border extrapolates;
+    - ``"scale-inverted"``: ``src = (i + 0.5) * n_out / n_in - 0.5``;
+    - ``"columns-from-rows"``: the columns' indices and weights computed from the rows' input size H;
+    - ``"weights-swapped"``: ``lambda`` on the lower pixel, ``1 - lambda`` on the upper one.
+    """
+    if mistake not in BILINEAR_MISTAKES:
+        raise ValueError(f"unknown mistake {mistake!r}")
+    x = torch.as_tensor(np.array(x, dtype=np.float64, copy=True))
+    H, W = x.shape[2:]
+    H_out, W_out = (int(v) for v in out_size)
+
+    def axis(n_in, n_out):
+        i = torch.arange(n_out, dtype=torch.float64)
+        src = (i + 0.5) * (n_out / n_in if mistake == "scale-inverted" else n_in / n_out) - 0.5
+        if not mistake.startswith("no-clamp"):
+            src = src.clamp(min=0.0)
+        low = torch.trunc(src) if mistake == "no-clamp-truncate" else torch.floor(src)
+        low = low.clamp(max=n_in - 1).long()
+        high = (low + 1).clamp(max=n_in - 1)
+        lam = src - low
+        if mistake == "weights-swapped":
+            return low, high, 1 - lam
+        return low, high, lam
+
+    r0, r1, a = axis(H, H_out)
+    c0, c1, g = axis(H if mistake == "columns-from-rows" else W, W_out)
+    if mistake == "columns-from-rows" and (int(c0.max()) >= W or int(c1.max()) >= W):
+        return None  # the student's code would raise an IndexError instead
+    rows = (1 - a)[:, None] * x[:, :, r0, :] + a[:, None] * x[:, :, r1, :]
+    return ((1 - g) * rows[:, :, :, c0] + g * rows[:, :, :, c1]).numpy()
+
+
+# -- counting: the multiply-adds that the usual counting mistakes give ---------------------------------
+def mac_mistake(model, input_shape, macs):
+    """The counting mistake that gives ``macs`` multiply-adds for ``model`` on one ``(1, *input_shape)``
+    input, worded for the student; ``None`` if none of these gives it (or it is the right count):
+
+    - hooks only on the model's direct children (``model.children()``): nested layers are missed;
+    - each kernel counted as square (``kernel_size[0] ** 2``);
+    - a Linear layer counted as ``in_features * out_features``, whatever the number of positions it is
+      applied to (a ``(1, T, in)`` input costs ``T * in * out``).
+
+    Runs the model once in eval mode without gradients, gives every submodule its mode back and removes
+    its hooks. It names a wrong count; it cannot give the right one."""
+    records = []
+    children = set(model.children())
+
+    def hook(module, inputs, output):
+        records.append((module, output.numel()))
+
+    layers = [m for m in model.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
+    modes = {module: module.training for module in model.modules()}
+    handles = [m.register_forward_hook(hook) for m in layers]
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(torch.zeros(1, *input_shape))
+    finally:
+        for handle in handles:
+            handle.remove()
+        for module, training in modes.items():
+            module.training = training
+
+    def cost(module, outputs, square=False, weights_only=False):
+        if isinstance(module, torch.nn.Conv2d):
+            kh, kw = module.kernel_size
+            return outputs * (module.in_channels // module.groups) * kh * (kh if square else kw)
+        return module.in_features * module.out_features if weights_only else outputs * module.in_features
+
+    right = sum(cost(m, n) for m, n in records)
+    variants = [
+        (
+            sum(cost(m, n) for m, n in records if m in children),
+            "only the model's direct children were hooked (model.children()): the layers nested inside its "
+            "blocks (a Sequential inside the model, ResNet's layers) are missed; hook every Conv2d and Linear of "
+            "model.modules().",
+        ),
+        (
+            sum(cost(m, n, square=True) for m, n in records),
+            "a kernel is counted as square (kernel_size[0] ** 2); this model has a kernel of "
+            + next(
+                (
+                    f"{m.kernel_size[0]} x {m.kernel_size[1]}"
+                    for m, _ in records
+                    if isinstance(m, torch.nn.Conv2d) and m.kernel_size[0] != m.kernel_size[1]
+                ),
+                "another shape",
+            )
+            + ": use kernel_size[0] * kernel_size[1].",
+        ),
+        (
+            sum(cost(m, n, weights_only=True) for m, n in records),
+            "a Linear layer is counted as in_features * out_features, once; it is applied at every position of "
+            "its input (here a Linear acts on a (1, T, in_features) tensor), and a Linear applied to T positions "
+            "costs T * in * out: count output.numel() * in_features.",
+        ),
+    ]
+    if macs == right:
+        return None
+    return next((text for value, text in variants if value == macs and value != right), None)
+
+
+def assigned_into_empty(error: BaseException) -> bool:
+    """Whether ``error`` is numpy's "could not broadcast input array from shape ... into shape (...)" with
+    an empty target (a zero in its shape): an assignment into an empty slice such as ``a[p:-p]`` for p = 0."""
+    import re
+
+    match = re.search(r"into shape \(([^)]*)\)", str(error))
+    return bool(match) and "0" in [v.strip() for v in match.group(1).split(",")]
+
+
+def one_past_the_end(error: BaseException) -> bool:
+    """Whether ``error`` is numpy's IndexError for the index just past the end of an axis ("index 2 is out
+    of bounds for axis 2 with size 2"): a neighbour i + 1 read after the last pixel."""
+    import re
+
+    match = re.search(r"index (\d+) is out of bounds for axis \d+ with size (\d+)", str(error))
+    return isinstance(error, IndexError) and bool(match) and match.group(1) == match.group(2)
