@@ -1147,6 +1147,12 @@ def blind_variants(solutions: dict[str, str]) -> list[tuple[str, str, str, str |
             mutate(block, "out = self.relu(out + identity)", "identity += out\n        out = self.relu(identity)"),
             "changed the x it was given",
         ),
+        (
+            "block-detached-shortcut",
+            "ResidualBlock",
+            mutate(block, "identity = x if self.downsample", "identity = x.detach() if self.downsample"),
+            "a path is cut from autograd",
+        ),
         # -- counting
         (
             "count-linear-weights-once",
