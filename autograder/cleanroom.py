@@ -88,6 +88,52 @@ def student_blocks(nb: NotebookNode, source: NotebookNode) -> list[list]:
     return blocks
 
 
+def locked_labels(nb: NotebookNode, source: NotebookNode) -> set[str]:
+    """The labels (as ``student_blocks`` gives them) of the blocks that are the instructor's locked
+    cells, restored by nbgrader: their code is not the student's to answer for."""
+    from .notebooks import cell_kind
+
+    locked = {
+        c.metadata.get("nbgrader", {}).get("grade_id"): c.source
+        for c in source.cells
+        if c.cell_type == "code" and cell_kind(c) == "locked"
+    }
+    # The instructor's text, word for word: a cell that only claims a locked cell's id is the student's.
+    return {
+        f"cell {index + 1}"
+        for index, cell in enumerate(nb.cells)
+        if cell.cell_type == "code" and locked.get(cell.metadata.get("nbgrader", {}).get("grade_id")) == cell.source
+    }
+
+
+def loadable(blocks: list[list], forbidden: dict, trusted: set[str] = frozenset()) -> tuple[list[list], list]:
+    """``(blocks, dropped)``: the student's blocks with every top-level statement the room must not
+    run blanked out (``autograder.shortcuts.unsafe_at_load``: what runs as it loads reaches names
+    built at run time or a ruled-out shortcut), and ``[(label, why)]`` for each. The grader decides
+    this before the room starts: once the student's first statement has run there, the room's own
+    loader is theirs to change."""
+    from .shortcuts import unsafe_at_load
+
+    kept, dropped = [], []
+    for label, source in blocks:
+        unsafe = [] if label in trusted else unsafe_at_load(str(source), forbidden)
+        if not unsafe:
+            kept.append([label, source])
+            continue
+        import ast
+
+        tree = ast.parse(str(source))
+        lines = str(source).split("\n")
+        for index, why in unsafe:
+            node = tree.body[index]
+            first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+            for number in range(first - 1, node.end_lineno):
+                lines[number] = ""
+            dropped.append((str(label), why))
+        kept.append([label, "\n".join(lines)])
+    return kept, dropped
+
+
 def _module_paths(names: list[str]) -> list[tuple[str, bool]]:
     """``(path, is_folder)`` of each module to mask (found, never imported); numpy's own are left:
     numpy needs them."""
@@ -154,7 +200,11 @@ class CleanRoom:
             self.starts += 1
             if self.starts > MAX_STARTS:
                 break
-            at = self._start_once()
+            try:
+                at = self._start_once()
+            except BaseException:
+                self.stop()  # interrupted while it loaded (a test's time limit): never left half-loaded
+                raise
             if at is None:
                 return
             self.skip.append(at)
@@ -307,6 +357,13 @@ class CleanRoom:
             return value
 
         args, kwargs = outbound(tuple(how.get("args", ()))), outbound(dict(how.get("kwargs", {})))
+        # Tensors autograd follows through the student's code: the room makes them leaves there, and a
+        # backward pass here asks the room for their gradients (torchroom.RemoteGrad).
+        followed = [
+            i
+            for i, a in enumerate(args)
+            if kind == "call" and torch.is_grad_enabled() and isinstance(a, torch.Tensor) and a.requires_grad
+        ]
         arrays: list = []
         shipped = []
         for model in sent:
@@ -327,6 +384,8 @@ class CleanRoom:
             "shipped": shipped,
             "random": wire.encode(np.random.get_state(), arrays),
             "torch_random": wire.encode(torch.get_rng_state(), arrays),
+            "grad_args": followed,
+            "graph": how.get("graph"),
         }
         try:
             self._send(meta, arrays)
@@ -358,7 +417,12 @@ class CleanRoom:
                 raise exc
             if reply.get("result") == {"method": True}:
                 return torchroom.METHOD
-            return decode(reply.get("result", {"v": None}))
+            result = decode(reply.get("result", {"v": None}))
+            graph = reply.get("graph")
+            if followed and isinstance(graph, int) and isinstance(result, torch.Tensor):
+                inputs = [how["args"][i] for i in followed]
+                result = torchroom.RemoteGrad.apply(self, graph, label, graded, result, *inputs)
+            return result
         except (wire.WireError, TypeError, ValueError, RuntimeError) as exc:
             if "error" in reply and not isinstance(exc, wire.WireError):
                 raise

@@ -84,8 +84,11 @@ class Server:
         self.ns: dict = {"__name__": "__main__", "__builtins__": builtins}
         self.objects: dict[int, object] = {}
         self.forbidden: dict[str, list[str]] = {}
+        self.forbidden_ids: dict[str, dict] = {}
         self.callbacks: set[str] = set()
         self.kept = Kept()  # a torch room's objects that the grader holds by number
+        self.graphs: dict[int, tuple] = {}  # a call's output and its followed inputs, for a later backward
+        self.graph_count = 0
 
     # -- messages -----------------------------------------------------------------------------
     def send(self, meta: dict, arrays: list = ()) -> None:
@@ -110,6 +113,8 @@ class Server:
         import signal
 
         self.forbidden = {str(k): [str(v) for v in vs] for k, vs in forbidden.items()}
+        # Resolved before any of the student's code runs here: it could change the resolver afterwards.
+        self.forbidden_ids = {name: agent.forbidden_callables(names) for name, names in self.forbidden.items()}
         failed = []
 
         def too_long(signum, frame):
@@ -215,7 +220,7 @@ class Server:
         ``sys.settrace`` and ``ctypes`` call, and cannot be removed."""
         import _thread
 
-        forbidden = agent.forbidden_callables(self.forbidden.get(graded, []))
+        forbidden = self.forbidden_ids.get(graded, {})
         if not (forbidden or count_lines):
             return target(*args, **kwargs), 0
         threads = {
@@ -283,6 +288,14 @@ class Server:
             raise wire.WireError(f"a remote request that cannot be read ({type(exc).__name__})") from None
         before = [_module_state(m) for m in shipped]
         kind, label, graded = meta.get("kind"), str(meta.get("label")), str(meta.get("graded"))
+        # Tensors the grader's autograd follows through this call: leaves here, whose gradients a
+        # "backward" request asks for later.
+        followed = [int(i) for i in meta.get("grad_args") or [] if 0 <= int(i) < len(args)]
+        if followed:
+            args = list(args)
+            for i in followed:
+                args[i] = args[i].detach().requires_grad_(True)
+            args = tuple(args)
         obj = self.kept(meta["key"]) if meta.get("key") is not None else None
         attr = meta.get("attr")
         REACHED.clear()
@@ -308,10 +321,20 @@ class Server:
                     result = obj[args[0]]
                 elif kind == "class":
                     result = _class_of(obj)
+                elif kind == "backward":
+                    out, inputs = self.graphs.pop(int(meta["graph"]))
+                    out.backward(args[0])
+                    result = [i.grad for i in inputs]
                 else:
                     raise wire.WireError("an unknown remote operation")
             if not isinstance(result, _Method) and _is_iterator(result):
                 result = _items(result)  # model.modules(), named_parameters(): generators
+            if followed and isinstance(result, torch.Tensor) and result.requires_grad:
+                self.graphs[self.graph_count] = (result, [args[i] for i in followed])
+                reply["graph"] = self.graph_count
+                self.graph_count += 1
+                for old in [k for k in self.graphs if k < self.graph_count - 64]:
+                    del self.graphs[old]  # a graph the grader never asked about is let go
             if isinstance(result, _Method):
                 reply["result"] = {"method": True}
             else:
@@ -448,23 +471,10 @@ def _items(iterator, limit: int = 100_000) -> list:
 
 
 def _class_of(obj) -> dict:
-    """What ``obj``'s class is made of: its name, its classes by module and name, and the functions
-    its own classes (those not from an installed module) take from elsewhere (``forward =
-    BasicBlock.forward``). The grader rebuilds what of it it can resolve among its own modules."""
-    import types
-
+    """What ``obj``'s class is: its name and its classes by module and name (the grader maps them to
+    a fixed table of torch's classes)."""
     cls = type(obj)
-    functions = {}
-    for klass in cls.__mro__:
-        for name, value in vars(klass).items():
-            value = getattr(value, "__func__", value)
-            if name not in functions and isinstance(value, types.FunctionType):
-                functions[name] = [str(value.__module__), str(value.__qualname__)]
-    return {
-        "name": str(cls.__name__),
-        "mro": [[str(k.__module__), str(k.__qualname__)] for k in cls.__mro__],
-        "functions": functions,
-    }
+    return {"name": str(cls.__name__), "mro": [[str(k.__module__), str(k.__qualname__)] for k in cls.__mro__]}
 
 
 def _module_state(model) -> dict:

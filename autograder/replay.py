@@ -38,6 +38,7 @@ import os
 import re
 import signal
 import threading
+import time
 import traceback
 import warnings
 from pathlib import Path
@@ -47,6 +48,7 @@ from nbformat import NotebookNode
 
 from .wire import assign_in_place  # noqa: F401 (re-exported: tests use it from here)
 
+REPEAT_BUDGET = 600  # seconds the repeat of one notebook's tests may take in all
 CLEAN_CHECK_FAILED = "CleanCheckFailed"
 NUMPY_ONLY_ERROR = "NumpyOnlyError"
 LIMIT_EXCEEDED = "LimitExceeded"
@@ -174,7 +176,9 @@ def _run(source: str, namespace: dict, where: str, timeout: int | None) -> tuple
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out), _time_limit(timeout):
             exec(compile(strip_magics(source), where, "exec"), namespace)  # noqa: S102 (the instructor's cells)
-    except Exception as exc:  # noqa: BLE001 (a failed check is the result)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # noqa: BLE001 (a failed check is the result; SystemExit from a room's answer too)
         return out.getvalue(), exc
     return out.getvalue(), None
 
@@ -332,7 +336,7 @@ def check_outside(
     repeated, passed in the kernel, zeroed because of a "failed"); ``execute.GradingExecute``
     keeps it in the notebook's metadata.
     """
-    from .cleanroom import CleanRoom, CleanRoomError, student_blocks
+    from .cleanroom import CleanRoom, CleanRoomError, loadable, locked_labels, student_blocks
     from .notebooks import header_of, read_notebook
     from .shortcuts import reached_shortcuts
 
@@ -361,10 +365,20 @@ def check_outside(
     timeout = timeout if isinstance(timeout, int) and timeout > 0 else 300
     if not tests:
         return summary
+    # The whole repeat has one budget, whatever each test's own limit: a notebook whose code stalls the
+    # room at every test costs the grader that budget, not tests x timeout.
+    deadline = time.monotonic() + max(REPEAT_BUDGET, timeout)
 
     blocks = student_blocks(nb, source)
     # What the watch inside a room could be talked out of, the source says outside it.
     shortcuts = reached_shortcuts(blocks, dict(rules.get("forbidden", {})))
+    # And what would run as the room loads and could change the student's code there, or the room's
+    # watch, behind that reading, the room never runs.
+    blocks, dropped = loadable(blocks, dict(rules.get("forbidden", {})), locked_labels(nb, source))
+    for label, why in dropped:
+        number = int(label.split()[-1]) if label.split()[-1].isdigit() else 0
+        said = f"{label}: a statement the grader did not run outside the kernel: {why}"
+        incidents.append({"cell": number, "kind": "tampering", "message": said})
     numpy_names = set(rules.get("numpy_only", []))
     torch_names = (functions | classes) - numpy_names
     namespace = {"__name__": "__main__", "__builtins__": builtins}
@@ -395,10 +409,18 @@ def check_outside(
             if cell is None:
                 summary["failed in the kernel"].append(test_name(test))
                 continue
+            left = int(deadline - time.monotonic())
+            if left < 1:
+                said = f"the grader's repeat of this notebook's tests ran past its {REPEAT_BUDGET} s budget"
+                summary["over a limit"].append(test_name(test))
+                stopped = f"the grader's repeat of this test outside the kernel was stopped: {said}"
+                _zero(cell, stopped, said, LIMIT_EXCEEDED)
+                incidents.append({"cell": index_of[id(cell)], "kind": "limit", "message": f"{test_name(test)}: {said}"})
+                continue
             proxies.install()
             proxies.test_source = test.source
             with _hooks_kept():
-                _, error = _run(test.source, namespace, "<test cell>", timeout)
+                _, error = _run(test.source, namespace, "<test cell>", min(timeout, left))
             if _failed(cell):
                 summary["failed in the kernel"].append(test_name(test))
                 continue  # it scores zero already, with its own message
@@ -424,6 +446,7 @@ def check_outside(
             if hidden:
                 summary["failed hidden tests"].append(name)
                 ename = NUMPY_ONLY_ERROR if numpy_only else type(error).__name__
+                said = _bounded(said)
                 _zero(cell, f"a hidden test failed: {said}", said, ename)
                 continue
             summary["failed"].append(name)
@@ -459,6 +482,17 @@ def _hooks_kept():
         yield
     finally:
         restore_global_hooks(saved)
+
+
+LONG_NUMBER = re.compile(r"[-+]?\d[\d,._]{15,}")
+
+
+def _bounded(said: str) -> str:
+    """A hidden check's message, as the feedback may show it: the check's words, with any number
+    longer than 16 characters cut and the whole cut at 600. A value the student's code returned
+    for a hidden input (quoted by the check) cannot carry that input back out in bulk."""
+    said = LONG_NUMBER.sub(lambda m: m.group()[:8] + "…", said)
+    return said if len(said) <= 600 else said[:600] + "…"
 
 
 def _grader_words(error: BaseException) -> str:

@@ -12,18 +12,67 @@ mentions, or the first way of reaching a callable by a name built at run time (`
 from __future__ import annotations
 
 import ast
+import re
 
 # Ways to reach a callable without writing its name, which no reading can follow: builtins and
 # modules (as bare names or imports) and attributes. A method of the student's objects that happens
 # to share a builtin's name (``model.eval()``) is not one of them.
 DYNAMIC_NAMES = frozenset(
-    {"getattr", "vars", "globals", "locals", "eval", "exec", "compile", "__import__", "__builtins__", "memoryview"}
+    {
+        "getattr",
+        "setattr",
+        "delattr",
+        "vars",
+        "globals",
+        "locals",
+        "eval",
+        "exec",
+        "compile",
+        "__import__",
+        "__builtins__",
+        "memoryview",
+        "breakpoint",
+    }
 )
-DYNAMIC_MODULES = frozenset({"sys", "builtins", "importlib", "inspect", "types", "ctypes", "gc", "operator", "pickle"})
+DYNAMIC_MODULES = frozenset(
+    {
+        "sys",
+        "builtins",
+        "importlib",
+        "inspect",
+        "types",
+        "ctypes",
+        "gc",
+        "operator",
+        "pickle",
+        "pkgutil",
+        "pydoc",
+        "runpy",
+        "code",
+        "codeop",
+        "marshal",
+        "copyreg",
+        "dill",
+        "cloudpickle",
+    }
+)
 DYNAMIC_ATTRIBUTES = frozenset(
     {
         "__dict__",
         "__getattribute__",
+        "__getattr__",
+        "__setattr__",
+        "__delattr__",
+        "__mro__",
+        "__bases__",
+        "__self__",
+        "__func__",
+        "__wrapped__",
+        "__reduce__",
+        "__reduce_ex__",
+        "resolve_name",
+        "import_module",
+        "locate",
         "__code__",
         "__globals__",
         "__closure__",
@@ -134,8 +183,8 @@ def reached_shortcuts(blocks: list, forbidden: dict) -> dict[str, str]:
             seen.add(id(node))
             own = _locals(node)
             for kind, token, line in _tokens(node):
-                if kind == "string":  # getattr(module, "as_strided"), "numpy.lib.stride_tricks.as_strided"
-                    hit = next((r for r in ruled_out if token == r or token.endswith("." + r)), None)
+                if kind == "string":  # getattr(module, "as_strided"), "numpy.lib.stride_tricks:as_strided"
+                    hit = next((r for r in ruled_out if re.search(rf"(?<![\w]){re.escape(r)}(?![\w])", token)), None)
                 elif kind == "star":  # from scipy.signal import *: every name of the module, unread
                     hit = next((d for d in dotted if str(d).rpartition(".")[0] == token), None) if token else None
                 elif kind in ("attribute", "module"):
@@ -161,4 +210,59 @@ def reached_shortcuts(blocks: list, forbidden: dict) -> dict[str, str]:
                 if kind in ("name", "attribute") and token not in own:
                     todo += [statements[i] for i in binders.get(token, [])]
                     todo += methods.get(token, [])
+    return found
+
+
+def _load_time_parts(node: ast.stmt) -> list[ast.AST]:
+    """What of a top-level statement runs when the clean room loads it: all of an assignment or an
+    expression; of a function, its decorators, defaults and annotations; of a class, its bases,
+    keywords, decorators and body, less the bodies of its methods. (An import only binds names:
+    what uses them is read where it is used.)"""
+    if isinstance(node, ast.Import | ast.ImportFrom):
+        return []
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+        args = node.args
+        parts = [*node.decorator_list, *args.defaults, *[d for d in args.kw_defaults if d is not None]]
+        parts += [a.annotation for a in [*args.posonlyargs, *args.args, *args.kwonlyargs] if a.annotation]
+        return parts + ([node.returns] if node.returns else [])
+    if isinstance(node, ast.ClassDef):
+        parts = [*node.bases, *node.keywords, *node.decorator_list]
+        for item in node.body:
+            parts += (
+                _load_time_parts(item)
+                if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+                else [item]
+            )
+        return parts
+    return [node]
+
+
+def unsafe_at_load(source: str, forbidden: dict) -> list[tuple[int, str]]:
+    """``[(index, why)]``: the top-level statements of ``source`` that the clean room must not run,
+    because what runs as they load (an assignment's value, a class body, a decorator) reaches
+    callables by names built at run time, or mentions a shortcut an assignment rules out. Such code
+    could change the student's functions, or the room's own watch, behind every reading of them."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return []
+    ruled_out = {str(d).rpartition(".")[2] for names in forbidden.values() for d in names}
+    found = []
+    for index, node in enumerate(tree.body):
+        for part in _load_time_parts(node):
+            why = None
+            for kind, token, line in _tokens(part):
+                if kind == "string" and any(re.search(rf"(?<![\w]){re.escape(r)}(?![\w])", token) for r in ruled_out):
+                    why = f"line {line} mentions {token!r}, a shortcut an assignment rules out"
+                elif kind in ("attribute", "module", "name") and token in ruled_out:
+                    why = f"line {line} mentions {token}, a shortcut an assignment rules out"
+                elif (kind in ("name", "module") and token in DYNAMIC_NAMES | DYNAMIC_MODULES) or (
+                    kind == "attribute" and token in DYNAMIC_ATTRIBUTES | DYNAMIC_MODULES
+                ):
+                    why = f"line {line} uses {token}, which reaches functions by names built as it runs"
+                if why:
+                    break
+            if why:
+                found.append((index, why))
+                break
     return found

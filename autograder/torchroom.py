@@ -8,9 +8,8 @@ torch, has loaded the student's cells, and has no test in it. There:
 - an object of a graded class stays in the room. The grader holds a ``RemoteObject``: its
   attributes, methods, calls, length, items and iteration are asked of the room. Tensors come back as
   values; any other object (a submodule, the module a method returned) as another ``RemoteObject``.
-  ``isinstance`` sees a class rebuilt from what the room says the object's class is made of
-  (``placeholder``): the torch and torchvision classes it derives from, and the functions it takes
-  from them.
+  ``isinstance`` sees the most derived of the torch and torchvision classes the room says the
+  object's class derives from, taken from a fixed table (``placeholder``).
 - a module of the grader's that a graded function receives (the test's model) is sent as a copy
   (``ship``: ``torch.save``, and the source of the test's own classes it is made of), and what the
   call did to the copy (modes, hooks, plain attributes, buffers, parameters, global hooks) is done
@@ -27,7 +26,6 @@ from __future__ import annotations
 import ast
 import io
 import pickle
-import sys
 import types
 
 
@@ -99,6 +97,31 @@ class RemoteObject:
         return f"<{self._dl_graded}'s object {self._dl_key} in the torch room>"
 
 
+class RemoteGrad:
+    """Autograd through a call in the torch room: its output here is a node whose backward sends the
+    output's gradient to the room, where the call's graph runs backward (the student's module
+    accumulates its parameters' gradients there), and brings back the inputs' gradients."""
+
+    @staticmethod
+    def apply(room, graph: int, label: str, graded: str, value, *inputs):
+        import torch
+
+        class Function(torch.autograd.Function):
+            @staticmethod
+            def forward(ctx, value, *inputs):
+                return value.clone()
+
+            @staticmethod
+            def backward(ctx, grad):
+                how = {"graph": graph, "args": (grad,)}
+                grads = room.remote("backward", f"{label} (backward)", graded, **how)
+                grads = list(grads) if isinstance(grads, list | tuple) else []
+                grads = [g if isinstance(g, torch.Tensor) else None for g in grads][: len(inputs)]
+                return (None, *grads, *[None] * (len(inputs) - len(grads)))
+
+        return Function.apply(value, *inputs)
+
+
 class RemoteMethod:
     """A method of a ``RemoteObject``: called in the room."""
 
@@ -112,54 +135,30 @@ class RemoteMethod:
         return f"<method {self.__name__} of {self.owner!r}>"
 
 
-RESOLVED_PACKAGES = ("torch", "torchvision")  # where the classes and functions rebuilt for isinstance come from
+def _known_classes() -> dict[tuple[str, str], type]:
+    """The classes ``isinstance`` may see through a ``RemoteObject``, by the ``(module, qualname)``
+    the room reports: torch's module classes and torchvision's residual blocks, nothing else."""
+    import torch.nn as nn
+    from torchvision.models.resnet import BasicBlock, Bottleneck
 
-
-def _resolve(module: str, qualname: str):
-    """The object ``module.qualname`` among the modules of torch and torchvision this process has
-    already imported (nothing is imported for it, and no module's ``__getattr__`` runs), or None."""
-    if not isinstance(module, str) or not isinstance(qualname, str) or "<" in qualname:
-        return None
-    if module.split(".")[0] not in RESOLVED_PACKAGES:
-        return None
-    value = sys.modules.get(module)
-    for part in qualname.split("."):
-        if value is None:
-            return None
-        try:
-            value = vars(value).get(part)
-        except TypeError:
-            return None
-    return value
+    classes = [nn.Module, BasicBlock, Bottleneck]
+    classes += [c for c in vars(nn).values() if isinstance(c, type) and issubclass(c, nn.Module)]
+    return {(c.__module__, c.__qualname__): c for c in classes}
 
 
 def placeholder(description) -> type:
-    """A class for ``isinstance`` and class attributes: the room's class itself when this process
-    has it (``nn.Conv2d``), else a class of the same name derived from the classes of its MRO that
-    this process has (``nn.Module``; torchvision's ``BasicBlock`` if the student's derives from it),
-    holding the functions it takes from them. Never instantiated."""
+    """The class ``isinstance`` sees for a room object: of the classes in its MRO (as the room
+    reports it), the most derived one among ``_known_classes`` (``nn.Conv2d``; ``nn.Module`` for a
+    student's module; torchvision's ``BasicBlock`` if the student's derives from it), else
+    ``object``. No class is built from what the room says, and nothing the room names is looked up
+    or imported: a name either is in that fixed table or is nothing."""
+    known = _known_classes()
     try:
-        name = str(description["name"])[:200]
-        found = [_resolve(m, q) for m, q in list(description["mro"])[:100]]
-        functions = dict(description.get("functions", {}))
+        found = [known.get((str(m), str(q))) for m, q in list(description["mro"])[:100]]
     except (TypeError, KeyError, ValueError):
-        return type("Unknown", (), {})
-    if found and isinstance(found[0], type):
-        return found[0]
-    resolved = [c for c in found if isinstance(c, type) and c is not object]
-    bases = [c for c in resolved if not any(o is not c and issubclass(o, c) for o in resolved)]
-    attributes = {}
-    for attr, where in list(functions.items())[:1000]:
-        try:
-            value = _resolve(*where)
-        except TypeError:
-            continue
-        if isinstance(attr, str) and isinstance(value, types.FunctionType):
-            attributes[attr] = value
-    try:
-        return type(name, tuple(bases) or (object,), attributes)
-    except (TypeError, ValueError):
-        return bases[0] if bases else type(name, (), {})
+        return object
+    found = [c for c in found if c is not None]
+    return next((c for c in found if not any(o is not c and issubclass(o, c) for o in found)), object)
 
 
 # -- the grader's modules, sent to the room -----------------------------------------------------------------

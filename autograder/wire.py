@@ -22,6 +22,7 @@ import sys
 HEADER_LIMIT = 8 * 1024**2  # bytes of JSON one message may carry (its arrays are counted apart)
 BLOB_LIMIT = 64 * 1024**2  # bytes of arrays one message may carry (a test's answers are far smaller)
 NODE_LIMIT = 200_000  # nodes one message may decode to
+DECODED_LIMIT = 2 * BLOB_LIMIT  # bytes of arrays and tensors one message may decode to
 DEPTH_LIMIT = 32
 GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
 
@@ -176,11 +177,19 @@ class Decoder:
         self.instances = {} if instances is None else instances
         self.handles = handles
         self.nodes = 0
+        self.decoded = 0  # bytes of arrays and tensors made so far: at most DECODED_LIMIT
+
+    def _spend(self, nbytes: int) -> None:
+        self.decoded += int(nbytes)
+        if self.decoded > DECODED_LIMIT:
+            raise WireError("a message that decodes to more arrays than it carries")
 
     def array(self, index):
         if not isinstance(index, int) or isinstance(index, bool):
             raise WireError("malformed array reference")
-        return self.arrays.view(index).copy()
+        view = self.arrays.view(index)
+        self._spend(view.nbytes)  # each reference to an array is a copy: a forged message cannot repeat one freely
+        return view.copy()
 
     def __call__(self, node):
         try:
@@ -218,7 +227,9 @@ class Decoder:
             dtype = getattr(torch, str(node.get("dtype")), None)
             if not isinstance(dtype, torch.dtype):
                 raise WireError("malformed tensor dtype")
-            return torch.from_numpy(self.array(node["tensor"])).to(dtype)
+            array = self.array(node["tensor"])
+            self._spend(array.size * dtype.itemsize)  # a tensor widened to complex128 costs what it becomes
+            return torch.from_numpy(array).to(dtype)
         if "tuple" in node:
             return tuple(self._decode(v, depth + 1) for v in node["tuple"])
         if "list" in node:

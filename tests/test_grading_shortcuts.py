@@ -46,6 +46,12 @@ HIDDEN = {
         "    return vars(sys.modules['numpy.lib.stride_tricks'])[''.join(['sliding', '_window_view'])](x, 2)"
     ),
     "eval": "def conv_forward_naive(x):\n    return eval('np.lib.stride_tricks.sliding_' + 'window_view')(x, 2)",
+    "pkgutil.resolve_name with a colon (red team, torch room)": (
+        "import pkgutil\ndef conv_forward_naive(x):\n    return pkgutil.resolve_name('scipy.signal:correlate')(x, x)"
+    ),
+    "pydoc.locate (red team)": (
+        "import pydoc\ndef conv_forward_naive(x):\n    return pydoc.locate('scipy.' + 'signal.corr' + 'elate')(x, x)"
+    ),
 }
 HONEST = {
     "loops": (
@@ -114,3 +120,52 @@ def test_a_method_is_named_in_its_own_cell():
         ["cell 5", "def conv_forward_naive(x):\n    return Windows().of(x)"],
     ]
     assert "(cell 2, line 4)" in reached_shortcuts(blocks, FORBIDDEN)["conv_forward_naive"]
+
+
+LOAD_TIME = {
+    "a class swapped in place by an added cell (red team)": (
+        "from torchvision.models.resnet import BasicBlock\n"
+        "_borrowed = type.__setattr__(ResidualBlock, 'forward', BasicBlock.forward)"
+    ),
+    "the room's resolver switched off by an assignment (red team)": (
+        "import types\nimport dl_grading_agent\n"
+        "_off = types.ModuleType.__setattr__(dl_grading_agent, 'forbidden_callables', lambda names: {})"
+    ),
+    "a class body that patches the room's server": (
+        "import sys\nclass Patch:\n    server = getattr(sys.modules['__main__'], 'Server', None)"
+    ),
+    "a decorator": "def deco(f):\n    return f\n@deco(getattr)\ndef helper(x):\n    return x",
+}
+
+
+@pytest.mark.parametrize("source", LOAD_TIME.values(), ids=LOAD_TIME.keys())
+def test_code_that_runs_as_the_room_loads_and_reaches_names_built_at_run_time_is_not_run(source):
+    from autograder.cleanroom import loadable
+    from autograder.shortcuts import unsafe_at_load
+
+    assert unsafe_at_load(source, {"ResidualBlock": ["torchvision.models.resnet.BasicBlock"]})
+    [(label, kept)], dropped = loadable([["cell 7", source]], {})
+    assert dropped and dropped[0][0] == "cell 7"
+    assert "getattr" not in kept and "__setattr__" not in kept and kept.count("\n") == source.count("\n")
+
+
+def test_definitions_constants_and_imports_load():
+    from autograder.shortcuts import unsafe_at_load
+
+    honest = (
+        "import sys\nimport numpy as np\nLOOKUP = np.arange(9)\n"
+        "class Block:\n    scale = 2.0\n    def forward(self, x):\n        return getattr(x, 'sum')()\n"
+        "def helper(x, axis=0):\n    return x.sum(axis)\n"
+    )
+    assert unsafe_at_load(honest, {"conv_forward_naive": ["scipy.signal.correlate"]}) == []
+
+
+def test_a_forbidden_class_is_watched_through_its_methods():
+    """Calling a class, or its method on the student's own object, fires no profile event for the
+    class itself (red team): its methods' code is in the watched set."""
+    from torchvision.models.resnet import BasicBlock
+
+    from autograder.agent import forbidden_callables
+
+    ids = forbidden_callables(["torchvision.models.resnet.BasicBlock"])
+    assert id(BasicBlock.forward.__code__) in ids and id(BasicBlock.__init__.__code__) in ids

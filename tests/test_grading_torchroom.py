@@ -45,6 +45,12 @@ for train in (False, True):
     with torch.no_grad():
         torch.testing.assert_close(block(x.clone()), 2 * reference(x.clone()))
 torch.testing.assert_close(block.state_dict()["bn.running_mean"], reference.state_dict()["1.running_mean"])
+block.eval(); reference.eval()
+given, theirs = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
+(block(given) * torch.arange(15.0, dtype=torch.float64).reshape(5, 3)).sum().backward()
+(2 * reference(theirs) * torch.arange(15.0, dtype=torch.float64).reshape(5, 3)).sum().backward()
+assert given.grad is not None, "no gradient reaches x"
+torch.testing.assert_close(given.grad, theirs.grad, msg="the gradient of x")
 ### BEGIN HIDDEN TESTS
 x = torch.randn(7, 3, dtype=torch.float64)
 with torch.no_grad():
@@ -78,7 +84,7 @@ assert count(nn.Sequential(nn.Linear(4, 6))) == 6, "hidden: one layer"
 ### END HIDDEN TESTS"""
 
 
-def repeat(tmp_path, block: str = BLOCK, count: str = COUNT, forbidden: dict | None = None):
+def repeat(tmp_path, block: str = BLOCK, count: str = COUNT, forbidden: dict | None = None, timeout: int = 60):
     """The notebook's kernel passed both tests; they are repeated with ``block`` and ``count`` as the
     student's cells (neither is numpy-only: a torch room)."""
     cells = ["import numpy as np\nimport torch\nimport torch.nn as nn", BLOCK, TEST_BLOCK, COUNT, TEST_COUNT]
@@ -88,7 +94,8 @@ def repeat(tmp_path, block: str = BLOCK, count: str = COUNT, forbidden: dict | N
     ran = nbformat.from_dict(source)
     ran.cells[1].source, ran.cells[3].source = block, count
     rules = {"numpy_only": [], "forbidden": forbidden or {}}
-    summary = replay.check_outside(ran, path, rules, 60, None, sandboxed=not UNSAFE, limits=sb.Limits(uid=61512))
+    limits = sb.Limits(uid=61512)
+    summary = replay.check_outside(ran, path, rules, timeout, None, sandboxed=not UNSAFE, limits=limits)
     return ran, summary
 
 
@@ -115,11 +122,22 @@ def test_honest_torch_code_passes_and_hooks_left_behind_do_not_outlive_the_test(
             "hidden: a batch of 7",
         ),
         (("nn.BatchNorm1d(n)", "nn.BatchNorm1d(n, momentum=0.5)"), "Block", "Tensor-likes are not close"),
+        (("self.bn(self.lin(x))", "self.bn(self.lin(x.detach()))"), "Block", "no gradient reaches x"),
+        (("self.bn(self.lin(x))", "self.bn(self.lin(x) + 0 * x.pow(2).sum())"), None, None),
         (("    for h in handles:\n        h.remove()\n", ""), "count", "hooks left behind"),
         (("        m.training = t\n", "        pass\n"), "count", "modes changed"),
         (("    model.eval()\n", ""), "count", "running statistics moved"),
     ],
-    ids=["equivalent", "wrong on the hidden input", "BatchNorm momentum", "hooks left", "modes", "train mode"],
+    ids=[
+        "equivalent",
+        "wrong on the hidden input",
+        "BatchNorm momentum",
+        "x cut from autograd",
+        "an extra path of zero gradient",
+        "hooks left",
+        "modes",
+        "train mode",
+    ],
 )
 @pytest.mark.slow
 def test_what_the_students_torch_code_did_is_judged_here(tmp_path, change, test, said):
@@ -164,22 +182,24 @@ def test_a_ruled_out_base_class_is_read_from_the_source(tmp_path):
     assert ename == "NumpyOnlyError" and "Sequential" in evalue, evalue
 
 
-def test_isinstance_sees_the_torch_classes_a_remote_class_derives_from_and_nothing_is_imported():
+def test_isinstance_sees_only_torch_classes_from_a_fixed_table_and_nothing_runs_here():
+    """Red team: a class built here from the room's description ran a function the student chose
+    (a base's ``__init_subclass__`` calling a class attribute resolved from the description)."""
     import sys
 
-    conv = placeholder({"name": "Conv2d", "mro": [["torch.nn.modules.conv", "Conv2d"]], "functions": {}})
+    from torchvision.models.resnet import BasicBlock
+
+    conv = placeholder({"name": "Conv2d", "mro": [["torch.nn.modules.conv", "Conv2d"]]})
     assert conv is nn.Conv2d
-    mine = placeholder(
-        {
-            "name": "Mine",
-            "mro": [["__main__", "Mine"], ["torch.nn.modules.container", "Sequential"], ["builtins", "object"]],
-            "functions": {"forward": ["torch.nn.modules.container", "Sequential.forward"]},
-        }
-    )
-    assert issubclass(mine, nn.Sequential) and mine.__name__ == "Mine" and mine.forward is nn.Sequential.forward
-    assert "antigravity" not in sys.modules
-    other = placeholder({"name": "X", "mro": [["antigravity", "X"], ["os", "PathLike"]], "functions": {}})
-    assert "antigravity" not in sys.modules and other.__bases__ == (object,)
+    mine = [["__main__", "Mine"], ["torchvision.models.resnet", "BasicBlock"], ["torch.nn.modules.module", "Module"]]
+    assert placeholder({"name": "Mine", "mro": mine}) is BasicBlock
+    forged = {
+        "name": "X",
+        "mro": [["torch.utils._python_dispatch", "TorchDispatchMode"], ["antigravity", "X"]],
+        "functions": {"_should_skip_dynamo": ["torch.hub", "zipfile.main"]},
+    }
+    assert placeholder(forged) is object and "antigravity" not in sys.modules
+    assert placeholder({"mro": "not a list of pairs"}) is object
 
 
 def test_changes_from_the_room_touch_only_what_the_module_already_has():
@@ -202,3 +222,43 @@ def test_changes_from_the_room_touch_only_what_the_module_already_has():
 
 def test_a_remote_object_is_not_a_local_module():
     assert not issubclass(RemoteObject, nn.Module)
+
+
+def test_a_message_that_repeats_an_array_cannot_blow_up_in_the_grader():
+    """Red team: a room that references one 2 MB array many times as complex128 took the grader's
+    memory up by a gigabyte. Decoding is held to twice what a message may carry."""
+    import numpy as np
+
+    from autograder import wire
+
+    arrays = [np.zeros(2**18)]  # 2 MB
+    table = wire.Arrays.of(arrays)
+    node = {"list": [{"tensor": 0, "dtype": "complex128"}] * 200}
+    with pytest.raises(wire.WireError, match="decodes to more"):
+        wire.Decoder(table)(node)
+    assert len(wire.Decoder(table)({"list": [{"tensor": 0, "dtype": "float64"}] * 3})) == 3
+
+
+def test_a_hidden_checks_message_cannot_carry_a_long_number_out():
+    """Red team: a count returned for a hidden input (3, 224, 224) encoded that input as a 200-digit
+    integer, which the check's message quoted in the feedback."""
+    secret = int.from_bytes(b"ResNet input=(3, 224, 224) w0=(64, 3, 7, 7)", "big")
+    said = replay._bounded(f"AssertionError: resnet18: {secret:,} parameters, torchvision publishes 11,689,512.")
+    assert f"{secret:,}"[:12] not in said and "11,689,512" in said and len(said) < 120
+
+
+def test_a_test_that_exits_fails_instead_of_ending_the_grader():
+    _, error = replay._run("raise SystemExit(2)", {}, "<test cell>", 5)
+    assert isinstance(error, SystemExit)
+
+
+@pytest.mark.slow
+def test_the_repeat_of_a_notebook_has_one_time_budget(tmp_path, monkeypatch):
+    """Red team: a cell that makes the room sleep at every test cost tests x timeout. The repeat
+    stops at its budget; the tests left are over a limit, each with a message."""
+    monkeypatch.setattr(replay, "REPEAT_BUDGET", 4)
+    pause = "        import time\n        time.sleep(3)\n        return self.scale"
+    slow = BLOCK.replace("        return self.scale", pause)
+    ran, summary = repeat(tmp_path, slow, timeout=3)
+    assert summary["over a limit"] == ["Block", "count"], summary
+    assert any("budget" in evalue for _, evalue in errors_of(ran.cells[4])), errors_of(ran.cells[4])
