@@ -172,7 +172,9 @@ def test_report_of_a_real_grading_run(graded_class):  # noqa: F811
     fixture = data["assignments"]["00_fixture"]
     assert fixture["scores"]["reference"] == fixture["max_score"] == 5.0
     add = fixture["tests"]["test-add"]
-    assert add["messages"][0] == ["AssertionError: add(-5, 5) should be 0", 2], add["messages"]
+    # The hidden part runs only outside the kernel, where it fails for the two hardcoded submissions.
+    hidden = "AssertionError: a hidden test failed: AssertionError: add(-5, 5) should be 0"
+    assert add["messages"][0] == [hidden, 2], add["messages"]
     assert add["submissions"] == 7 and add["failures"] == 4  # blank, the two hardcoded, the monkeypatcher
     page = html_path.read_text()
     images = re.findall(r'src="data:image/png;base64,([^"]+)"', page)
