@@ -509,9 +509,17 @@ class CleanRoom:
             if reply.get("random") is not None:
                 np.random.set_state(decode(reply["random"]))
             self._random = np.random.get_state()
+            changed_arrays = []
             if "args_after" in reply:
                 after_args, after_kwargs = decode(reply["args_after"])
-                for target, value in zip(args, after_args):
+                for position, (target, value) in enumerate(zip(args, after_args)):
+                    if (
+                        how.get("target")
+                        and isinstance(target, np.ndarray)
+                        and not (isinstance(value, np.ndarray) and np.array_equal(target, value, equal_nan=True))
+                    ):
+                        changed_arrays.append(position)  # a graded function's array argument, written into
+                        continue
                     assign_in_place(target, value)
                 for name, target in kwargs.items():
                     if name in after_kwargs:
@@ -537,6 +545,15 @@ class CleanRoom:
                 exc = _exception(error)
                 exc.raised_in = label  # the student's: its words are not shown where they could carry a hidden test
                 raise exc
+            if changed_arrays and not how.get("new") and how.get("obj") is None:
+                # No graded function of the course writes into an array it is given (their docstrings say
+                # so; state lives in dicts such as bn_param). One that does could zero the inputs a check
+                # computes its expected answer from after the call: it is refused here, before any check.
+                which = ", ".join(f"argument {p + 1}" for p in changed_arrays)
+                raise AssertionError(
+                    f"{label} changed its {which} (an array) in place: leave the arrays it is given as they were "
+                    "and return new ones."
+                )
             result = decode(reply.get("result", {"v": None}))
             if how.get("count_lines"):
                 lines = reply.get("lines")

@@ -499,3 +499,16 @@ def test_a_test_that_reads_a_failed_training_cell_is_filed_under_that_cells_erro
     assert kinds == {"square": "torch-in-numpy", "total": "torch-in-numpy"}, summary["incidents"]
     [(ename, evalue)] = errors_of(ran.cells[4])
     assert ename == "NumpyOnlyError" and "locked cell this test reads from failed" in evalue, evalue
+
+
+@pytest.mark.slow
+def test_a_graded_function_that_writes_into_its_array_arguments_is_refused():
+    """Red team: zeroing the inputs in place made the checks compute their expected answer from
+    zeros after the call, and a wrong conv_forward_naive, max_pool_forward and top_k_error passed.
+    No graded function writes into an array it is given: the clean room's answer says so first."""
+    code = "import numpy as np\ndef zeroes(x, config):\n    x[...] = 0\n    config['seen'] = True\n    return x.sum()\n"
+    x, config = np.ones(3), {}
+    with a_room(code) as room:
+        with pytest.raises(AssertionError, match="changed its argument 1 .an array. in place"):
+            room.call("zeroes", (x, config), {}, {}, [], target="zeroes")
+    assert x.tolist() == [1.0, 1.0, 1.0]

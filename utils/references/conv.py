@@ -108,8 +108,17 @@ FLIPPED = (
 
 
 def forward_check(forward, x, w, b, conv_param, name, rtol=1e-6):
-    """Check a convolution forward pass against conv2d; return its ``(out, cache)``."""
-    result = forward(x, w, b, conv_param)
+    """Check a convolution forward pass against conv2d; return its ``(out, cache)``.
+
+    The function gets copies: the expected answer is computed from the arrays as they were, and a
+    function that writes into its inputs is named (it would change what the caller still holds).
+    """
+    given = (x.copy(), w.copy(), b.copy())
+    result = forward(*given, dict(conv_param))
+    for label, before, after in zip(("x", "w", "b"), (x, w, b), given):
+        assert np.array_equal(before, after), (
+            f"{name} changed its input {label} in place: leave the arrays it is given as they were."
+        )
     assert isinstance(result, tuple) and len(result) == 2, (
         f"{name} must return a pair (out, cache), got {type(result).__name__}."
     )
