@@ -106,6 +106,25 @@ def locked_labels(nb: NotebookNode, source: NotebookNode) -> set[str]:
     }
 
 
+def imported_modules(blocks: list[list]) -> list[str]:
+    """Every module the blocks import, anywhere in them (``import a.b``, ``from a.b import c``): the
+    room imports them before its guard is on (``cleanroom_server.FATAL_EVENTS``)."""
+    import ast
+
+    found: list[str] = []
+    for _, source in blocks:
+        try:
+            tree = ast.parse(str(source))
+        except (SyntaxError, ValueError, MemoryError, RecursionError):
+            continue
+        for node in ast.walk(tree):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names if a.name != "*"]
+            found += [n for n in names if n not in found]
+    return found[:500]
+
+
 def loadable(blocks: list[list], forbidden: dict, trusted: set[str] = frozenset()) -> tuple[list[list], list]:
     """``(blocks, dropped)``: the student's blocks with every top-level statement the room must not
     run blanked out (``autograder.shortcuts.unsafe_at_load``: what runs as it loads reaches names
@@ -267,6 +286,7 @@ class CleanRoom:
         deadline = time.monotonic() + LOAD_SECONDS
         try:
             load = {"op": "load", "blocks": self.blocks, "forbidden": self.forbidden, "skip": self.skip}
+            load["preload"] = imported_modules(self.blocks)
             self._send({**load, "vectorisation": VECTORISATION})
             while True:
                 meta, _ = self._receive(deadline - time.monotonic())
@@ -396,6 +416,8 @@ class CleanRoom:
         if reply.get("op") != "result":
             self.stop()
             raise CleanRoomError("the clean room answered out of turn")
+        if reply.get("ended"):
+            self.stop()  # the room's guard answered and ended it: the next request starts a new one
 
         def kept(key):
             if not isinstance(key, int) or key < 0:
@@ -505,6 +527,8 @@ class CleanRoom:
             self.stop()
             raise CleanRoomError("the clean room answered out of turn")
         cpu = process_tree_cpu(self.proc.pid) - cpu_before if how.get("cpu") else 0.0
+        if reply.get("ended"):
+            self.stop()  # the room's guard answered and ended it: the next call starts a new one
         try:
             if reply.get("random") is not None:
                 np.random.set_state(decode(reply["random"]))
@@ -590,13 +614,48 @@ class CleanRoom:
         args, kwargs = decode(reply.get("args")), decode(reply.get("kwargs"))
         before = wire.digest((args, kwargs))
         try:
-            result = namespace[name](*args, **kwargs)
+            # The room chooses the stand-in's arguments: im2col with a padding of thousands asks for
+            # gigabytes. The stand-in runs under a memory ceiling, and its answer must fit a message.
+            with _memory_ceiling(CALLBACK_MEMORY):
+                result = namespace[name](*args, **kwargs)
             message = {"op": "return", "result": wire.encode(result, arrays, self._refs(), handles=self.handles)}
+            if sum(getattr(a, "nbytes", 0) for a in arrays) > wire.BLOB_LIMIT:
+                raise MemoryError("the stand-in's answer is larger than a message may carry")
         except Exception as exc:  # noqa: BLE001 (the stand-in's exception goes to the student's code)
+            arrays = []
             message = {"op": "raise", "error": {"type": type(exc).__name__, "message": str(exc)[:2000]}}
         if wire.digest((args, kwargs)) != before:
             message["args_after"] = wire.encode((args, kwargs), arrays, self._refs(), handles=self.handles)
         self._send(message, arrays)
+
+
+CALLBACK_MEMORY = 2 * 1024**3  # bytes a torch stand-in may add to the grader's memory for one callback
+
+
+@contextlib.contextmanager
+def _memory_ceiling(extra: int):
+    """This process may allocate at most ``extra`` bytes more while the block runs (RLIMIT_DATA, set
+    above what it already holds and put back after): a stand-in asked for too much fails with
+    MemoryError instead of taking the grader, and every other student's grade, down with it."""
+    import resource
+
+    try:
+        with open("/proc/self/statm") as statm:
+            data = int(statm.read().split()[5]) * os.sysconf("SC_PAGE_SIZE")
+        soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
+        ceiling = data + extra
+        if hard != resource.RLIM_INFINITY:
+            ceiling = min(ceiling, hard)
+        if soft != resource.RLIM_INFINITY:
+            ceiling = min(ceiling, soft)
+        resource.setrlimit(resource.RLIMIT_DATA, (ceiling, hard))
+    except (OSError, ValueError, IndexError):
+        yield
+        return
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_DATA, (soft, hard))
 
 
 def process_tree_cpu(root: int) -> float:

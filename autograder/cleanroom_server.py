@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import contextlib
 import os
 import sys
 
@@ -49,6 +50,44 @@ REACHED: list[str] = []
 
 # Whether a call is being watched (``Server._watched``), and what touched the watch meanwhile.
 WATCH: dict = {"active": False, "ours": False, "tampered": None}
+
+
+# Ways to copy or rebuild a function under another identity, or to reach objects by walking memory:
+# how a ruled-out callable gets past every watch (a copy of its code is not it). From the student's
+# first statement on, the room ends at the first of them, saying so for a call. The guard's state is
+# in the closure of the audit hook (which cannot be removed): no name of this module turns it off.
+# Nothing the course's numpy, torch or matplotlib code does needs these (they were logged over every
+# assignment's reference): lazy imports (marshal.loads) and inspect.signature (a function's
+# __code__) do happen, so those stay allowed.
+FATAL_EVENTS = frozenset({"code.__new__", "function.__new__", "gc.get_objects", "gc.get_referrers", "gc.get_referents"})
+
+
+def _guard():
+    """``(audit, arm, answering)``: the audit hook, a function that turns the guard on for good,
+    and one that names the request a fatal event should answer before the room ends."""
+    armed, request = [], [None, None]
+
+    def audit(event: str, args) -> None:
+        if armed and event in FATAL_EVENTS:
+            if request[0] is not None:
+                error = {
+                    "type": "NumpyOnlyError",
+                    "message": f"copies or rebuilds a function ({event}), a way round the grader's watch for the "
+                    "shortcuts this assignment rules out",
+                }
+                answer = {"op": "result", "error": error, "nonce": request[1], "ended": True}
+                with contextlib.suppress(Exception):
+                    wire.write_message(request[0], answer, [])
+            os._exit(70)
+        _audit(event, args)
+
+    def arm() -> None:
+        armed.append(True)
+
+    def answering(fd: int, nonce) -> None:
+        request[0], request[1] = fd, nonce
+
+    return audit, arm, answering
 
 
 def _audit(event: str, args) -> None:
@@ -87,6 +126,8 @@ class Server:
         self.forbidden_ids: dict[str, dict] = {}
         self.callbacks: set[str] = set()
         self.kept = Kept()  # a torch room's objects that the grader holds by number
+        self.arm = lambda: None  # main() gives the guard's (``_guard``)
+        self.answering = lambda fd, nonce: None
         self.graphs: dict[int, tuple] = {}  # a call's output and its followed inputs, for a later backward
         self.graph_count = 0
 
@@ -106,7 +147,7 @@ class Server:
         return wire.encode(value, arrays, self._refs())
 
     # -- loading ---------------------------------------------------------------------------------
-    def load(self, blocks: list, forbidden: dict, skip: list) -> dict:
+    def load(self, blocks: list, forbidden: dict, skip: list, preload: list = ()) -> dict:
         """Run the definitions of ``blocks`` (``[label, code]``), a statement at a
         time; before each, say which (``"block:statement"``), so that a statement that ends this
         process is skipped when the grader starts it again."""
@@ -115,6 +156,12 @@ class Server:
         self.forbidden = {str(k): [str(v) for v in vs] for k, vs in forbidden.items()}
         # Resolved before any of the student's code runs here: it could change the resolver afterwards.
         self.forbidden_ids = {name: agent.forbidden_callables(names) for name, names in self.forbidden.items()}
+        # The modules the student's code imports are imported first, while the guard is off: their own
+        # code (torch's, scipy's) may rebuild functions as it loads. Then the guard is on for good.
+        for module in preload:
+            with contextlib.suppress(BaseException):
+                __import__(str(module))
+        self.arm()
         failed = []
 
         def too_long(signum, frame):
@@ -411,9 +458,13 @@ class Server:
             except wire.WireError:
                 return  # the grader has gone
             op, self.nonce = meta.get("op"), meta.get("nonce")  # every answer to this request carries it
+            if op in ("call", "remote"):
+                self.answering(self.fd_out, self.nonce)  # the guard answers this request if it ends the room
             if op == "load":
                 self.vectorisation = _module_from(str(meta.get("vectorisation", "")), "dl_course_vectorisation")
-                loaded = self.load(meta.get("blocks", []), meta.get("forbidden", {}), meta.get("skip", []))
+                loaded = self.load(
+                    meta.get("blocks", []), meta.get("forbidden", {}), meta.get("skip", []), meta.get("preload", [])
+                )
                 self.send({"op": "loaded", **loaded})
             elif op == "call":
                 self.call(meta, decode)
@@ -576,13 +627,17 @@ def main() -> None:
         os.dup2(null, fd)
     sys.stdout = sys.stderr = open(os.devnull, "w")  # noqa: SIM115
     sys.setrecursionlimit(3000)
-    sys.addaudithook(_audit)
+    audit, arm, answering = _guard()
+    sys.addaudithook(audit)
     import numpy  # noqa: F401 (loaded before any student code, as in the kernel)
 
     # No process but this one: the grader reads the room's CPU time from /proc, and a child that
     # Linux reaps by itself would take its CPU time away with it. Threads stay allowed.
     seccomp.forbid_new_processes()
-    Server(fd_in, fd_out).serve()
+    server = Server(fd_in, fd_out)
+    server.arm, server.answering = arm, answering
+    del audit, arm, answering
+    server.serve()
 
 
 if __name__ == "__main__":

@@ -54,6 +54,19 @@ DYNAMIC_MODULES = frozenset(
         "copyreg",
         "dill",
         "cloudpickle",
+        "timeit",
+        "string",
+        "cProfile",
+        "profile",
+        "trace",
+        "pdb",
+        "bdb",
+        "doctest",
+        "__main__",
+        "dl_grading_agent",
+        "dl_grading_wire",
+        "dl_grading_seccomp",
+        "dl_cleanroom",
     }
 )
 DYNAMIC_ATTRIBUTES = frozenset(
@@ -73,6 +86,8 @@ DYNAMIC_ATTRIBUTES = frozenset(
         "resolve_name",
         "import_module",
         "locate",
+        "get_field",
+        "Formatter",
         "__code__",
         "__globals__",
         "__closure__",
@@ -86,6 +101,16 @@ DYNAMIC_ATTRIBUTES = frozenset(
         "f_locals",
     }
 )
+
+
+def _star_reaches(module: str, dotted: str) -> bool:
+    """Whether ``from module import *`` could bind the callable ``dotted``: the module is its own,
+    or another of its package (``scipy.signal._signaltools`` for ``scipy.signal.correlate``). numpy's
+    top level is the exception: its star import binds none of the ruled-out stride tricks."""
+    home = dotted.rpartition(".")[0]
+    if module == home:
+        return True
+    return module.split(".")[0] == home.split(".")[0] and module != "numpy"
 
 
 def _docstrings(node: ast.AST) -> set[int]:
@@ -186,7 +211,7 @@ def reached_shortcuts(blocks: list, forbidden: dict) -> dict[str, str]:
                 if kind == "string":  # getattr(module, "as_strided"), "numpy.lib.stride_tricks:as_strided"
                     hit = next((r for r in ruled_out if re.search(rf"(?<![\w]){re.escape(r)}(?![\w])", token)), None)
                 elif kind == "star":  # from scipy.signal import *: every name of the module, unread
-                    hit = next((d for d in dotted if str(d).rpartition(".")[0] == token), None) if token else None
+                    hit = next((d for d in dotted if _star_reaches(token, str(d))), None) if token else None
                 elif kind in ("attribute", "module"):
                     hit = token if token in ruled_out else None
                 else:

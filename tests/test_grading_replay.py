@@ -512,3 +512,46 @@ def test_a_graded_function_that_writes_into_its_array_arguments_is_refused():
         with pytest.raises(AssertionError, match="changed its argument 1 .an array. in place"):
             room.call("zeroes", (x, config), {}, {}, [], target="zeroes")
     assert x.tolist() == [1.0, 1.0, 1.0]
+
+
+@pytest.mark.slow
+def test_a_function_copied_under_another_identity_ends_the_room_with_a_named_error():
+    """Red team 2: a ruled-out callable's code, copied into a new function (code.replace, then the
+    function type), is not the callable the watch knows. From the student's first statement on, the
+    room's audit guard (state in a closure, not reachable by name) ends the room at such a copy; a
+    call is answered with NumpyOnlyError first, and a statement that does it as the room loads is
+    skipped, as any statement that ends the room."""
+    code = (
+        "import numpy as np\nimport numpy.lib.stride_tricks as st\n"
+        "def copied(x):\n    f = st.as_strided\n    g = type(f)(f.__code__.replace(co_name='v'), f.__globals__)\n"
+        "    return g(x, (2,), (8,)).sum()\n"
+        "AT_LOAD = (lambda f: type(f)(f.__code__.replace(co_name='w'), f.__globals__))(st.as_strided)\n"
+        "def loaded(x):\n    return AT_LOAD(x, (2,), (8,)).sum()\n"
+        "def honest(x):\n    return float(x[:2].sum())\n"
+    )
+    x = np.arange(3.0)
+    with a_room(code) as room:
+        with pytest.raises(AssertionError) as copied:
+            room.call("copied", (x,), {}, {}, [], target="copied")
+        assert room.call("honest", (x,), {}, {}, [], target="honest") == 1.0  # a new room answers
+        with pytest.raises(Exception) as loaded:
+            room.call("loaded", (x,), {}, {}, [], target="loaded")
+    assert type(copied.value).__name__ == "NumpyOnlyError" and "code.__new__" in str(copied.value)
+    assert type(loaded.value).__name__ == "NameError"  # AT_LOAD was never made
+
+
+@pytest.mark.slow
+def test_a_stand_in_asked_for_gigabytes_fails_instead_of_taking_the_grader_down():
+    """Red team 2: the room chooses a torch stand-in's arguments (im2col with a padding of
+    thousands); the stand-in runs in the grader under a memory ceiling and fails alone."""
+    import resource
+
+    code = "import numpy as np\ndef f(x):\n    return big(x).sum()\ndef big(x):\n    return x\n"
+
+    def greedy(x):
+        return torch.zeros(4 * 1024**3 // 8, dtype=torch.float64).numpy()  # 4 GB, past the ceiling
+
+    before = resource.getrlimit(resource.RLIMIT_DATA)
+    with a_room(code) as room, pytest.raises(Exception, match="allocate|Memory"):
+        room.call("f", (np.ones(2),), {}, {"big": greedy}, ["big"], target="f")
+    assert resource.getrlimit(resource.RLIMIT_DATA) == before
