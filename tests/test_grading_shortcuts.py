@@ -26,6 +26,9 @@ REACHES = {
         "def conv_forward_naive(x):\n    return scipy.signal.correlate(x, x)"
     ),
     "a star import": "from scipy.signal import *\ndef conv_forward_naive(x):\n    return correlate(x, x)",
+    "a star import from the implementation's own module (red team 2)": (
+        "from scipy.signal._signaltools import *\ndef conv_forward_naive(x):\n    return correlate(x, x)"
+    ),
 }
 HIDDEN = {
     "a copy made by another function through a global (red team)": (
@@ -48,6 +51,15 @@ HIDDEN = {
     "eval": "def conv_forward_naive(x):\n    return eval('np.lib.stride_tricks.sliding_' + 'window_view')(x, 2)",
     "pkgutil.resolve_name with a colon (red team, torch room)": (
         "import pkgutil\ndef conv_forward_naive(x):\n    return pkgutil.resolve_name('scipy.signal:correlate')(x, x)"
+    ),
+    "string.Formatter().get_field, a getattr under another name (red team 2)": (
+        "import string\ndef conv_forward_naive(x):\n    get = string.Formatter().get_field\n"
+        "    return get('0.sliding_' + 'window_view', (np.lib.stride_tricks,), {})[0](x, 2)"
+    ),
+    "timeit running a string (red team 2)": (
+        "import timeit\nHOLD = {}\ndef conv_forward_naive(x):\n"
+        "    timeit.timeit('import numpy as np; HOLD[0] = np.lib.stride_tricks', number=1, globals={'HOLD': HOLD})\n"
+        "    return x"
     ),
     "pydoc.locate (red team)": (
         "import pydoc\ndef conv_forward_naive(x):\n    return pydoc.locate('scipy.' + 'signal.corr' + 'elate')(x, x)"
