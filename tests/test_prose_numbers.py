@@ -38,3 +38,10 @@ def test_settings_in_code_count_and_what_is_not_a_figure_is_left_alone():
         "ResNet-18 on 7 images; rotate by 45°; worth **37 points**."
     )
     assert found(text) == []
+
+
+def test_a_papers_figures_in_a_sentence_that_cites_it_are_left_to_the_citation():
+    cited = "He et al. (2015, Table 2) report 27.94% for the plain 18-layer net. The run gives 31.5% here."
+    assert found(cited) == ["31.5%"]
+    row = "| plain | 27.94% | 28.54% | (He et al. 2015, Table 2) |"
+    assert found(row) == []

@@ -7,7 +7,8 @@ around it (``NEAR`` cells before and after), as ``(cell index, number as written
 
 What does not count as a stated figure: numbers inside LaTeX maths (formulas, their constants and
 worked arithmetic), inside code spans and headings, small integers (``SMALL``: counts and
-exponents), years, angles, section and figure references and model names (``ResNet-18``), an
+exponents), years, angles, section and figure references and model names (``ResNet-18``), a
+paper's figures in a sentence that cites it (``He et al. 2015``: the citation is what holds them), an
 assignment's points (their table is added up by ``tests/test_assignments.py``), and the
 allow-listed constants of ``ALLOWED``. A number matches an output or code
 number when it is that number rounded to the precision it is written with (``0.426`` matches
@@ -87,11 +88,34 @@ HEADING = re.compile(r"^\s{0,3}#.*$", re.M)
 ANGLE = re.compile(r"\s?(?:°|degrees?\b)")
 
 
+# A sentence that cites a paper ("He et al. (2015, Table 2)", "Simonyan and Zisserman 2015, §2.3")
+# states that paper's figures: the rule for those is the citation, checked by reading the paper.
+CITATION = re.compile(r"[A-Z][\w-]+(?: et al[._]?| and [A-Z][\w-]+)?,? \(?(?:19|20)\d\d\b")
+
+
+def _cited_spans(text: str) -> list[tuple[int, int]]:
+    """The sentences (and table rows) of ``text`` that carry a citation."""
+    spans = []
+    # Abbreviations keep their sentence whole (same length, so positions still match the text).
+    text = re.sub(r"\b(?:et al|e\.g|i\.e|vs|Fig|Eq|cf)\.", lambda m: m.group().replace(".", "_"), text)
+    for line in re.finditer(r"[^\n]+", text):
+        row = line.group()
+        if row.lstrip().startswith("|") and CITATION.search(row):
+            spans.append((line.start(), line.end()))  # a table row: the citation covers the row
+    for sentence in re.finditer(r"(?:[^.!?]|[.!?](?!\s|$))+[.!?]?", text):  # 27.94 is not an end
+        if CITATION.search(sentence.group()):
+            spans.append((sentence.start(), sentence.end()))
+    return spans
+
+
 def _stated(markdown: str) -> list[tuple[str, str]]:
     """The numbers of a markdown cell that state a figure, with some words around each."""
     text = LINK.sub(" ", CODE.sub(" ", MATH.sub(" ", HEADING.sub(" ", markdown))))
+    cited = _cited_spans(text)
     found = []
     for match in NUMBER.finditer(text):
+        if any(start <= match.start() < end for start, end in cited):
+            continue
         written = match.group().strip()
         before = text[max(0, match.start() - 12) : match.start()]
         try:
