@@ -286,7 +286,8 @@ class CleanRoom:
         deadline = time.monotonic() + LOAD_SECONDS
         try:
             load = {"op": "load", "blocks": self.blocks, "forbidden": self.forbidden, "skip": self.skip}
-            load["preload"] = imported_modules(self.blocks)
+            # A torch room imports torch before its guard is on, whether or not the student's cells do.
+            load["preload"] = (["torch"] if not self.masked else []) + imported_modules(self.blocks)
             self._send({**load, "vectorisation": VECTORISATION})
             while True:
                 meta, _ = self._receive(deadline - time.monotonic())
@@ -428,8 +429,10 @@ class CleanRoom:
 
         decode = wire.Decoder(answer, None, kept)
         try:
-            np.random.set_state(decode(reply.get("random")))
-            torch.set_rng_state(decode(reply.get("torch_random")))
+            if reply.get("random") is not None:  # absent when the room's guard answered and ended it
+                np.random.set_state(decode(reply["random"]))
+            if reply.get("torch_random") is not None:
+                torch.set_rng_state(decode(reply["torch_random"]))
             for model, changes in zip(sent, reply.get("shipped") or []):
                 torchroom.apply_changes(model, decode(changes))
             if "error" in reply:
