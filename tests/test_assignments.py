@@ -65,3 +65,14 @@ def test_every_graded_function_has_a_test(assignment: Assignment):
     tests = "\n".join(assignment.test_source(name) for name in assignment.test_names())
     untested = [f for f in assignment.graded_functions() if f not in tests]
     assert not untested, f"{assignment.folder}: no test cell calls {untested}"
+
+
+@pytest.mark.parametrize("assignment", _marked(ASSIGNMENTS))
+def test_the_stated_count_of_test_cells_and_points_is_right(assignment: Assignment):
+    """ "There are N test cells worth M points" in the notebook's text says what the cells are."""
+    import re
+
+    text = "\n".join(c.source for c in assignment.source.cells if c.cell_type == "markdown")
+    for cells, points in re.findall(r"(\d+) test cells worth (\d+) points", text):
+        assert int(cells) == len(assignment.test_names()), f"{assignment.folder}: the text says {cells} test cells"
+        assert float(points) == sum(assignment.points().values()), f"{assignment.folder}: the text says {points}"

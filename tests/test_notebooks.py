@@ -1,5 +1,5 @@
-"""Every course notebook executes top to bottom, offline, without an error; in topics 1-3, every
-number its prose states is shown by a nearby output or code cell (``tools.prose_numbers``).
+"""Every course notebook executes top to bottom, offline, without an error, and every number its
+prose states is shown by a nearby output or code cell, or cited to a paper (``tools.prose_numbers``).
 
 Assignment notebooks run from source, with the reference solutions in place, so this also shows
 that the reference passes every visible and hidden test, and that no test cell writes to stderr
@@ -18,8 +18,8 @@ from conftest import ROOT, course_notebooks
 from tools.notebooks import NOTEBOOK_CELL_TIMEOUT, run_notebook
 from tools.prose_numbers import unquoted
 
-# Topics whose prose is held to quoting every figure from the run (issue 21); the others follow.
-QUOTED_TOPICS = ("01_", "02_", "03_")
+# Topics whose prose is held to quoting every figure from the run (issues 20 and 21): all of them.
+QUOTED_TOPICS = ("01_", "02_", "03_", "04_", "05_")
 
 
 @pytest.mark.notebook

@@ -9,7 +9,7 @@ What does not count as a stated figure: numbers inside LaTeX maths (formulas, th
 worked arithmetic), inside code spans and headings, small integers (``SMALL``: counts and
 exponents), years, angles, section and figure references and model names (``ResNet-18``), a
 paper's figures in a sentence that cites it (``He et al. 2015``: the citation is what holds them), an
-assignment's points (their table is added up by ``tests/test_assignments.py``), and the
+assignment's points and count of test cells (``tests/test_assignments.py`` checks both), and the
 allow-listed constants of ``ALLOWED``. A number matches an output or code
 number when it is that number rounded to the precision it is written with (``0.426`` matches
 ``0.42631``; ``12.2%`` matches ``12.2 %`` and ``0.122``).
@@ -83,7 +83,7 @@ def _numbers(text: str) -> list[float]:
 
 SCALE = re.compile(r"\s*(thousand|million|billion)\b", re.I)
 SCALES = {"thousand": 1e3, "million": 1e6, "billion": 1e9}
-POINTS = re.compile(r"\**\s*points?\b")
+POINTS = re.compile(r"\**\s*(?:points?|test cells?)\b")
 HEADING = re.compile(r"^\s{0,3}#.*$", re.M)
 ANGLE = re.compile(r"\s?(?:°|degrees?\b)")
 
