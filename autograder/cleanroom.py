@@ -131,16 +131,26 @@ def loadable(blocks: list[list], forbidden: dict, trusted: set[str] = frozenset(
     built at run time or a ruled-out shortcut), and ``[(label, why)]`` for each. The grader decides
     this before the room starts: once the student's first statement has run there, the room's own
     loader is theirs to change."""
+    import ast
+
     from .shortcuts import unsafe_at_load
 
     kept, dropped = [], []
+    # What the student's cells read: of the instructor's cells, the room needs definitions, imports
+    # and only the assignments that bind such a name (a training cell's results are not).
+    read: set[str] = set()
     for label, source in blocks:
-        unsafe = [] if label in trusted else unsafe_at_load(str(source), forbidden)
+        if label not in trusted:
+            with contextlib.suppress(SyntaxError, ValueError, MemoryError, RecursionError):
+                read |= {n.id for n in ast.walk(ast.parse(str(source))) if isinstance(n, ast.Name)}
+    for label, source in blocks:
+        if label in trusted:
+            kept.append([label, _needed_only(str(source), read)])
+            continue
+        unsafe = unsafe_at_load(str(source), forbidden)
         if not unsafe:
             kept.append([label, source])
             continue
-        import ast
-
         tree = ast.parse(str(source))
         lines = str(source).split("\n")
         for index, why in unsafe:
@@ -151,6 +161,26 @@ def loadable(blocks: list[list], forbidden: dict, trusted: set[str] = frozenset(
             dropped.append((str(label), why))
         kept.append([label, "\n".join(lines)])
     return kept, dropped
+
+
+def _needed_only(source: str, read: set[str]) -> str:
+    """An instructor's cell with its top-level assignments blanked out unless they bind a name in
+    ``read`` (the room skips loops and bare calls anyway; a training cell's ``history = fit(...)``
+    would only cost it seconds)."""
+    import ast
+
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return source
+    lines = source.split("\n")
+    for node in tree.body:
+        if isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign):
+            bound = {t.id for t in ast.walk(node) if isinstance(t, ast.Name) and isinstance(t.ctx, ast.Store)}
+            if not bound & read:
+                for number in range(node.lineno - 1, node.end_lineno):
+                    lines[number] = ""
+    return "\n".join(lines)
 
 
 def _module_paths(names: list[str]) -> list[tuple[str, bool]]:

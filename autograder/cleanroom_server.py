@@ -154,13 +154,15 @@ class Server:
         import signal
 
         self.forbidden = {str(k): [str(v) for v in vs] for k, vs in forbidden.items()}
-        # Resolved before any of the student's code runs here: it could change the resolver afterwards.
-        self.forbidden_ids = {name: agent.forbidden_callables(names) for name, names in self.forbidden.items()}
         # The modules the student's code imports are imported first, while the guard is off: their own
         # code (torch's, scipy's) may rebuild functions as it loads. Then the guard is on for good.
         for module in preload:
             with contextlib.suppress(BaseException):
                 __import__(str(module))
+        # Resolved before any of the student's code runs here: it could change the resolver afterwards.
+        self.forbidden_ids = {
+            name: agent.forbidden_callables(names, imported_only=True) for name, names in self.forbidden.items()
+        }
         self.arm()
         failed = []
 
