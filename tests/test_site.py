@@ -90,6 +90,7 @@ def test_remote_resource_check_can_fail():
     assert not build_site.remote_resources('<a href="https://arxiv.org/abs/1502.03167">paper</a>')
 
 
+@pytest.mark.notebook  # builds the whole site: executes every lecture and seminar
 def test_every_lecture_and_seminar_has_a_page_linking_its_notebook():
     site = built_site()
     sources = build_site.notebooks(ROOT)
@@ -110,6 +111,7 @@ def test_every_lecture_and_seminar_has_a_page_linking_its_notebook():
         assert 'src="../_static/mathjax/MathJax.js' in text, "MathJax should come from the site itself"
 
 
+@pytest.mark.notebook  # builds the whole site: executes every lecture and seminar
 def test_assignments_page_links_only_the_released_student_versions():
     site = built_site()
     text = (site / "assignments.html").read_text()
@@ -123,6 +125,7 @@ def test_assignments_page_links_only_the_released_student_versions():
         assert "### BEGIN SOLUTION" not in page.read_text(), f"{page} shows a reference solution"
 
 
+@pytest.mark.notebook  # builds the whole site: executes every lecture and seminar
 def test_plot_code_is_folded_and_interactive_plots_have_frames():
     site = built_site()
     pages = [p.read_text() for p in site.glob("*/*.html") if p.parent.name in build_site.SECTIONS]
@@ -130,6 +133,7 @@ def test_plot_code_is_folded_and_interactive_plots_have_frames():
     assert any('class="static-interact"' in text for text in pages)
 
 
+@pytest.mark.notebook  # builds the whole site: executes every lecture and seminar
 def test_no_page_loads_anything_from_another_host():
     site = built_site()
     found = {
