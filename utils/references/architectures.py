@@ -10,17 +10,13 @@ no "+1"); scores ``(N,)``; a transposed convolution's ``x`` ``(N, C_in, H, W)``,
 
 from __future__ import annotations
 
-import linecache
-import os
-import sys
-from pathlib import Path
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 import torchvision
 
 from ..checks import torch_reference
+from . import broadcast_error, checked_call  # noqa: F401 (shared by every topic; the test cells import them from here)
 
 
 def _pair(value):
@@ -375,67 +371,6 @@ def count_by_flop_counter(model, input_shape):
         for module, training in modes.items():
             module.training = training
     return sum(p.numel() for p in model.parameters()), int(counter.get_total_flops()) // 2
-
-
-# -- a student's call that raised ------------------------------------------------------------------
-# Frames in these folders are numpy's, torch's, Python's or the course's; the others are the student's cells.
-_NOT_STUDENT = tuple(
-    {str(Path(p).resolve()) + os.sep for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
-    | {str(Path(__file__).resolve().parents[1]) + os.sep}
-)
-
-
-def _student_line(error: BaseException) -> str:
-    """Where in the student's own code ``error`` was raised: ``in f (line N of its cell): `text```, the deepest frame
-    of the traceback outside numpy, torch, Python and utils ("" if there is none)."""
-    found = None
-    tb = error.__traceback__
-    while tb is not None:
-        code = tb.tb_frame.f_code
-        if not code.co_filename.startswith(_NOT_STUDENT):
-            found = (code.co_filename, tb.tb_lineno, code.co_name)
-        tb = tb.tb_next
-    if found is None:
-        return ""
-    filename, lineno, name = found
-    text = linecache.getline(filename, lineno).strip()
-    return f"in {name} (line {lineno} of its cell)" + (f": `{text}`" if text else "")
-
-
-def checked_call(fn, *args, what: str, causes=()):
-    """``fn(*args)``; an exception other than NotImplementedError or AssertionError raised inside the
-    student's function becomes a message, as ``utils.references.rnn.call`` makes it (which call, with
-    which inputs, raised what), with the student's line that raised and the likely cause.
-
-    Args:
-        fn: the student's function.
-        what: the call in the student's terms, e.g. ``"box_iou(boxes1 of shape (2, 4), boxes2 of shape (4, 4))"``.
-        causes: ``(applies, text)`` pairs: ``applies(error)`` says whether ``text`` explains this error; the
-            first that applies is given as the likely cause.
-    """
-    try:
-        return fn(*args)
-    except (NotImplementedError, AssertionError):
-        raise
-    except Exception as error:  # noqa: BLE001 - the student's error, reported with the call and the line
-        lines = [f"{what} raised {type(error).__name__}: {error}"]
-        where = _student_line(error)
-        if where:
-            lines.append(f"It was raised in your code, {where}.")
-        cause = next((text for applies, text in causes if applies(error)), None)
-        if cause:
-            lines.append(f"Likely cause: {cause}")
-        raise AssertionError("\n".join(lines)) from None
-
-
-def broadcast_error(error: BaseException, *shapes) -> bool:
-    """Whether ``error`` is numpy's failure to broadcast (or assign) arrays, mentioning every shape in
-    ``shapes`` (as numpy writes them, ``(2,3)``)."""
-    text = str(error)
-    if not isinstance(error, ValueError) or "broadcast" not in text:
-        return False
-    return all("(" + ",".join(str(int(n)) for n in shape) + ("," if len(shape) == 1 else "") + ")" in
-               text.replace(" ", "") for shape in shapes)  # fmt: skip
 
 
 # -- named variants: what a mistake computes, so that a test can name it by its output ----------------
