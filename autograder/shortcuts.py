@@ -113,6 +113,29 @@ def _star_reaches(module: str, dotted: str) -> bool:
     return module.split(".")[0] == home.split(".")[0] and module != "numpy"
 
 
+def _mentioned(kind: str, token: str, ruled_out: set[str], dotted, names: bool) -> str | None:
+    """The ruled-out callable a token names: a string holding its name as a word (``"as_strided"``,
+    ``"scipy.signal:correlate"``), an attribute or imported name, a star import of its package, and
+    with ``names`` a bare name too; else None."""
+    if kind == "string":
+        return next((r for r in ruled_out if re.search(rf"(?<![\w]){re.escape(r)}(?![\w])", token)), None)
+    if kind == "star":
+        return next((d for d in dotted if _star_reaches(token, str(d))), None) if token else None
+    if kind in ("attribute", "module") or (names and kind == "name"):
+        return token if token in ruled_out else None
+    return None
+
+
+def _dynamic(kind: str, token: str, own: set[str]) -> bool:
+    """Whether a token reaches callables by names built at run time (``own``: the function's locals,
+    which may share a builtin's name)."""
+    return (
+        (kind == "name" and token in DYNAMIC_NAMES | DYNAMIC_MODULES and token not in own)
+        or (kind == "module" and token in DYNAMIC_MODULES)
+        or (kind == "attribute" and token in DYNAMIC_ATTRIBUTES | DYNAMIC_MODULES)
+    )
+
+
 def _docstrings(node: ast.AST) -> set[int]:
     """The ids of the docstrings in ``node``: prose, not code."""
     found = set()
@@ -208,25 +231,13 @@ def reached_shortcuts(blocks: list, forbidden: dict) -> dict[str, str]:
             seen.add(id(node))
             own = _locals(node)
             for kind, token, line in _tokens(node):
-                if kind == "string":  # getattr(module, "as_strided"), "numpy.lib.stride_tricks:as_strided"
-                    hit = next((r for r in ruled_out if re.search(rf"(?<![\w]){re.escape(r)}(?![\w])", token)), None)
-                elif kind == "star":  # from scipy.signal import *: every name of the module, unread
-                    hit = next((d for d in dotted if _star_reaches(token, str(d))), None) if token else None
-                elif kind in ("attribute", "module"):
-                    hit = token if token in ruled_out else None
-                else:
-                    # A bare name is a local variable, the student's own function, or an imported name,
-                    # whose import is what mentions the shortcut.
-                    hit = None
+                # A bare name is a local variable, the student's own function, or an imported name,
+                # whose import is what mentions the shortcut.
+                hit = _mentioned(kind, token, ruled_out, dotted, names=False)
                 if hit is not None:
                     found[function] = f"mentions {hit} ({label}, line {line}), a shortcut this assignment rules out"
                     break
-                dynamic = (
-                    (kind == "name" and token in DYNAMIC_NAMES | DYNAMIC_MODULES and token not in own)
-                    or (kind == "module" and token in DYNAMIC_MODULES)
-                    or (kind == "attribute" and token in DYNAMIC_ATTRIBUTES | DYNAMIC_MODULES)
-                )
-                if dynamic:
+                if _dynamic(kind, token, own):
                     found[function] = (
                         f"uses {token} ({label}, line {line}), which reaches functions by names built as it runs, "
                         "where the grader cannot see whether they are shortcuts this assignment rules out"
@@ -271,19 +282,17 @@ def unsafe_at_load(source: str, forbidden: dict) -> list[tuple[int, str]]:
         tree = ast.parse(source)
     except (SyntaxError, ValueError, MemoryError, RecursionError):
         return []
-    ruled_out = {str(d).rpartition(".")[2] for names in forbidden.values() for d in names}
+    dotted = [str(d) for names in forbidden.values() for d in names]
+    ruled_out = {d.rpartition(".")[2] for d in dotted}
     found = []
     for index, node in enumerate(tree.body):
         for part in _load_time_parts(node):
             why = None
             for kind, token, line in _tokens(part):
-                if kind == "string" and any(re.search(rf"(?<![\w]){re.escape(r)}(?![\w])", token) for r in ruled_out):
-                    why = f"line {line} mentions {token!r}, a shortcut an assignment rules out"
-                elif kind in ("attribute", "module", "name") and token in ruled_out:
-                    why = f"line {line} mentions {token}, a shortcut an assignment rules out"
-                elif (kind in ("name", "module") and token in DYNAMIC_NAMES | DYNAMIC_MODULES) or (
-                    kind == "attribute" and token in DYNAMIC_ATTRIBUTES | DYNAMIC_MODULES
-                ):
+                hit = _mentioned(kind, token, ruled_out, dotted, names=True)
+                if hit is not None:
+                    why = f"line {line} mentions {hit}, a shortcut an assignment rules out"
+                elif _dynamic(kind, token, set()):
                     why = f"line {line} uses {token}, which reaches functions by names built as it runs"
                 if why:
                     break
