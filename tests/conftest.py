@@ -55,3 +55,8 @@ def run_in_kernel(kc, code: str, timeout: float = 120) -> str:
             out.append(f"{msg['content']['ename']}: {msg['content']['evalue']}")
         elif msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
             return "".join(out)
+
+
+def errors_of(cell) -> list[tuple[str, str]]:
+    """``(ename, evalue)`` of each error output of a notebook cell."""
+    return [(o.ename, o.evalue) for o in cell.outputs if o.output_type == "error"]

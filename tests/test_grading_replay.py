@@ -21,7 +21,7 @@ from autograder import sandbox as sb
 from autograder.cleanroom import CPULimitExceeded
 from autograder.execute import grading_rules
 from autograder.notebooks import read_notebook, tag_notebook
-from conftest import ASSIGNMENTS, UNSAFE
+from conftest import ASSIGNMENTS, UNSAFE, errors_of
 from utils.vectorisation import CPU_BUDGET
 
 PLAIN = [
@@ -177,10 +177,6 @@ def repeat(
     limits = sb.Limits(uid=61511)
     summary = replay.check_outside(ran, path, rules, timeout, None, sandboxed=not UNSAFE, limits=limits)
     return ran, summary
-
-
-def errors_of(cell) -> list[tuple[str, str]]:
-    return [(o.ename, o.evalue) for o in cell.outputs if o.output_type == "error"]
 
 
 @pytest.mark.slow

@@ -17,7 +17,7 @@ from autograder import replay
 from autograder import sandbox as sb
 from autograder.notebooks import tag_notebook
 from autograder.torchroom import RemoteObject, apply_changes, placeholder
-from conftest import UNSAFE
+from conftest import UNSAFE, errors_of
 
 BLOCK = (
     "class Block(nn.Module):\n    def __init__(self, n):\n        ### BEGIN SOLUTION\n        super().__init__()\n"
@@ -97,10 +97,6 @@ def repeat(tmp_path, block: str = BLOCK, count: str = COUNT, forbidden: dict | N
     limits = sb.Limits(uid=61512)
     summary = replay.check_outside(ran, path, rules, timeout, None, sandboxed=not UNSAFE, limits=limits)
     return ran, summary
-
-
-def errors_of(cell) -> list[tuple[str, str]]:
-    return [(o.ename, o.evalue) for o in cell.outputs if o.output_type == "error"]
 
 
 @pytest.mark.slow
