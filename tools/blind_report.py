@@ -1,13 +1,14 @@
 """How well a blind catalogue of student mistakes is caught and named by the grader's test cells.
 
-    python -m tools.blind_report [--function NAME] [--judge]
+    python -m tools.blind_report [--assignment NN] [--function NAME] [--judge]
 
-Each entry of ``tests/blind/a04_cnn_architectures.py`` is run in place of its solution cell, and the function's
-full test cell (visible and hidden parts, as the grader runs it) is executed in-process, the way
-``tests/harness.py`` runs misconceptions. The table gives per function: the mistakes caught, the share of caught
-mistakes whose message names the mistake (the ``named`` judgement recorded in the catalogue), and then, per entry,
-the outcome and the first line of the message a student would read. Printed, never asserted: the assertions
-(every correct entry passes, every mistake fails) are in ``tests/test_blind_a04.py``.
+Each entry of a blind catalogue (``tests/blind/aNN_*.py``, one per assignment; all of them by default) is run
+in place of its solution cell, and the function's full test cell (visible and hidden parts, as the grader runs
+it) is executed in-process, the way ``tests/harness.py`` runs misconceptions. The table gives per function: the
+mistakes caught, the share of caught mistakes whose message names the mistake (the ``named`` judgement recorded
+in the catalogue), and then, per entry, the outcome and the first line of the message a student would read.
+Printed, never asserted: the assertions (every correct entry passes, every mistake fails) are in
+``tests/test_blind.py``.
 
 ``--judge`` prints each caught mistake's full message next to its description, for judging ``named`` by hand.
 """
@@ -39,25 +40,33 @@ class Result:
         return self.message.strip().splitlines()[0] if self.message.strip() else ""
 
 
-def assignment():
-    from harness import Assignment
+def catalogues(number: str | None = None) -> list:
+    """The blind catalogue modules (each names its ``ASSIGNMENT`` folder), in assignment order; with ``number``
+    ("01", "4"), only that assignment's."""
+    import importlib
 
-    return Assignment("04_cnn_architectures")
+    modules = []
+    for path in sorted((ROOT / "tests" / "blind").glob("a[0-9][0-9]_*.py")):
+        if number is None or path.stem[1:3] == number.zfill(2):
+            modules.append(importlib.import_module(f"blind.{path.stem}"))
+    return modules
 
 
-def run_entry(entry: dict, A=None) -> Result:
-    """Run the entry's function's full test cell with the entry's code in place of the solution cell."""
+def run_entry(entry: dict, A) -> Result:
+    """Run the entry's function's full test cell of assignment ``A`` (a ``harness.Assignment``) with the entry's
+    code in place of the solution cell."""
     from harness import from_source
 
-    A = A or assignment()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         outcome = A.run_test(entry["function"], replace=from_source(entry["code"]))
     return Result(entry, outcome.passed, outcome.kind, outcome.message)
 
 
-def measure(entries: list[dict]) -> list[Result]:
-    A = assignment()
+def measure(entries: list[dict], folder: str) -> list[Result]:
+    from harness import Assignment
+
+    A = Assignment(folder)
     return [run_entry(entry, A) for entry in entries]
 
 
@@ -128,23 +137,26 @@ def findings(results: list[Result]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from tests.blind import a04_cnn_architectures as catalogue
-
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--assignment", help="only this assignment's catalogue (its number: 01, 4)")
     parser.add_argument("--function", help="only this graded function")
     parser.add_argument("--judge", action="store_true", help="print each caught mistake's whole message")
     args = parser.parse_args(argv)
-    entries = [e for e in catalogue.ENTRIES if args.function in (None, e["function"])]
-    functions = [f for f in catalogue.FUNCTIONS if args.function in (None, f)]
-    results = measure(entries)
-    if args.judge:
-        for i, r in enumerate(results):
-            print(f"=== [{i}] {r.entry['function']} / {r.entry['kind']}: {r.entry['description']}")
-            print("PASSED" if r.passed else f"{r.kind}: {r.message}")
-        return 0
-    print(table(results, functions))
-    print(details(results))
-    print(findings(results))
+    for catalogue in catalogues(args.assignment):
+        entries = [e for e in catalogue.ENTRIES if args.function in (None, e["function"])]
+        functions = [f for f in catalogue.FUNCTIONS if args.function in (None, f)]
+        if not entries:
+            continue
+        print(f"## {catalogue.ASSIGNMENT}")
+        results = measure(entries, catalogue.ASSIGNMENT)
+        if args.judge:
+            for i, r in enumerate(results):
+                print(f"=== [{i}] {r.entry['function']} / {r.entry['kind']}: {r.entry['description']}")
+                print("PASSED" if r.passed else f"{r.kind}: {r.message}")
+            continue
+        print(table(results, functions))
+        print(details(results))
+        print(findings(results))
     return 0
 
 

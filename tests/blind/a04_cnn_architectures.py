@@ -30,6 +30,7 @@ def _edit(base: str, *edits: tuple[str, str]) -> str:
     return code
 
 
+ASSIGNMENT = "04_cnn_architectures"
 ENTRIES: list[dict] = []
 
 

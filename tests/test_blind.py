@@ -1,4 +1,4 @@
-"""The blind catalogue of assignment 4 mistakes (tests/blind/a04_cnn_architectures.py) against the grader's tests.
+"""The blind catalogues of student mistakes (tests/blind/aNN_*.py, one per assignment) against the grader's tests.
 
 Each entry replaces its function's solution cell, and the function's full test cell of the SOURCE notebook (visible
 and hidden parts, as the grader runs it) is executed in-process, as tests/harness.py runs misconceptions. Every
@@ -14,37 +14,49 @@ from __future__ import annotations
 import re
 
 import pytest
-from blind import a04_cnn_architectures as catalogue
 
 from harness import Assignment
-from tools.blind_report import run_entry
+from tools.blind_report import catalogues, run_entry
 
-A = Assignment("04_cnn_architectures")
-pytestmark = A.marks
+CATALOGUES = catalogues()
+_ASSIGNMENTS: dict[str, Assignment] = {}
 
 
-def _id(entry: dict) -> str:
+def _assignment(folder: str) -> Assignment:
+    """One harness per assignment for the whole module: building one tags and releases its notebook."""
+    if folder not in _ASSIGNMENTS:
+        _ASSIGNMENTS[folder] = Assignment(folder)
+    return _ASSIGNMENTS[folder]
+
+
+def _id(entry: dict, catalogue) -> str:
     same = [e for e in catalogue.ENTRIES if e["function"] == entry["function"] and e["kind"] == entry["kind"]]
     slug = re.sub(r"[^a-z0-9]+", "-", entry["description"].lower())[:40].strip("-")
-    return f"{entry['function']}-{entry['kind']}{same.index(entry)}-{slug}"
+    return f"{catalogue.ASSIGNMENT[:2]}-{entry['function']}-{entry['kind']}{same.index(entry)}-{slug}"
 
 
-def _param(entry: dict):
+def _param(entry: dict, catalogue):
+    marks = list(_assignment(catalogue.ASSIGNMENT).marks)
     if entry["kind"] == "mistake" and entry["gap"]:
-        return pytest.param(entry, id=_id(entry), marks=pytest.mark.xfail(strict=True, reason="gap: " + entry["gap"]))
-    return pytest.param(entry, id=_id(entry))
+        marks.append(pytest.mark.xfail(strict=True, reason="gap: " + entry["gap"]))
+    return pytest.param(catalogue.ASSIGNMENT, entry, id=_id(entry, catalogue), marks=marks)
 
 
-def test_the_catalogue_covers_every_graded_function():
+@pytest.mark.parametrize(
+    "catalogue", [pytest.param(c, id=c.ASSIGNMENT, marks=_assignment(c.ASSIGNMENT).marks) for c in CATALOGUES]
+)
+def test_the_catalogue_covers_every_graded_function(catalogue):
+    A = _assignment(catalogue.ASSIGNMENT)
     assert sorted(catalogue.FUNCTIONS) == sorted(A.test_names())
     for function in catalogue.FUNCTIONS:
         kinds = [e["kind"] for e in catalogue.ENTRIES if e["function"] == function]
-        assert 5 <= kinds.count("mistake") <= 10 and 1 <= kinds.count("correct") <= 2, (function, kinds)
+        assert 3 <= kinds.count("mistake") <= 12 and 1 <= kinds.count("correct") <= 2, (function, kinds)
+    assert sum(e["kind"] == "mistake" for e in catalogue.ENTRIES) >= 15, "at least 15 mistakes per assignment"
 
 
-@pytest.mark.parametrize("entry", [_param(e) for e in catalogue.ENTRIES])
-def test_blind_entry(entry):
-    result = run_entry(entry, A)
+@pytest.mark.parametrize(("assignment", "entry"), [_param(e, c) for c in CATALOGUES for e in c.ENTRIES])
+def test_blind_entry(assignment, entry):
+    result = run_entry(entry, _assignment(assignment))
     if entry["kind"] == "correct":
         assert result.passed, (
             f"a correct {entry['function']} ({entry['description']}) fails its test cell: {result.message}"
