@@ -13,6 +13,8 @@ import functools
 import os
 import shutil
 import socket
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -70,14 +72,37 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@functools.cache
 def built_site() -> Path:
-    """The course website, built once per test process (the site tests share an xdist group)."""
-    from tools import build_site
+    """The course website, built once per test process (the site tests share an xdist group).
 
+    It is built as `make site` builds it (`python -m tools.build_site`, into `site/`), in a scratch clone of the
+    working tree (tests/scratch_clone.py): the clone is `built_site().parent`, and test_site.py checks that the
+    build left its `git status` clean. A failed build fails every test that needs the site, without a rebuild.
+    """
     if os.environ.get("DL_COURSE_SITE"):  # a site already built by `make site`, while working on the tests
         return Path(os.environ["DL_COURSE_SITE"])
-    out = Path(tempfile.mkdtemp(prefix="course-site-")) / "site"
-    atexit.register(shutil.rmtree, out.parent, True)
-    build_site.build(out, jobs=2)
-    return out
+    return _clone_and_build()
+
+
+@functools.cache
+def _clone_and_build() -> Path:
+    from scratch_clone import scratch_clone, with_clone_first
+
+    if _failed:  # a failure is not cached by functools.cache: remembered here, so the build is not tried again
+        pytest.fail(_failed[0], pytrace=False)
+    clone = scratch_clone(Path(tempfile.mkdtemp(prefix="course-clone-")))
+    atexit.register(shutil.rmtree, clone, True)
+    build = subprocess.run(
+        [sys.executable, "-m", "tools.build_site", "--jobs", "2"],
+        cwd=clone,
+        env=with_clone_first(clone),
+        capture_output=True,
+        text=True,
+    )
+    if build.returncode != 0:
+        _failed.append(f"`make site` (python -m tools.build_site) failed in a scratch clone:\n{build.stderr[-6000:]}")
+        pytest.fail(_failed[0], pytrace=False)
+    return clone / "site"
+
+
+_failed: list[str] = []

@@ -1,16 +1,19 @@
 """The website builder (tools/build_site.py): what it stages and checks, without a browser.
 
-The whole site is built once per test process (tests/browser.py) and shared with test_browser_site.py.
+The whole site is built once per test process (tests/browser.py), as `make site` builds it, in a scratch clone
+of the working tree (tests/scratch_clone.py), and shared with test_browser_site.py.
 """
 
 from __future__ import annotations
 
+import os
 import re
 
 import nbformat
 import pytest
 from browser import built_site
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from scratch_clone import git, scratch_clone, status
 
 from autograder.course import KERNELSPEC
 from conftest import ROOT
@@ -88,6 +91,34 @@ def test_remote_resource_check_can_fail():
     assert build_site.remote_resources("<link rel='stylesheet' href='//cdn.example/x.css'>")
     assert build_site.remote_resources("@font-face { src: url(https://fonts.example/a.woff2) }")
     assert not build_site.remote_resources('<a href="https://arxiv.org/abs/1502.03167">paper</a>')
+
+
+def test_the_clean_tree_check_can_fail(tmp_path):
+    """The scratch clone starts clean, and a file a build would leave in it shows in its status."""
+    clone = scratch_clone(tmp_path / "clone")
+    assert status(clone) == []
+    assert (clone / "lectures" / "01_backprop.ipynb").read_bytes() == (ROOT / "lectures/01_backprop.ipynb").read_bytes()
+    (clone / "jupyter_execute" / "lectures").mkdir(parents=True)
+    (clone / "jupyter_execute" / "lectures" / "figure.png").write_bytes(b"")
+    (clone / "site").mkdir()
+    (clone / "site" / "index.html").write_text("")  # site/ is ignored
+    assert status(clone) == ["?? jupyter_execute/lectures/figure.png"]
+
+
+@pytest.mark.notebook  # builds the whole site: executes every lecture and seminar
+def test_make_site_leaves_the_tree_clean():
+    """`make site` in a clone writes the site to site/ (ignored) and leaves nothing else behind: no untracked
+    jupyter_execute/ of figures (MyST-NB's, written next to Sphinx's output folder), nothing the notebooks wrote."""
+    site = built_site()
+    if os.environ.get("DL_COURSE_SITE"):
+        pytest.skip("DL_COURSE_SITE names a site built elsewhere: there is no clone to check")
+    clone = site.parent
+    assert (clone / ".git").is_dir() and (site / "index.html").is_file()
+    assert status(clone) == [], "the site build left files in the tree that git would offer to commit"
+    ignored = git("status", "--porcelain", "--ignored", cwd=clone).splitlines()
+    assert [line for line in ignored if line != "!! site/" and not line.endswith("__pycache__/")] == [], (
+        "the site build left ignored files besides site/ (a build product belongs in site/ or a temporary folder)"
+    )
 
 
 @pytest.mark.notebook  # builds the whole site: executes every lecture and seminar

@@ -14,8 +14,12 @@ What it does, in order:
    with a download link to its committed (output-free) notebook, the generated syllabus and per-topic
    toctrees, and an Assignments page that links the released student versions only
    (`python -m autograder release`);
-4. runs Sphinx, copies MathJax (jupyter-server-mathjax's MathJax 2) into _static/mathjax, and fails if any
-   page would load something from another host.
+4. runs Sphinx in the scratch folder (the figures MyST-NB extracts, its `jupyter_execute/`, stay there),
+   moves the HTML to `--out`, copies MathJax (jupyter-server-mathjax's MathJax 2) into _static/mathjax, and
+   fails if any page would load something from another host.
+
+Nothing is written outside `--out` and a temporary folder: a build leaves a clone's `git status` clean
+(tests/test_site.py builds the site in a scratch clone and checks it).
 
 Search is Sphinx's own (a script-tag index), so it works from file:// and from a static server.
 """
@@ -276,8 +280,9 @@ def build(
         index = (src / "index.md").read_text()
         (src / "index.md").write_text(index.replace("{syllabus}", syllabus).replace("{toctrees}", toctrees))
 
-        if out.exists():
-            shutil.rmtree(out)
+        # Sphinx writes into the scratch folder: MyST-NB puts the figures it extracts in `jupyter_execute/`
+        # NEXT TO its output folder, which for `--out site` was the project root (hundreds of untracked PNGs).
+        html = Path(tmp) / "build" / "html"
         command = [
             sys.executable,
             "-m",
@@ -286,17 +291,21 @@ def build(
             "html",
             "-q",
             "-d",
-            str(Path(tmp) / "doctrees"),
+            str(Path(tmp) / "build" / "doctrees"),
             str(src),
-            str(out),
+            str(html),
         ]
         result = subprocess.run(command, cwd=src, capture_output=True, text=True)
         if result.returncode != 0:
             raise BuildError(f"sphinx failed:\n{result.stdout}\n{result.stderr}")
         if result.stderr.strip():
             print(result.stderr, file=sys.stderr)
+        shutil.rmtree(html / ".doctrees", ignore_errors=True)
+        if out.exists():
+            shutil.rmtree(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(html, out)
     shutil.copytree(mathjax_dir(), out / "_static" / "mathjax", dirs_exist_ok=True)
-    shutil.rmtree(out / ".doctrees", ignore_errors=True)
     remote = {
         str(p.relative_to(out)): found
         for p in out.rglob("*")
