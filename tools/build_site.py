@@ -49,6 +49,9 @@ FOLD_LINES = 6  # plot cells longer than this are folded
 KEEP_TAGS = {"hide-input", "remove-input", "show-input", "remove-cell", "hide-cell"}
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 SETUP_CELL = "from tools.static_interact import install as _site_install\n_site_install()\ndel _site_install"
+# The course's one style of notebook title (the first heading; tests/test_titles.py holds every notebook to it,
+# and `python -m autograder new` writes it): "Lecture 2: Batch normalisation and dropout".
+TITLE_STYLE = re.compile(r"(?P<kind>Lecture|Seminar|Assignment) (?P<number>[1-9]\d*): (?P<title>[A-Z0-9].*\S)")
 MATHJAX_CONFIGS = ("TeX-AMS-MML_HTMLorMML-full", "Safe")  # named in tools/book/conf.py's mathjax_path
 # A src/href that makes the browser fetch something from another host when the page loads.
 REMOTE_RESOURCE = re.compile(
@@ -216,7 +219,8 @@ def syllabus_and_toctrees(pages: dict[str, str], released: list[Path], released_
         rows.append(f"| {int(number) if number.isdigit() else number} | " + " | ".join(cells) + " |")
         if docs:
             name = docs.get("lectures") or docs.get("seminars")
-            caption = re.sub(r"^(Lecture|Seminar)\s*\d+\s*[.:—-]*\s*", "", pages[name]) or name
+            styled = TITLE_STYLE.fullmatch(pages[name])
+            caption = styled["title"] if styled else pages[name]
             entries = "\n".join(docs[s] for s in SECTIONS if s in docs)
             label = int(number) if number.isdigit() else number
             trees.append(f"```{{toctree}}\n:caption: {label}. {caption}\n:hidden:\n\n{entries}\n```")
