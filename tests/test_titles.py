@@ -1,7 +1,7 @@
 """One name for the course, and one style of title for every notebook.
 
-The course is "Deep learning from the ground up" wherever it is named: the README, the site (Sphinx's
-project, the landing page) and the package's description.
+The course is "Deep learning from the ground up" wherever it is named: the README and CONTRIBUTING.md, the
+site (Sphinx's project, the landing page) and the package's description.
 
 A notebook's title is the first line of its first cell, a level-1 heading in the style of
 `tools.build_site.TITLE_STYLE`: "Lecture 2: Batch normalisation and dropout". The kind comes from the
@@ -112,3 +112,6 @@ def test_the_course_has_one_name():
     assert "html_title = project" in conf
     description = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["description"]
     assert description.startswith(f"{COURSE_NAME}:"), "pyproject.toml's description"
+    contributing = (ROOT / "CONTRIBUTING.md").read_text().split("\n", 1)[0]
+    assert contributing == f"# Contributing to {COURSE_NAME}"
+    assert "](CONTRIBUTING.md)" in (ROOT / "README.md").read_text(), "the README should link CONTRIBUTING.md"
