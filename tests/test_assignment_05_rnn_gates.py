@@ -22,6 +22,7 @@ import pytest
 import torch
 
 from harness import Assignment, Misconception, from_source, mutate, solution_sources
+from utils.diagnose import known_variants
 from utils.references import rnn as ref
 
 A = Assignment("05_rnn_gates")
@@ -188,7 +189,7 @@ def test_every_named_mistake_differs_from_the_right_answer():
         upstream = (dh, dc) if kind == "lstm" else (dh,)
         right_step = ref._CELL[kind](x, *state, *params)
         right_step = right_step if kind == "lstm" else (right_step,)
-        tables.append((ref._STEP_FORWARD_MISTAKES[kind](x, *state, *params), right_step))
+        tables.append((known_variants(f"{kind}_step_forward", x, *state, *params), right_step))
         back = {
             "rnn": ref.rnn_step_backward_mistakes,
             "gru": ref.gru_step_backward_mistakes,

@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from .diagnose import Context, explain
+
 
 def to_numpy(value: Any) -> np.ndarray:
     """A numpy array from a torch tensor (detached, on the CPU) or anything array-like."""
@@ -66,26 +68,13 @@ def _named_mistake(actual: np.ndarray, mistakes: Mapping[str, Any] | None, rtol:
     return None
 
 
-def _guess_mistake(actual: np.ndarray, expected: np.ndarray, rtol: float, atol: float) -> str | None:
-    """Name a generic slip if the student's array is a simple transform of the reference."""
-    if _allclose(actual, -expected, rtol, atol):
-        return "It equals the expected value with the opposite sign: check the sign of each term."
-    # One number is always a multiple of another: a ratio names a factor only across several elements.
-    if actual.shape == expected.shape and actual.size > 1 and np.any(expected != 0):
-        mask = np.abs(expected) > 1e-8
-        if mask.any():
-            ratios = actual[mask] / expected[mask]
-            ratio = float(np.median(ratios))
-            if (
-                np.isfinite(ratio)
-                and abs(ratio - 1) > 1e-3
-                and np.allclose(actual, ratio * expected, rtol=1e-5, atol=atol)
-            ):
-                return (
-                    f"It is the expected value times a constant, {ratio:.6g}: look for a missing or "
-                    "extra factor such as the batch size, a 1/2, or a scaling constant."
-                )
-    return None
+def _guess_mistake(
+    actual: np.ndarray, expected: np.ndarray, rtol: float, atol: float, context: Context | str | None = None
+) -> str | None:
+    """Name a generic slip if the student's array is a simple transform of the reference
+    (:func:`utils.diagnose.explain`: transposed, sign, a factor, a missing sum, a shift, a flip, blocks in
+    another order, right on a part only): one line starting with "Likely mistake: ", or ``None``."""
+    return explain(actual, expected, context, rtol=rtol, atol=atol)
 
 
 def _fmt(value: Any) -> str:
@@ -101,6 +90,7 @@ def assert_close(
     atol: float = 1e-8,
     mistakes: Mapping[str, Any] | None = None,
     hint: str | None = None,
+    context: Context | None = None,
 ) -> None:
     """Raise ``AssertionError`` with an actionable message unless ``actual`` matches ``expected``.
 
@@ -112,11 +102,16 @@ def assert_close(
         mistakes: ``{description: value}``: what known mistakes would produce; if ``actual``
             matches one, the message names that mistake.
         hint: one more sentence added to any failure message.
+        context: what :mod:`utils.diagnose` needs to word a relation in the student's terms (axis names, the
+            call's constants, masks); by default it is read from ``name`` (``"dW from linear_backward with
+            (N, D, M) = (4, 5, 3)"`` gives the output, the function and N, D, M).
 
     The message says which of these went wrong: ``None`` returned, a shape mismatch, NaN or
     infinity, or values that differ (with the worst element, its index, the maximum absolute
-    and relative error, and how many elements are off).
+    and relative error, and how many elements are off). When no known mistake matches, a simple relation between
+    ``actual`` and ``expected`` (:func:`utils.diagnose.diagnose`) is named on a line starting "Likely mistake: ".
     """
+    ctx = context or name
     suffix = f"\nHint: {hint}" if hint else ""
     if actual is None:
         raise AssertionError(f"{name} is None: did the function forget to `return` its result?{suffix}")
@@ -132,12 +127,10 @@ def assert_close(
     e = to_numpy(expected).astype(np.float64)
     if a.shape != e.shape:
         lines = [f"{name} has shape {a.shape}, expected {e.shape}."]
-        named = _named_mistake(a, mistakes, rtol, atol)
+        named = _named_mistake(a, mistakes, rtol, atol) or _guess_mistake(a, e, rtol, atol, ctx)
         if named:
             lines.append(named)
-        elif a.ndim == 2 and a.shape == e.shape[::-1] and _allclose(a.T, e, rtol, atol):
-            lines.append("It is the transpose of the expected array.")
-        raise AssertionError(" ".join(lines) + suffix)
+        raise AssertionError("\n".join(lines) + suffix)
     bad = ~np.isfinite(a) & np.isfinite(e)
     if bad.any():
         idx = tuple(int(i) for i in np.argwhere(bad)[0])
@@ -156,7 +149,7 @@ def assert_close(
         f"{name} is wrong{where}: got {a[idx]:.8g}, expected {e[idx]:.8g}.",
         f"{n_off} of {a.size} element(s) are off; max abs error {abs_err:.3g}, relative error {rel_err:.3g}.",
     ]
-    guess = _named_mistake(a, mistakes, rtol, atol) or _guess_mistake(a, e, rtol, atol)
+    guess = _named_mistake(a, mistakes, rtol, atol) or _guess_mistake(a, e, rtol, atol, ctx)
     if guess:
         lines.append(guess)
     if a.size <= 24:

@@ -73,7 +73,7 @@ def _student_line(error: BaseException) -> str:
     return f"in {name} (line {lineno} of its cell)" + (f": `{text}`" if text else "")
 
 
-def checked_call(fn, *args, what: str, causes=()):
+def checked_call(fn, *args, what: str, causes=(), names=None):
     """``fn(*args)``; an exception other than NotImplementedError or AssertionError raised inside the
     student's function becomes a message: which call, with which inputs, raised what; the student's
     line that raised; and the likely cause. Every topic's checks wrap a student's call with it.
@@ -82,21 +82,117 @@ def checked_call(fn, *args, what: str, causes=()):
         fn: the student's function.
         what: the call in the student's terms, e.g. ``"box_iou(boxes1 of shape (2, 4), boxes2 of shape (4, 4))"``.
         causes: ``(applies, text)`` pairs: ``applies(error)`` says whether ``text`` explains this error; the
-            first that applies is given as the likely cause.
+            first that applies is given as the likely cause (``text`` may be a function of the error). When none
+            applies, :func:`likely_cause` reads the error itself (a broadcast's two shapes and which argument
+            each comes from, an index's axis...).
+        names: the arguments' names, for :func:`likely_cause` (default ``argument 1``, ``argument 2``...).
     """
     try:
         return fn(*args)
     except (NotImplementedError, AssertionError):
         raise
     except Exception as error:  # noqa: BLE001 - the student's error, reported with the call and the line
-        lines = [f"{what} raised {type(error).__name__}: {error}"]
-        where = _student_line(error)
-        if where:
-            lines.append(f"It was raised in your code, {where}.")
-        cause = next((text for applies, text in causes if applies(error)), None)
-        if cause:
-            lines.append(f"Likely cause: {cause}")
-        raise AssertionError("\n".join(lines)) from None
+        raise AssertionError(call_error_message(error, what, args, causes, names)) from None
+
+
+def call_error_message(error: BaseException, what: str, args=(), causes=(), names=None) -> str:
+    """The message :func:`checked_call` gives for ``error`` raised by the call ``what`` on ``args``."""
+    lines = [f"{what} raised {type(error).__name__}: {error}"]
+    where = _student_line(error)
+    if where:
+        lines.append(f"It was raised in your code, {where}.")
+    cause = next((text for applies, text in causes if applies(error)), None)
+    cause = (cause(error) if callable(cause) else cause) or likely_cause(error, args, names)
+    if cause:
+        lines.append(f"Likely cause: {cause}")
+    return "\n".join(lines)
+
+
+def _shape_of(value):
+    shape = getattr(value, "shape", None)
+    return tuple(int(n) for n in shape) if shape is not None else None
+
+
+def _arguments_with(shape, args, names):
+    names = list(names or []) + [f"argument {i + 1}" for i in range(len(names or []), len(args))]
+    return [name for name, arg in zip(names, args) if _shape_of(arg) == shape]
+
+
+def _shapes_in(text: str) -> list[tuple[int, ...]]:
+    import re
+
+    return [tuple(int(n) for n in re.findall(r"\d+", group)) for group in re.findall(r"\(([\d, ]*)\)", text)]
+
+
+def likely_cause(error: BaseException, args=(), names=None) -> str | None:
+    """What usually causes ``error`` (numpy's messages), with the arguments' names where its shapes are theirs:
+
+    - a broadcast failure: the two shapes, and which argument has each (or that it was made inside the function);
+    - an index out of range: the axis and its size (one past the end: a loop one step too long, ``i + 1`` at the
+      last position);
+    - a matrix product's inner sizes that differ, a reshape to another number of elements, an empty list
+      concatenated, a ``None`` used as a number.
+    """
+    import re
+
+    text = str(error)
+
+    def origin(shape):
+        owners = _arguments_with(shape, args, names)
+        return f"{shape} ({'the shape of ' + ' and '.join(owners) if owners else 'made inside your function'})"
+
+    if isinstance(error, ValueError) and "broadcast" in text:
+        shapes = _shapes_in(text.split("shapes", 1)[-1] if "shapes" in text else text)
+        if "into shape" in text and len(shapes) >= 2:
+            return (
+                f"an array of shape {origin(shapes[0])} is assigned into a slice of shape {shapes[-1]}: the slice's "
+                "bounds (or the array's) are off; print both shapes at that line."
+            )
+        if len(shapes) >= 2:
+            listed = " and ".join(origin(s) for s in shapes[:3])
+            return (
+                f"numpy cannot combine arrays of shapes {listed} element by element: an axis is missing or extra "
+                "(keepdims=True, a [:, None]), or an axis has the wrong length (a slice off by one, the wrong "
+                "argument)."
+            )
+    if isinstance(error, IndexError):
+        match = re.search(r"index (-?\d+) is out of bounds for axis (\d+) with size (\d+)", text)
+        if match:
+            index, axis, size = (int(g) for g in match.groups())
+            past = (
+                "one past the end: a loop one step too long, or a neighbour i + 1 read at the last position"
+                if index == size
+                else "outside the axis: check how that index is computed"
+            )
+            return f"index {index} on axis {axis}, which has size {size}: {past}."
+        if "too many indices" in text:
+            return "an array is indexed with more axes than it has: check its shape at that line."
+    if isinstance(error, ValueError):
+        if "need at least one array to concatenate" in text:
+            return (
+                "np.concatenate or np.stack was given an empty list: the loop that fills it ran zero times; "
+                "check its range."
+            )
+        match = re.search(r"size (\d+) is different from (\d+)", text)
+        if "matmul" in text and match:
+            return (
+                f"a matrix product's inner sizes differ ({match.group(1)} and {match.group(2)}): an operand needs "
+                "a transpose, or it is the wrong array."
+            )
+        if "not aligned" in text:
+            return "a matrix product's inner sizes differ: an operand needs a transpose, or it is the wrong array."
+        if "cannot reshape" in text:
+            return "a reshape to a shape with another number of elements: check the sizes the shape is computed from."
+    if isinstance(error, TypeError) and "NoneType" in text:
+        return "a value is None where a number or an array is needed: a helper that forgot to `return` its result?"
+    if isinstance(error, FloatingPointError):
+        return (
+            f"a floating-point {text.split(' encountered')[0]} for these inputs (an exp of a large number, a "
+            "division by 0): use a numerically stable formula."
+        )
+    if isinstance(error, ZeroDivisionError):
+        return "a division by zero: a count or a size that is 0 for these inputs."
+    return None
 
 
 def broadcast_error(error: BaseException, *shapes) -> bool:

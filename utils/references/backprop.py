@@ -7,6 +7,7 @@ import contextlib
 import numpy as np
 
 from ..checks import assert_close, torch_reference
+from . import checked_call
 
 
 def check_elementwise(
@@ -37,10 +38,17 @@ def check_elementwise(
                     if strict_floats
                     else contextlib.nullcontext()
                 )
-                with guard:
-                    out, cache = forward(x.copy(), **kwargs)
-                    dx = backward(dout.copy(), cache)
                 where = f"shape {shape}, scale {scale}" + ("" if slope is None else f", negative_slope {slope}")
+                with guard:
+                    out, cache = checked_call(
+                        lambda a, kw=kwargs: forward(a, **kw),
+                        x.copy(),
+                        what=f"{name}_forward(x of {where})",
+                        names=["x"],
+                    )
+                    dx = checked_call(
+                        backward, dout.copy(), cache, what=f"{name}_backward(dout of {where}, cache)", names=["dout"]
+                    )
                 assert_close(out, expected_out, f"out from {name}_forward, {where}")
                 assert_close(
                     dx,
@@ -395,7 +403,8 @@ def check_optimiser_steps(
     for k, dw in enumerate(grads, start=1):
         w_in, dw_in = np.array(w, copy=True), np.array(dw, copy=True)
         label = f"{name} at step {k} of {total} ({where})"
-        result = fn(w, dw) if (config is None and k == 1) else fn(w, dw, config)
+        args = (w, dw) if (config is None and k == 1) else (w, dw, config)
+        result = checked_call(fn, *args, what=f"{label}, w of shape {np.shape(w)}", names=["w", "dw"])
         assert isinstance(result, (tuple, list)) and len(result) == 2, (
             f"{label} returned {type(result).__name__}"
             + (f" of length {len(result)}" if isinstance(result, (tuple, list)) else "")

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from ..checks import assert_close, torch_reference
+from . import checked_call
 
 
 def _conv_kwargs(conv_param: dict) -> dict:
@@ -114,7 +115,13 @@ def forward_check(forward, x, w, b, conv_param, name, rtol=1e-6):
     function that writes into its inputs is named (it would change what the caller still holds).
     """
     given = (x.copy(), w.copy(), b.copy())
-    result = forward(*given, dict(conv_param))
+    result = checked_call(
+        forward,
+        *given,
+        dict(conv_param),
+        what=f"{name}(x of shape {x.shape}, w of shape {w.shape}, b of shape {b.shape}, conv_param={conv_param})",
+        names=["x", "w", "b"],
+    )
     for label, before, after in zip(("x", "w", "b"), (x, w, b), given):
         assert np.array_equal(before, after), (
             f"{name} changed its input {label} in place: leave the arrays it is given as they were."

@@ -39,7 +39,8 @@ import torch
 import torch.nn.functional as F
 
 from ..checks import assert_close
-from . import checked_call
+from ..diagnose import known_variants, variants
+from . import checked_call, likely_cause
 
 DT = torch.float64
 GATES = {"rnn": ("h",), "lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}
@@ -606,7 +607,11 @@ def _describe(value: Any) -> str:
 def call(fn: Callable, *args: Any, what: str, hint: str = "") -> Any:
     """``fn(*args)``, with an exception other than NotImplementedError or AssertionError turned
     into a message that says which call failed and what the shapes are (``utils.references.checked_call``)."""
-    return checked_call(fn, *args, what=what, causes=[(lambda error: True, hint)] if hint else ())
+
+    def cause(error: BaseException) -> str:
+        return " ".join(text for text in (likely_cause(error, args), hint) if text)
+
+    return checked_call(fn, *args, what=what, causes=[(lambda error: True, cause)])
 
 
 def _close(a: Any, b: Any, rtol: float, atol: float) -> bool:
@@ -777,6 +782,7 @@ def _wrt(outs, leaves, upstream) -> list[np.ndarray]:
     return [np.zeros(tuple(leaf.shape)) if g is None else _np(g) for g, leaf in zip(grads, leaves)]
 
 
+@variants("rnn_step_forward")
 def rnn_step_forward_mistakes(x, h_prev, w_ih, w_hh, b) -> dict[str, tuple]:
     """What rnn_step_forward's likely mistakes return for h."""
     a = [_t(v) for v in (x, h_prev, w_ih, w_hh, b)]
@@ -793,6 +799,7 @@ def rnn_step_forward_mistakes(x, h_prev, w_ih, w_hh, b) -> dict[str, tuple]:
     return {d: (_np(v),) for d, v in wrong.items()}
 
 
+@variants("rnn_step_backward")
 def rnn_step_backward_mistakes(dh, cache) -> dict[str, tuple]:
     """What rnn_step_backward's likely mistakes return, (dx, dh_prev, dw_ih, dw_hh, db) with None
     where the mistake changes nothing."""
@@ -835,6 +842,7 @@ def rnn_step_backward_mistakes(dh, cache) -> dict[str, tuple]:
     return out
 
 
+@variants("lstm_step_forward")
 def lstm_step_forward_mistakes(x, h_prev, c_prev, w_ih, w_hh, b) -> dict[str, tuple]:
     """What lstm_step_forward's likely mistakes return for (h, c)."""
     a = [_t(v) for v in (x, h_prev, c_prev, w_ih, w_hh, b)]
@@ -870,6 +878,7 @@ def lstm_step_forward_mistakes(x, h_prev, c_prev, w_ih, w_hh, b) -> dict[str, tu
     return out
 
 
+@variants("lstm_step_backward")
 def lstm_step_backward_mistakes(dh, dc, cache) -> dict[str, tuple]:
     """What lstm_step_backward's likely mistakes return, (dx, dh_prev, dc_prev, dw_ih, dw_hh, db)."""
     zero = np.zeros_like(np.asarray(dc, float))
@@ -900,6 +909,7 @@ def lstm_step_backward_mistakes(dh, dc, cache) -> dict[str, tuple]:
     }
 
 
+@variants("gru_step_forward")
 def gru_step_forward_mistakes(x, h_prev, w_ih, w_hh, b_ih, b_hh) -> dict[str, tuple]:
     """What gru_step_forward's likely mistakes return for h."""
     a = [_t(v) for v in (x, h_prev, w_ih, w_hh, b_ih, b_hh)]
@@ -932,6 +942,7 @@ def gru_step_forward_mistakes(x, h_prev, w_ih, w_hh, b_ih, b_hh) -> dict[str, tu
     return {d: (_np(v),) for d, v in wrong.items()}
 
 
+@variants("gru_step_backward")
 def gru_step_backward_mistakes(dh, cache) -> dict[str, tuple]:
     """What gru_step_backward's likely mistakes return, (dx, dh_prev, dw_ih, dw_hh, db_ih, db_hh)."""
     right = _step_backward("gru", [dh], cache)
@@ -1091,11 +1102,9 @@ _CELL = {"rnn": rnn_cell, "lstm": lstm_cell, "gru": gru_cell}
 _CELL_GRADS = {"rnn": rnn_cell_grads, "lstm": lstm_cell_grads, "gru": gru_cell_grads}
 _SEQUENCE = {"rnn": rnn_sequence, "lstm": lstm_sequence, "gru": gru_sequence}
 _SEQUENCE_GRADS = {"rnn": rnn_sequence_grads, "lstm": lstm_sequence_grads, "gru": gru_sequence_grads}
-_STEP_FORWARD_MISTAKES = {
-    "rnn": rnn_step_forward_mistakes,
-    "lstm": lstm_step_forward_mistakes,
-    "gru": gru_step_forward_mistakes,
-}
+for _kind in ("rnn", "lstm", "gru"):  # the sequences' known variants, declared once per kind
+    variants(f"{_kind}_forward")(lambda *args, _k=_kind: sequence_forward_mistakes(_k, *args))
+    variants(f"{_kind}_backward")(lambda *args, _k=_kind: sequence_backward_mistakes(_k, *args))
 _GATE_LETTERS = {"rnn": None, "lstm": "ifgo", "gru": "rzn"}
 
 
@@ -1131,7 +1140,7 @@ def check_step_forward(kind: str, fn: Callable, *args: np.ndarray) -> None:
     result = check_arity(result, outputs, what)
     expected = _CELL[kind](*args)
     expected = list(expected) if kind == "lstm" else [expected]
-    mistakes = _STEP_FORWARD_MISTAKES[kind](*args)
+    mistakes = known_variants(what, *args)
     check_outputs(result[:-1], expected, outputs[:-1], label, mistakes)
     check_cache(result[-1], STEP_CACHE[kind](*args), kind, what)
     _unchanged(before, arrays, names, what)
@@ -1153,11 +1162,7 @@ def check_step_backward(kind: str, fn: Callable, upstream: Sequence[np.ndarray],
     )
     result = check_arity(result, names, what)
     expected = _CELL_GRADS[kind](*upstream, *args)
-    mistakes = {
-        "rnn": lambda: rnn_step_backward_mistakes(upstream[0], cache),
-        "lstm": lambda: lstm_step_backward_mistakes(upstream[0], upstream[1], cache),
-        "gru": lambda: gru_step_backward_mistakes(upstream[0], cache),
-    }[kind]()
+    mistakes = known_variants(what, *upstream, cache)
     check_outputs(result, expected, names, label, mistakes, gates=_GATE_LETTERS[kind])
 
 
@@ -1180,7 +1185,7 @@ def check_sequence_forward(kind: str, fn: Callable, x: np.ndarray, h0: np.ndarra
             f"h returned by {label} has shape {(N, H)}: that is one state. Return every hidden state, "
             f"shape (T, N, H) = {(T, N, H)}, h[t] being the state after step t (nn.{kind.upper()}'s output)."
         )
-    check_outputs([h], [expected], ["h"], label, sequence_forward_mistakes(kind, *args))
+    check_outputs([h], [expected], ["h"], label, known_variants(what, *args))
     check_sequence_cache(result[1], sequence_cache(kind, *args), kind, what)
     _unchanged(before, arrays, names, what)
 
@@ -1211,7 +1216,7 @@ def check_sequence_backward(
             expected,
             names,
             label,
-            sequence_backward_mistakes(kind, dh, x, h0, *rest),
+            known_variants(what, dh, x, h0, *rest),
             gates=_GATE_LETTERS[kind],
         )
     except AssertionError as error:
