@@ -404,6 +404,9 @@ class Course:
         dst = out / student / assignment
         shutil.rmtree(dst, ignore_errors=True)
         shutil.copytree(src, dst, ignore=shutil.ignore_patterns("timestamp.txt"))
+        from .feedback import ship_mathjax
+
+        ship_mathjax(out)  # the pages' MathJax, once for the class (autograder/feedback.py)
         return None
 
     def scores(self) -> dict[tuple[str, str], tuple[float, float]]:

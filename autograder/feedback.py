@@ -21,15 +21,26 @@ renders nothing of it that could run: outputs are kept in the formats listed in 
 only (no JavaScript, no widgets), HTML outputs and every rendered markdown pass ``clean_html`` (an
 allow-list of tags and attributes: no script, no ``on*`` handler, no ``javascript:`` URL), and what
 the templates put in attributes unescaped (image sizes, grade ids) is reduced to plain values.
+
+The page loads nothing from another host, so it reads the same offline and tells no third party that a
+student opened it. nbgrader's template loads MathJax from a public CDN; ``FeedbackExporter`` gives it
+the course's own MathJax 2 instead (jupyter-server-mathjax's, the copy the site ships, with the site's
+settings), at ``../../.mathjax/`` from a page ``feedback/<student>/<assignment>/<notebook>.html``.
+``ship_mathjax`` puts that copy in a feedback folder, once for the class (a student id never starts
+with a dot: ``grade`` skips such folders); a page opened without it shows the TeX as written. Images
+are shown from the notebook itself only (``data:`` URIs), never fetched from the web.
 """
 
 from __future__ import annotations
 
 import re
+import shutil
+import tempfile
+from pathlib import Path
 from unittest import mock
 
 import bleach
-from jinja2 import pass_context
+from jinja2 import DictLoader, pass_context
 from nbconvert.exporters import HTMLExporter
 from nbformat import NotebookNode
 from nbgrader import utils as nbutils
@@ -122,8 +133,8 @@ IMAGE_DATA = re.compile(r"data:image/(png|jpeg|gif|webp|svg\+xml)[;,]", re.I)
 def _allowed(tag: str, name: str, value: str) -> bool:
     if name == "id":  # the anchors of markdown headings
         return tag in {"h1", "h2", "h3", "h4", "h5", "h6"}
-    if name == "src":  # images from the notebook itself, or the web
-        return tag == "img" and (IMAGE_DATA.match(value) is not None or value.lower().startswith(("http:", "https:")))
+    if name == "src":  # images from the notebook itself; one from the web would be a request to another host
+        return tag == "img" and IMAGE_DATA.match(value) is not None
     if name == "href" and value.lower().startswith("data:"):
         return False
     return name in ATTRIBUTES
@@ -131,7 +142,8 @@ def _allowed(tag: str, name: str, value: str) -> bool:
 
 def clean_html(html: str) -> str:
     """``html`` with only the tags of ``TAGS`` and harmless attributes: no script, style, frame or
-    form, no event handler, no ``javascript:`` or ``data:`` link (``data:`` images stay)."""
+    form, no event handler, no ``javascript:`` or ``data:`` link, no image from the web (``data:``
+    images stay)."""
     return bleach.clean(
         html,
         tags=TAGS,
@@ -169,6 +181,71 @@ def make_safe(nb: NotebookNode) -> NotebookNode:
     return nb
 
 
+# -- MathJax from the feedback folder ------------------------------------------------------------
+MATHJAX_FOLDER = ".mathjax"  # in the feedback folder, beside the students' folders
+MATHJAX_URL = f"../../{MATHJAX_FOLDER}/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,Safe"
+# Left out of the copy: what these pages never load. The menu is off, so no other renderer (SVG), no
+# other language (localization: English is built in) and no accessibility explorer (a11y) can be chosen.
+MATHJAX_LEFT_OUT = ("localization", "extensions/a11y", "jax/output/SVG")
+
+# nbgrader's feedback template calls ``mathjax()`` with no URL (its default is the CDN); the template of
+# that name is this one, found before nbconvert's. Settings as the site's (tools/book/conf.py: STIX-Web,
+# the only fonts jupyter-server-mathjax ships), delimiters as nbconvert's (a notebook's ``$...$``).
+MATHJAX_TEMPLATE = r"""
+{%- macro mathjax(url=None) -%}
+<script type="text/x-mathjax-config">
+MathJax.Hub.Config({
+  tex2jax: {
+    inlineMath: [["$", "$"], ["\\(", "\\)"]],
+    displayMath: [["$$", "$$"], ["\\[", "\\]"]],
+    processEscapes: true,
+    processEnvironments: true
+  },
+  TeX: {equationNumbers: {autoNumber: "AMS", useLabelIds: true}},
+  "HTML-CSS": {availableFonts: [], webFont: "STIX-Web", imageFont: null, preferredFont: null,
+               linebreaks: {automatic: true}},
+  displayAlign: "center",
+  messageStyle: "none",
+  showMathMenu: false,
+  menuSettings: {zoom: "None"}
+});
+</script>
+<script src="MATHJAX_URL"></script>
+{%- endmacro %}
+""".replace("MATHJAX_URL", MATHJAX_URL)
+
+
+def mathjax_source() -> Path:
+    """jupyter-server-mathjax's MathJax 2 (the folder with ``MathJax.js``)."""
+    import jupyter_server_mathjax
+
+    return Path(jupyter_server_mathjax.__file__).parent / "static"
+
+
+def ship_mathjax(feedback_dir: Path) -> Path:
+    """Copy MathJax into ``feedback_dir/.mathjax`` for the pages under it, unless a copy is there; its path.
+
+    Only what the pages can load is copied (``MATHJAX_LEFT_OUT``), about a third of the package. The
+    copy is made beside and renamed into place, so a folder with ``MathJax.js`` in it is complete.
+    """
+    feedback_dir = Path(feedback_dir)
+    dst = feedback_dir / MATHJAX_FOLDER
+    if (dst / "MathJax.js").is_file():
+        return dst
+    src = mathjax_source()
+    left_out = {src / part for part in MATHJAX_LEFT_OUT}
+
+    def ignore(folder: str, names: list[str]) -> set[str]:
+        return {name for name in names if Path(folder, name) in left_out}
+
+    feedback_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=feedback_dir, prefix=".mathjax-") as tmp:
+        shutil.copytree(src, Path(tmp) / "copy", ignore=ignore)
+        shutil.rmtree(dst, ignore_errors=True)  # an incomplete copy, if any
+        (Path(tmp) / "copy").rename(dst)
+    return dst
+
+
 class FeedbackExporter(HTMLExporter):
     """nbconvert's HTML exporter, made safe for a student's notebook and without its last pass.
 
@@ -179,7 +256,13 @@ class FeedbackExporter(HTMLExporter):
     text to images and ``tabindex`` to cells: about a second per feedback page with figures, as
     long as the rest of nbgrader's booking of a submission. Here a regular expression adds the
     ``alt`` text.
+
+    MathJax comes from the feedback folder (``MATHJAX_TEMPLATE``, ``ship_mathjax``), not from a CDN.
     """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.extra_loaders = [DictLoader({"mathjax.html.j2": MATHJAX_TEMPLATE}), *self.extra_loaders]
 
     def _preprocess(self, nb, resources):
         nb, resources = super()._preprocess(nb, resources)

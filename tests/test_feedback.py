@@ -16,7 +16,15 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_outp
 
 import fixture_course as fx
 from autograder.course import grade, release
-from autograder.feedback import HideHiddenTests, split_hidden
+from autograder.feedback import (
+    MATHJAX_FOLDER,
+    MATHJAX_LEFT_OUT,
+    MATHJAX_URL,
+    HideHiddenTests,
+    mathjax_source,
+    ship_mathjax,
+    split_hidden,
+)
 from autograder.notebooks import BEGIN_HIDDEN, END_HIDDEN, tag_notebook
 from conftest import UNSAFE
 
@@ -117,6 +125,21 @@ def test_feedback_shows_no_hidden_test_line(graded_class):
 
 @pytest.mark.pipeline
 @pytest.mark.xdist_group("feedback-report")
+def test_feedback_folder_carries_one_mathjax_for_every_page(graded_class):
+    report, out = graded_class
+    feedback = out / "feedback"
+    assert (feedback / MATHJAX_FOLDER / "MathJax.js").is_file()
+    pages = sorted(feedback.glob("*/*/*.html"))
+    assert len(pages) == len(STUDENTS)
+    for page in pages:
+        [src] = re.findall(r'<script src="([^"]*MathJax\.js[^"]*)"', page.read_text(encoding="utf-8"))
+        assert (page.parent / src.split("?")[0]).resolve() == (feedback / MATHJAX_FOLDER / "MathJax.js").resolve()
+    folders = sorted(p.name for p in feedback.iterdir())
+    assert folders == sorted([MATHJAX_FOLDER, *STUDENTS]), "one copy for the class, none per student"
+
+
+@pytest.mark.pipeline
+@pytest.mark.xdist_group("feedback-report")
 @pytest.mark.parametrize(
     "student, says",
     [
@@ -181,3 +204,44 @@ def test_feedback_page_runs_nothing_the_student_wrote():
     assert "<iframe" not in page and "widget-state" not in page
     for honest in ("<b>o</b>", "a js output", "$a &lt; b$", f"data:image/png;base64,{png}", "<h1", "&lt;/pre&gt;"):
         assert honest in page, honest
+
+
+def test_feedback_page_loads_nothing_from_another_host():
+    png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGD4DwABBAEAwS2OUAAAAABJRU5ErkJggg=="
+    cells = [
+        new_markdown_cell("# Loss\n$L = -\\log p_y$ ![tracker](https://e.example/t.png)"),
+        new_code_cell(
+            "x",
+            outputs=[
+                new_output("display_data", data={"text/html": "<img src='http://e.example/a.png'><img src=//e.x>"}),
+                new_output("display_data", data={"image/png": png}),
+            ],
+        ),
+    ]
+    page = render_feedback(new_notebook(cells=cells))
+    loads = re.findall(r"""<(?:script|img|link|iframe)\b[^>]*?\b(?:src|href)\s*=\s*["']?([^"' >]+)""", page, re.I)
+    assert loads, "the control: the page loads MathJax and shows its image"
+    assert [u for u in loads if re.match(r"(https?:)?//", u, re.I)] == [], loads
+    assert MATHJAX_URL in loads and f"data:image/png;base64,{png}" in loads
+    assert "cdnjs" not in page and "e.example" not in page and "e.x>" not in page
+
+
+def test_mathjax_is_copied_once_and_only_what_the_pages_load(tmp_path):
+    source = mathjax_source()
+    copy = ship_mathjax(tmp_path / "feedback")
+    assert copy == tmp_path / "feedback" / MATHJAX_FOLDER
+    shipped = {p.relative_to(copy) for p in copy.rglob("*") if p.is_file()}
+    kept = {
+        p.relative_to(source)
+        for p in source.rglob("*")
+        if p.is_file() and not any(p.is_relative_to(source / part) for part in MATHJAX_LEFT_OUT)
+    }
+    assert shipped == kept
+    for needed in ("MathJax.js", "config/TeX-AMS-MML_HTMLorMML-full.js", "config/Safe.js", "extensions/Safe.js"):
+        assert Path(needed) in shipped, needed
+    assert any(p.match("fonts/HTML-CSS/STIX-Web/woff/*.woff") for p in shipped)
+    size = sum((copy / p).stat().st_size for p in shipped)
+    assert size < 0.4 * sum(p.stat().st_size for p in source.rglob("*") if p.is_file()), size
+    (copy / "MathJax.js").write_text("// the first copy")
+    assert ship_mathjax(tmp_path / "feedback") == copy and (copy / "MathJax.js").read_text() == "// the first copy"
+    assert [p.name for p in (tmp_path / "feedback").iterdir()] == [MATHJAX_FOLDER], "no scratch folder left"
