@@ -2,14 +2,26 @@
 
 ``write_report(report, course_root, out)`` reads the scores from the ``GradeReport`` (which
 ``Course.scores()`` filled from nbgrader's gradebook), the test cells' outcomes from the autograded
-notebooks ``course_root/autograded/<student>/<assignment>/*.ipynb``, and the problems met while
-grading. The HTML page is self-contained (plots are base64 PNG ``data:`` URIs, the style is inline,
-no script): it opens offline and can be mailed. Everything in it that a student's code could have
-written (messages, names) is escaped for HTML and made one printable line (``course.printable``), in
-problems.json too; only the tests of the source notebooks are counted, whatever cells a submission adds.
+notebooks ``course_root/autograded/<student>/<assignment>/*.ipynb``, the released notebooks
+``course_root/release/<assignment>/*.ipynb`` (to tell a stub left as released), the feedback pages
+under ``report.feedback_dir``, and the problems met while grading. ``gather`` turns them into a
+``ClassData``, plain data from which ``summarize`` makes ``problems.json`` and ``render_html`` the page
+(both in autograder/report_render.py, the page's style and script in report_assets.py; a test can make
+up a class of any size and render it without grading it).
+
+The HTML page is one self-contained file: plots are base64 PNG ``data:`` URIs, the style and a small
+script are inline, nothing is loaded from anywhere. It opens offline and can be mailed. The script
+sorts every table by a click on its header, filters the students table by a click on a bar of a score
+histogram, and opens a per-student view (score per test, named mistakes, flags, links to the feedback
+pages) from any student's name; the view's address is ``report.html#student=<id>``. Everything in the
+page that a student's code could have written (messages, names) is escaped for HTML and made one
+printable line (``course.printable``), in problems.json too; the script puts it in the page as text,
+never as markup. Only the tests of the source notebooks are counted, whatever cells a submission adds.
 
 A test *fails* in a submission when nbgrader would not give it full points (``determine_grade``:
-an error, output on stderr, or partial credit). Its *message* names what went wrong:
+an error, output on stderr, or partial credit). A failure is *not attempted* when its error is the
+``NotImplementedError`` of a stub and the submission still has a solution cell exactly as released
+(a stub left as it was); any other failure is a real one, and its *message* names what went wrong:
 
 - from the first error output of the cell: ``"<ename>: <line>"``, where ``line`` is the evalue's
   ``Likely mistake: ...`` line if ``utils.assert_close`` named one of the test author's
@@ -17,7 +29,13 @@ an error, output on stderr, or partial credit). Its *message* names what went wr
 - ``"output on stderr: <first line>"`` when the cell wrote to stderr;
 - ``"partial credit"`` otherwise.
 
-``problems.json`` schema::
+A real failure's *named mistake* is what follows ``Likely mistake: `` in the error (at the start of a
+line, the convention of the grader's checks, or after a sentence on the same line). The report ranks
+an assignment's named mistakes by the number of submissions that made them: the class's
+misconceptions, most common first.
+
+``problems.json`` schema (its ``messages`` count real failures only: ``failures`` minus the sum of the
+counts is the number of submissions that did not attempt the test)::
 
     {
       "assignments": {
@@ -32,7 +50,7 @@ an error, output on stderr, or partial credit). Its *message* names what went wr
               "submissions": int,             # autograded notebooks that contain the test
               "failures": int,                # of those, how many did not get full points
               "failure_rate": float,          # failures / submissions (0 without submissions)
-              "messages": [["<message>", count], ...]   # most common first
+              "messages": [["<message>", count], ...]   # real failures, most common first
             }
           }
         }
@@ -45,287 +63,202 @@ an error, output on stderr, or partial credit). Its *message* names what went wr
 
 from __future__ import annotations
 
-import base64
-import html
-import io
 import json
-import statistics
-import warnings
+import os
 from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 from nbformat import NotebookNode
 
 from .course import printable
 from .feedback import is_test_cell
 from .notebooks import read_notebook
+from .report_render import (  # noqa: F401 (re-exported: the report's data and page, from one module)
+    FAILED,
+    NOT_ATTEMPTED,
+    PASSED,
+    ClassData,
+    Outcome,
+    mistakes,
+    render_html,
+    summarize,
+)
 
 if TYPE_CHECKING:
     from .course import GradeReport
 
-TOP_MESSAGES = 3  # messages per test in the HTML table
-TOP_MISCONCEPTIONS = 10  # bars in each assignment's message plot
-LABEL_CHARS = 70  # longest plot label
+NAME_CHARS = 100  # longest student or assignment name shown
+STUB_ERROR = "NotImplementedError"  # what the released stub raises (nbgrader_config.py's code_stub)
+MISTAKE = "Likely mistake: "
 
 
-@dataclass
-class TestStats:
-    """One test cell across the class: its points, how many notebooks ran it and failed it, and
-    the failure messages counted."""
+# -- reading a graded course -------------------------------------------------------------------
+def _grade(cell: NotebookNode) -> tuple[float | None, float] | None:
+    from nbgrader.utils import determine_grade
 
-    notebook: str
-    points: float
-    submissions: int = 0
-    failures: int = 0
-    messages: Counter = field(default_factory=Counter)
+    try:
+        return determine_grade(cell)
+    except Exception:  # noqa: BLE001 (e.g. an execute_result nbgrader cannot read as partial credit)
+        return None
 
-    @property
-    def failure_rate(self) -> float:
-        return self.failures / self.submissions if self.submissions else 0.0
+
+def _first_error(cell: NotebookNode) -> dict | None:
+    return next((out for out in cell.get("outputs", []) if out.get("output_type") == "error"), None)
 
 
 def failure_message(cell: NotebookNode) -> str | None:
     """What went wrong in an autograded test cell (module docstring), or None if it earned full points."""
-    from nbgrader.utils import determine_grade
-
-    try:
-        score, max_points = determine_grade(cell)
-    except Exception:  # noqa: BLE001 (e.g. an execute_result nbgrader cannot read as partial credit)
+    grade = _grade(cell)
+    if grade is None:
         return None
+    score, max_points = grade
     if score is not None and score >= max_points:
         return None
-    outputs = cell.get("outputs", [])
-    for out in outputs:
-        if out.get("output_type") == "error":
-            lines = [ln.strip() for ln in str(out.get("evalue", "")).splitlines() if ln.strip()]
-            named = [ln for ln in lines if ln.startswith("Likely mistake:")]
-            line = (named or lines or [""])[0]
-            ename = printable(out.get("ename", "Error"), 100)
-            return f"{ename}: {printable(line, 200)}" if line else ename
-    for out in outputs:
+    error = _first_error(cell)
+    if error is not None:
+        lines = [ln.strip() for ln in str(error.get("evalue", "")).splitlines() if ln.strip()]
+        named = [ln for ln in lines if ln.startswith("Likely mistake:")]
+        line = (named or lines or [""])[0]
+        ename = printable(error.get("ename", "Error"), 100)
+        return f"{ename}: {printable(line, 200)}" if line else ename
+    for out in cell.get("outputs", []):
         if out.get("output_type") == "stream" and out.get("name") == "stderr":
             first = next((ln.strip() for ln in str(out.get("text", "")).splitlines() if ln.strip()), "")
             return f"output on stderr: {printable(first, 200)}".rstrip(": ")
     return "partial credit"
 
 
-def _test_cells(path: Path) -> list[NotebookNode]:
+def named_mistake(cell: NotebookNode) -> str | None:
+    """The mistake a test cell's error names (``Likely mistake: <this>``), or None."""
+    error = _first_error(cell)
+    for line in str(error.get("evalue", "") if error else "").splitlines():
+        at = line.find(MISTAKE)
+        if at == 0 or (at > 0 and line[at - 1].isspace()):
+            text = line[at + len(MISTAKE) :].strip()
+            if text:
+                return printable(text, 200)
+    return None
+
+
+def outcome_of(cell: NotebookNode, points: float, stub_left: bool) -> Outcome:
+    """The ``Outcome`` of an autograded test cell worth ``points``; ``stub_left``: the submission
+    still has a solution cell exactly as released."""
+    message = failure_message(cell)
+    if message is None:
+        return Outcome(points, PASSED)
+    grade = _grade(cell)
+    score = float(grade[0] or 0.0) if grade else 0.0
+    error = _first_error(cell)
+    if stub_left and error is not None and error.get("ename") == STUB_ERROR:
+        return Outcome(score, NOT_ATTEMPTED)
+    return Outcome(score, FAILED, message, named_mistake(cell))
+
+
+def _read(path: Path) -> NotebookNode | None:
     try:
-        return [cell for cell in read_notebook(path).cells if is_test_cell(cell)]
+        return read_notebook(path)
     except Exception:  # noqa: BLE001 (a notebook the report cannot read is left out of it)
-        return []
+        return None
 
 
-def collect_tests(course_root: Path, assignment: str) -> dict[str, TestStats]:
-    """Per test of ``assignment``: points from the staged source notebooks (so a test nobody ran is
-    listed), outcomes from every autograded notebook; keyed as in ``problems.json``."""
-    stats: dict[tuple[str, str], TestStats] = {}
-
-    def entry(notebook: str, cell: NotebookNode) -> TestStats:
-        key = (notebook, cell.metadata["nbgrader"]["grade_id"])
-        if key not in stats:
-            stats[key] = TestStats(notebook, float(cell.metadata["nbgrader"].get("points", 0)))
-        return stats[key]
-
-    for path in sorted((course_root / "source" / assignment).glob("*.ipynb")):
-        for cell in _test_cells(path):
-            entry(path.name, cell)
-    for path in sorted(course_root.glob(f"autograded/*/{assignment}/*.ipynb")):
-        for cell in _test_cells(path):
-            test = stats.get((path.name, cell.metadata["nbgrader"].get("grade_id")))
-            if test is None:  # not a test of the source: a cell the student added
-                continue
-            test.submissions += 1
-            message = failure_message(cell)
-            if message is not None:
-                test.failures += 1
-                test.messages[message] += 1
-    ids = Counter(grade_id for _, grade_id in stats)
-    return {
-        (grade_id if ids[grade_id] == 1 else f"{Path(nb).stem}/{grade_id}"): s for (nb, grade_id), s in stats.items()
-    }
+def _solutions(nb: NotebookNode | None) -> dict[str, str]:
+    """The solution code cells of ``nb`` by grade id, their sources without trailing blanks."""
+    found = {}
+    for cell in nb.cells if nb is not None else []:
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type == "code" and isinstance(meta, dict) and meta.get("solution") and "grade_id" in meta:
+            found[str(meta["grade_id"])] = "\n".join(line.rstrip() for line in cell.source.strip().splitlines())
+    return found
 
 
-def summarize(report: GradeReport, course_root: Path) -> dict:
-    """The content of ``problems.json`` (schema in the module docstring)."""
+def stub_left(nb: NotebookNode, released: NotebookNode | None) -> bool:
+    """Whether a solution cell of ``nb`` is a stub exactly as ``released`` (its raise included)."""
+    stubs = {gid: src for gid, src in _solutions(released).items() if STUB_ERROR in src}
+    return any(stubs.get(gid) == src for gid, src in _solutions(nb).items())
+
+
+def _test_cells(nb: NotebookNode | None) -> list[NotebookNode]:
+    return [cell for cell in nb.cells if is_test_cell(cell)] if nb is not None else []
+
+
+def read_assignment(course_root: Path, assignment: str) -> tuple[dict, dict]:
+    """``(tests, outcomes)`` of ``assignment`` for ``ClassData``: the tests and their points from the
+    staged source notebooks (so a test nobody ran is listed), the outcomes from every autograded one."""
     course_root = Path(course_root)
-    assignments = {}
+    points: dict[tuple[str, str], float] = {}
+    for path in sorted((course_root / "source" / assignment).glob("*.ipynb")):
+        for cell in _test_cells(_read(path)):
+            meta = cell.metadata["nbgrader"]
+            points.setdefault((path.name, meta["grade_id"]), float(meta.get("points", 0)))
+    ids = Counter(grade_id for _, grade_id in points)
+
+    def key(notebook: str, grade_id: str) -> str:
+        return grade_id if ids[grade_id] == 1 else f"{Path(notebook).stem}/{grade_id}"
+
+    tests = {key(nb, gid): (nb, p) for (nb, gid), p in points.items()}
+    released: dict[str, NotebookNode | None] = {}
+    outcomes: dict[str, dict[str, Outcome]] = {}
+    for path in sorted(course_root.glob(f"autograded/*/{assignment}/*.ipynb")):
+        nb = _read(path)
+        if nb is None:
+            continue
+        if path.name not in released:
+            released[path.name] = _read(course_root / "release" / assignment / path.name)
+        left = stub_left(nb, released[path.name])
+        mine = outcomes.setdefault(printable(path.parent.parent.name, NAME_CHARS), {})
+        for cell in _test_cells(nb):
+            where = (path.name, cell.metadata["nbgrader"].get("grade_id"))
+            if where in points:  # else not a test of the source: a cell the student added
+                mine[key(*where)] = outcome_of(cell, points[where], left)
+    return tests, outcomes
+
+
+def feedback_links(feedback_dir: Path, out: Path) -> dict[str, dict[str, list[str]]]:
+    """The feedback pages ``feedback_dir/<student>/<assignment>/*.html`` as links relative to ``out``."""
+    links: dict[str, dict[str, list[str]]] = {}
+    for page in sorted(Path(feedback_dir).glob("*/*/*.html")):
+        student, assignment = page.parent.parent.name, page.parent.name
+        if student.startswith("."):  # MathJax, not a student
+            continue
+        relative = Path(os.path.relpath(page, out))
+        link = "/".join(quote(part) for part in relative.parts)
+        per_student = links.setdefault(printable(student, NAME_CHARS), {})
+        per_student.setdefault(printable(assignment, NAME_CHARS), []).append(link)
+    return links
+
+
+def gather(report: GradeReport, course_root: Path, out: Path | None = None) -> ClassData:
+    """The ``ClassData`` of a graded run (feedback links relative to ``out``, if feedback was written)."""
+    data = ClassData(students=[printable(s, NAME_CHARS) for s in report.students], tests={})
     for assignment in report.assignments:
-        tests = collect_tests(course_root, assignment)
-        scores = {s: float(got) for (s, a), (got, _) in sorted(report.scores.items()) if a == assignment}
-        max_score = report.max_score(assignment) or sum(t.points for t in tests.values())
-        assignments[assignment] = {
-            "max_score": float(max_score),
-            "scores": scores,
-            "unscored": [s for s in report.students if s not in scores],
-            "tests": {
-                grade_id: {
-                    "notebook": t.notebook,
-                    "points": t.points,
-                    "submissions": t.submissions,
-                    "failures": t.failures,
-                    "failure_rate": round(t.failure_rate, 4),
-                    "messages": [[m, n] for m, n in sorted(t.messages.items(), key=lambda mn: (-mn[1], mn[0]))],
-                }
-                for grade_id, t in tests.items()
-            },
-        }
-    problems = [
+        name = printable(assignment, NAME_CHARS)
+        data.tests[name], data.outcomes[name] = read_assignment(Path(course_root), assignment)
+        graded = sorted((s, got) for (s, a), (got, _) in report.scores.items() if a == assignment)
+        data.scores[name] = {printable(s, NAME_CHARS): float(got) for s, got in graded}
+        data.max_scores[name] = float(report.max_score(assignment) or sum(p for _, p in data.tests[name].values()))
+    data.problems = [
         {
-            "student": printable(p.student, 100),
-            "assignment": None if p.assignment is None else printable(p.assignment, 100),
+            "student": printable(p.student, NAME_CHARS),
+            "assignment": None if p.assignment is None else printable(p.assignment, NAME_CHARS),
             "reason": str(p.reason),
             "message": printable(p.message),
         }
         for p in report.problems
     ]
-    return {"assignments": assignments, "problems": problems}
-
-
-# -- plots -------------------------------------------------------------------------------------
-def _png(fig) -> str:
-    """An ``<img>`` of a matplotlib figure, embedded as a base64 PNG."""
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=80, bbox_inches="tight")
-    data = base64.b64encode(buffer.getvalue()).decode("ascii")
-    return f'<img alt="plot" src="data:image/png;base64,{data}">'
-
-
-def _figure(width: float, height: float):
-    from matplotlib.figure import Figure  # the Agg canvas; no pyplot, no global state
-
-    return Figure(figsize=(width, height))
-
-
-def _short(text: str) -> str:
-    return text if len(text) <= LABEL_CHARS else text[: LABEL_CHARS - 1] + "…"
-
-
-def _plots(name: str, data: dict) -> list[str]:
-    """The score histogram, the failure rate per test and the most common failure messages."""
-    import numpy as np
-
-    images = []
-    scores, max_score = list(data["scores"].values()), data["max_score"]
-    if scores:
-        fig = _figure(5, 2.6)
-        ax = fig.add_subplot()
-        top = max(max_score, *scores, 1.0)
-        width = max(1.0, np.ceil(top / 15))  # whole points, at most ~15 bars
-        bins = np.arange(-width / 2, top + width, width)
-        ax.hist(scores, bins=bins, color="#4c72b0", edgecolor="white")
-        ax.set(xlabel=f"score (out of {max_score:g})", ylabel="students", title=f"{name}: scores")
-        ax.yaxis.get_major_locator().set_params(integer=True)
-        images.append(_png(fig))
-    tests = data["tests"]
-    if tests:
-        fig = _figure(5, 0.5 + 0.28 * len(tests))
-        ax = fig.add_subplot()
-        ids = list(tests)[::-1]
-        ax.barh(ids, [100 * tests[t]["failure_rate"] for t in ids], color="#dd8452")
-        ax.set(xlim=(0, 100), xlabel="% of submissions failing", title=f"{name}: failure rate per test")
-        images.append(_png(fig))
-    common = sorted(
-        ((n, f"{t}: {m}") for t, d in tests.items() for m, n in d["messages"]), key=lambda nm: (-nm[0], nm[1])
-    )[:TOP_MISCONCEPTIONS]
-    if common:
-        fig = _figure(7, 0.5 + 0.3 * len(common))
-        ax = fig.add_subplot()
-        ax.barh([_short(m) for _, m in common][::-1], [n for n, _ in common][::-1], color="#c44e52")
-        ax.set(xlabel="submissions", title=f"{name}: most common failure messages")
-        ax.xaxis.get_major_locator().set_params(integer=True)
-        images.append(_png(fig))
-    return images
-
-
-# -- the page ------------------------------------------------------------------------------------
-STYLE = """
-body { font-family: sans-serif; margin: 2em auto; max-width: 70em; color: #222; }
-table { border-collapse: collapse; margin: 0.5em 0 1.5em; }
-th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; vertical-align: top; }
-th { background: #f3f3f3; }
-td.num { text-align: right; }
-td.id, td.reason { white-space: nowrap; }
-.plots img { margin: 0.3em 1em 0.3em 0; vertical-align: top; }
-.none { color: #777; }
-ul.messages { margin: 0; padding-left: 1.2em; }
-"""
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
-
-
-def _e(value) -> str:
-    return html.escape(printable(value, None))
-
-
-def _assignment_html(name: str, data: dict) -> str:
-    scores = sorted(data["scores"].values())
-    if scores:
-        mean, median = statistics.mean(scores), statistics.median(scores)
-        summary = f"{len(scores)} graded; mean {mean:.3g}, median {median:g} of {data['max_score']:g}"
-    else:
-        summary = "nobody submitted it"
-    if data["unscored"]:
-        summary += f"; no grade: {', '.join(data['unscored'])}"
-    rows = []
-    for grade_id, t in data["tests"].items():
-        messages = "".join(f"<li>{_e(m)} <b>×{n}</b></li>" for m, n in t["messages"][:TOP_MESSAGES])
-        rows.append(
-            f"<tr><td class=id>{_e(grade_id)}</td><td class=num>{t['points']:g}</td>"
-            f"<td class=num>{t['failures']} / {t['submissions']}</td>"
-            f"<td class=num>{100 * t['failure_rate']:.0f}%</td>"
-            f"<td>{f'<ul class=messages>{messages}</ul>' if messages else '<span class=none>none</span>'}</td></tr>"
-        )
-    table = (
-        "<table><tr><th>test</th><th>points</th><th>failed / ran</th><th>rate</th>"
-        "<th>most common failure messages</th></tr>" + "".join(rows) + "</table>"
-        if rows
-        else "<p class=none>No test cells found.</p>"
-    )
-    plots = "".join(_plots(name, data))
-    return f"<h2>{_e(name)}</h2><p>{_e(summary)}</p><div class=plots>{plots}</div>{table}"
-
-
-def _problems_html(problems: list[dict]) -> str:
-    if not problems:
-        return "<p class=none>No submission was flagged.</p>"
-    rows = "".join(
-        f"<tr><td>{_e(p['student'])}</td><td>{_e(p['assignment'] or '-')}</td>"
-        f"<td class=reason>{_e(p['reason'])}</td><td>{_e(p['message'])}</td></tr>"
-        for p in problems
-    )
-    return f"<table><tr><th>student</th><th>assignment</th><th>reason</th><th>message</th></tr>{rows}</table>"
-
-
-def render_html(summary: dict, students: int) -> str:
-    """The report page for ``summarize``'s result."""
-    import matplotlib
-
-    with matplotlib.rc_context({"text.parse_math": False}), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # e.g. a glyph a student's message uses and the font lacks
-        sections = "".join(_assignment_html(name, data) for name, data in summary["assignments"].items())
-    reasons = Counter(p["reason"] for p in summary["problems"])
-    counted = ", ".join(f"{r}: {n}" for r, n in sorted(reasons.items())) or "none"
-    return (
-        "<!DOCTYPE html><html><head><meta charset=utf-8><title>Grading report</title>"
-        f"<style>{STYLE}</style></head><body><h1>Grading report</h1>"
-        f"<p>{_count(students, 'student')}, {_count(len(summary['assignments']), 'assignment')}; "
-        f"problems by reason: {_e(counted)}. "
-        "Details in problems.json.</p>"
-        f"{sections}<h2>Submissions flagged for review</h2>{_problems_html(summary['problems'])}</body></html>"
-    )
+    if out is not None and report.feedback_dir is not None and Path(report.feedback_dir).is_dir():
+        data.feedback = feedback_links(Path(report.feedback_dir), Path(out))
+    return data
 
 
 def write_report(report: GradeReport, course_root: Path, out: Path) -> tuple[Path, Path]:
     """Write ``out/report.html`` and ``out/problems.json``; return their paths."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    summary = summarize(report, Path(course_root))
+    data = gather(report, Path(course_root), out)
+    summary = summarize(data)
     html_path, json_path = out / "report.html", out / "problems.json"
     json_path.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    html_path.write_text(render_html(summary, len(report.students)), encoding="utf-8")
+    html_path.write_text(render_html(data, summary), encoding="utf-8")
     return html_path, json_path

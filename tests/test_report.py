@@ -14,7 +14,7 @@ from test_feedback import graded_class  # noqa: F401 (the shared pipeline fixtur
 
 from autograder.course import GradeReport, Problem, Reason
 from autograder.notebooks import tag_notebook
-from autograder.report import failure_message, write_report
+from autograder.report import failure_message, named_mistake, write_report
 
 NAMED = (
     "one is wrong at index (0,): got {}, expected 2.\n1 of 3 element(s) are off.\n"
@@ -160,6 +160,83 @@ def test_failure_message_of_a_passing_cell_is_none():
     assert failure_message(cell) is None, "full partial credit is a pass"
 
 
+STUB = "def one():\n    # YOUR CODE HERE\n    raise NotImplementedError()"
+
+
+def test_a_stub_left_as_released_is_not_attempted_and_named_mistakes_rank_the_class(tmp_path):
+    """With the released notebook beside: a NotImplementedError from a stub left as released is "not
+    attempted" (counted apart from the messages); the same error from a changed cell is a real failure."""
+    root = tmp_path / "course"
+    released = source_notebook()
+    released.cells[1].source = STUB
+    for folder, nb in (("source", source_notebook()), ("release", released)):
+        (root / folder / "A").mkdir(parents=True)
+        nbformat.write(nb, root / folder / "A" / "a.ipynb")
+    mid = "one() is 2, expected 1. Likely mistake: off by one (the count starts at 1)"
+    start = "one() is 2, expected 1.\nLikely mistake: off by one (the count starts at 1)\nmore"
+    students = {  # solution cell, the test-one error's (ename, evalue), or None for a pass
+        "blank": (STUB, ("NotImplementedError", "")),
+        "began": ("def one():\n    x = 1\n    raise NotImplementedError()", ("NotImplementedError", "")),
+        "mid": ("def one():\n    return 2", ("AssertionError", mid)),
+        "start": ("def one():\n    return 2", ("AssertionError", start)),
+        "other": ("def one():\n    return 0", ("AssertionError", "one() is 0\nLikely mistake: returns zero")),
+        "fine": ("def one():\n    return 1", None),
+    }
+    for student, (solution, failure) in students.items():
+        nb = source_notebook()
+        nb.cells[1].source = solution
+        nb.cells[2].outputs = [error(failure[1], failure[0])] if failure else []
+        (root / "autograded" / student / "A").mkdir(parents=True)
+        nbformat.write(nb, root / "autograded" / student / "A" / "a.ipynb")
+    feedback = tmp_path / "out" / "feedback"
+    for student in students:
+        (feedback / student / "A").mkdir(parents=True)
+        (feedback / student / "A" / "a.html").write_text("feedback")
+    report = GradeReport(
+        ["A"],
+        list(students),
+        scores={(s, "A"): (3.0 if s != "fine" else 5.0, 5.0) for s in students},
+        problems=[
+            Problem("mid", "A", "flagged: a reason", Reason.FLAGGED),
+            Problem("x", None, "a file", Reason.NOT_A_FOLDER),
+        ],
+        feedback_dir=feedback,
+    )
+    html_path, json_path = write_report(report, root, tmp_path / "out")
+    one = json.loads(json_path.read_text())["assignments"]["A"]["tests"]["test-one"]
+    assert (one["submissions"], one["failures"]) == (6, 5), "a test not attempted is not passed"
+    assert one["messages"] == [
+        ["AssertionError: Likely mistake: off by one (the count starts at 1)", 1],
+        ["AssertionError: Likely mistake: returns zero", 1],
+        ["AssertionError: one() is 2, expected 1. Likely mistake: off by one (the count starts at 1)", 1],
+        ["NotImplementedError", 1],
+    ], "the blank stub is left out; the changed cell that still raises is a real failure"
+    page = html_path.read_text()
+    assert "1 submission left a stub as released" in page
+    table = page.split("<h3>Likely mistakes, most common first</h3>", 1)[1].split("</table>", 1)[0]
+    rows = re.findall(r"<tr><td class=num>(\d+)</td><td class=mistake>([^<]*)</td><td class=num>(\d+)</td>", table)
+    assert rows == [("1", "off by one (the count starts at 1)", "2"), ("2", "returns zero", "1")]
+    assert 'href="#student=mid"' in table and 'href="#student=start"' in table
+    flagged = page.split("<h2 id=flagged>", 1)[1]
+    assert '<a href="feedback/mid/A/a.html">a.html</a>' in flagged, "a flagged submission links its feedback"
+    assert 'href="#student=x"' not in flagged, "a name outside the class has no view"
+
+
+def test_named_mistake_is_what_follows_the_words():
+    cell = source_notebook().cells[2]
+    for evalue, named in [
+        ("wrong\nLikely mistake: the sign\nmore", "the sign"),
+        ("dx is wrong. Likely mistake: the loop runs forward in time.", "the loop runs forward in time."),
+        ("UnlikelyLikely mistake: no", None),
+        ("no mistake named", None),
+        ("Likely mistake: ", None),
+    ]:
+        cell.outputs = [error(evalue)]
+        assert named_mistake(cell) == named, evalue
+    cell.outputs = []
+    assert named_mistake(cell) is None
+
+
 @pytest.mark.pipeline
 @pytest.mark.xdist_group("feedback-report")
 def test_report_of_a_real_grading_run(graded_class):  # noqa: F811
@@ -181,6 +258,19 @@ def test_report_of_a_real_grading_run(graded_class):  # noqa: F811
     assert len(images) == 3 and all(base64.b64decode(i).startswith(b"\x89PNG") for i in images)
     assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", page, re.I), "the report must work offline"
     assert "add(-5, 5) should be 0" in page and "monkeypatcher" in page
+    # The blank notebook's stubs are as released: its failures are not attempted, not messages.
+    for test in fixture["tests"].values():
+        assert test["failures"] - sum(n for _, n in test["messages"]) == 1, test  # the blank one
+    assert ["AssertionError: square(3) should be 9", 1] in fixture["tests"]["test-square"]["messages"]
+    assert not any("NotImplementedError" in m for t in fixture["tests"].values() for m, _ in t["messages"])
+    assert "1 submission left a stub as released" in page
+    view = json.loads(
+        re.search(r'<script type="application/json" id="report-data">(.*?)</script>', page, re.S).group(1)
+    )
+    assert view["students"]["blank"]["tests"] == [[[0.0, 2, None, None], [0.0, 2, None, None]]]
+    links = re.findall(r'href="(feedback/[^"]+)"', page)
+    assert "feedback/monkeypatcher/00_fixture/fixture.html" in links
+    assert all((out / link).is_file() for link in links), links
 
 
 @pytest.mark.xdist_group("report-browser")
