@@ -1481,3 +1481,40 @@ def test_the_decode_test_takes_only_numpy_arrays():
         r is np.ndarray and a is np.ndarray and issubclass(s, (int, np.integer)) and t is float
         for r, a, s, t in {x for x in seen}
     ), set(seen)
+
+
+def test_a_wrong_count_is_explained_by_its_difference():
+    """mac_mistake and param_mistake name each planted counting mistake from the difference alone, and nothing for
+    the right count or for an unrelated one."""
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Conv2d(4, 6, (3, 1), groups=2), nn.BatchNorm2d(6), nn.ReLU(), nn.Flatten(), nn.Linear(6 * 4 * 6, 5)
+    )
+    shape = (4, 6, 6)
+    right_params = sum(p.numel() for p in model.parameters())
+    conv, bn, linear = model[0], model[1], model[4]
+    outputs = 6 * 4 * 6
+    right_macs = outputs * 2 * 3 + 5 * 144
+    assert ref.mac_mistake(model, shape, right_macs) is None
+    planted_macs = {
+        "the groups are ignored": outputs * 4 * 3 + 5 * 144,
+        "counted as square": outputs * 2 * 9 + 5 * 144,
+        "bias additions are counted": right_macs + outputs + 5,
+    }
+    for phrase, macs in planted_macs.items():
+        assert phrase in (ref.mac_mistake(model, shape, macs) or ""), (phrase, ref.mac_mistake(model, shape, macs))
+    assert ref.mac_mistake(model, shape, right_macs + 7) is None
+    assert ref.param_mistake(model, right_params) is None
+    planted_params = {
+        "the biases are left out": right_params - conv.bias.numel() - linear.bias.numel(),
+        "BatchNorm's weight and bias": right_params - 12,
+        "buffers are counted": right_params + 12,
+        "counted as square": right_params + 6 * 2 * 6,
+        "the groups are ignored": right_params + conv.weight.numel(),
+    }
+    for phrase, params in planted_params.items():
+        assert phrase in (ref.param_mistake(model, params) or ""), (phrase, ref.param_mistake(model, params))
+    conv.weight.requires_grad_(False)
+    assert "frozen" in ref.param_mistake(model, right_params - conv.weight.numel())
+    assert ref.param_mistake(model, right_params + 1) is None
+    assert bn.weight.numel() == 6

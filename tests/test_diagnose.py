@@ -148,11 +148,30 @@ def test_right_only_on_part(shape):
     assert "right only at the first" in diagnose(first, e, Context(output="out", batch_axis=1))
 
 
+def test_the_axes_are_named_from_the_checks_constants():
+    e = _planted((4, 2, 3))
+    name = "dx returned by rnn_backward (T=4, N=2, D=3, H=5)"
+    late = np.concatenate([np.zeros_like(e[:1]), e[:-1]])
+    assert "along axis 0, T (size 4): each entry holds the value of the previous time step" in diagnose(late, e, name)
+    missed = e.copy()
+    missed[0] = 0
+    message = diagnose(missed, e, name)
+    assert message == (
+        "dx is right everywhere but at the first time step (index 0 of axis 0, T (size 4)) and 0 there: that part "
+        "is never computed."
+    ), message
+    assert "axis 0, T" in diagnose(e[::-1], e, name)
+    # an index of an axis without a known role is too loose a part to name
+    scattered = e.copy()
+    scattered[:, :, :2] = 1.0
+    assert diagnose(scattered, e, "out") is None
+
+
 def test_right_only_in_the_interior_and_where_a_mask_says():
     e = _planted((2, 3, 6, 6))
     got = np.zeros_like(e)
     got[:, :, 1:-1, 1:-1] = e[:, :, 1:-1, 1:-1]
-    assert "in the interior, not on the border" in diagnose(got, e)
+    assert "right only in the interior and 0 on the border" in diagnose(got, e)
     x = _planted((4, 6), 4)
     x[x < 0.3] = 0
     e = _planted((4, 6), 5)

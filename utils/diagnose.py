@@ -98,6 +98,7 @@ class Context:
 
 
 _SHAPE_TUPLE = re.compile(r"\(([A-Za-z_][\w ,]*)\)\s*=\s*\(([\d ,]+)\)")
+_DICT_ITEM = re.compile(r"['\"]([A-Za-z_]\w*)['\"]\s*:\s*(-?\d+(?:\.\d+)?(?:e-?\d+)?)\b")
 _NAME_EQ = re.compile(r"\b([A-Za-z_]\w*)\s*=\s*(-?\d+(?:\.\d+)?(?:e-?\d+)?)\b")
 
 
@@ -106,17 +107,22 @@ def context_from_name(name: str, **extra: Any) -> Context:
     (4, 5, 3)"`` or ``"out from dropout_forward, p=0.3"``: the output (its first word), the function (after
     "from"/"returned by"), and every ``name = number`` it spells out as a constant."""
     text = name or ""
-    output = text.split(" ", 1)[0] if text else "the result"
+    first = text.split(" ", 1)[0] if text else ""
     function = None
-    match = re.search(r"\b(?:from|returned by|of)\s+([A-Za-z_]\w*)", text)
-    if match:
-        function = match.group(1)
+    if re.match(r"[A-Za-z_]\w*\(", first):  # "im2col(x of shape ...) ...": the function's output
+        function = first.split("(", 1)[0]
+        output = f"the output of {function}"
+    else:
+        output = first or "the result"
+        match = re.search(r"\b(?:from|returned by|of)\s+([A-Za-z_]\w*)", text)
+        if match:
+            function = match.group(1)
     constants: dict[str, float] = {}
     for names, values in _SHAPE_TUPLE.findall(text):
         keys, nums = [n.strip() for n in names.split(",")], [v.strip() for v in values.split(",")]
         if len(keys) == len(nums):
             constants.update({k: float(v) for k, v in zip(keys, nums) if k and v})
-    for key, value in _NAME_EQ.findall(text):
+    for key, value in _NAME_EQ.findall(text) + _DICT_ITEM.findall(text):
         constants.setdefault(key, float(value))
     if "constants" in extra:
         constants.update(extra.pop("constants"))
@@ -219,6 +225,10 @@ def _constant_names(p: _Pair) -> list[tuple[float, str]]:
     for key, value in p.ctx.constants.items():
         if value and np.isfinite(value):
             names += [(value, key), (1.0 / value, f"1/{key}" if len(key) < 4 else f"1/({key})")]
+    dims = [(key, value) for key, value in p.ctx.constants.items() if value and value > 1 and np.isfinite(value)]
+    for (k1, v1), (k2, v2) in itertools.combinations_with_replacement(dims, 2):
+        product = f"{k1}*{k2}" if k1 != k2 else f"{k1}**2"
+        names += [(v1 * v2, product), (1.0 / (v1 * v2), f"1/({product})")]
     for k, n in enumerate(p.e.shape):
         if n > 1:
             label = p.ctx.axes[k] if k < len(p.ctx.axes) and p.ctx.axes[k] else f"the size of axis {k}"
@@ -256,7 +266,7 @@ def scaled(p: _Pair) -> str | None:
         )
     return (
         f"{p.out} is the expected value times a constant, {_fraction(ratio)}: look for a missing or extra factor "
-        "such as the batch size, a 1/2, or a scaling constant."
+        "(a count, a size, a 1/2, a scaling constant)."
     )
 
 
@@ -474,50 +484,52 @@ def blocks_permuted(p: _Pair) -> str | None:
     return None
 
 
-def _generic_masks(p: _Pair) -> list[tuple[str, np.ndarray]]:
+def _generic_masks(p: _Pair) -> list[tuple[str, str, np.ndarray]]:
+    """``(where it is right, where it is not, mask)``: the context's masks, then the first and last index of the
+    axes whose role is known (and of axis 0), then the interior of the last two (spatial) axes."""
     e = p.e
-    out: list[tuple[str, np.ndarray]] = []
+    out: list[tuple[str, str, np.ndarray]] = []
     for desc, mask in p.ctx.masks.items():
         m = np.asarray(mask, dtype=bool)
         if m.shape == e.shape:
-            out.append((desc, m))
+            out.append((f"only {desc}", "elsewhere", m))
     for k in range(e.ndim):
-        n = e.shape[k]
-        if n < 2:
-            continue
-        role = p.ctx.role(k)
+        n, role = e.shape[k], p.ctx.role(k)
+        if n < 2 or (role is None and k != 0):
+            continue  # one index of an axis without a role is too loose a part to name
+        noun = {"time": "time step", "batch": "sample", "channel": "channel"}.get(role or "", "index")
         for index, label in ((n - 1, "last"), (0, "first")):
             m = np.zeros(e.shape, dtype=bool)
             m[_slices(e.ndim, k, slice(index, index + 1))] = True
-            noun = {"time": "time step", "batch": "sample", "channel": "channel"}.get(role or "", "index")
-            out.append((f"at the {label} {noun} (index {index} of {p.ctx.axis(k, e.shape)})", m))
+            where = f"the {label} {noun} (index {index} of {p.ctx.axis(k, e.shape)})"
+            out.append((f"only at {where}", f"at the other {noun}s" if noun != "index" else "at the others", m))
             if n > 2:
-                out.append((f"everywhere but the {label} {noun} (index {index} of {p.ctx.axis(k, e.shape)})", ~m))
+                out.append((f"everywhere but at {where}", "there", ~m))
     spatial = [k for k in range(e.ndim) if e.ndim >= 2 and k >= e.ndim - 2 and e.shape[k] >= 3]
     if len(spatial) == 2 or (len(spatial) == 1 and e.ndim == 1):
         m = np.zeros(e.shape, dtype=bool)
         m[tuple(slice(1, -1) if k in spatial else slice(None) for k in range(e.ndim))] = True
-        out.append(("in the interior, not on the border", m))
+        out.append(("only in the interior", "on the border", m))
     return out
 
 
 def partly_right(p: _Pair) -> str | None:
     """``a`` is right exactly on a part that a mask describes, and wrong on the rest."""
     a, e = p.a, p.e
-    if a.shape != e.shape or e.size < 2:
+    if a.shape != e.shape or e.size < _MIN_ELEMENTS:
         return None
     ok = np.isclose(a, e, rtol=p.rtol, atol=p.atol)
     if ok.all() or not ok.any():
         return None
-    for desc, mask in _generic_masks(p):
+    for inside_words, outside_words, mask in _generic_masks(p):
         if mask.all() or not mask.any():
             continue
         inside, outside = ok[mask], ok[~mask]
         if inside.all() and outside.mean() < 0.5 and not outside.all():
             rest = ~mask & ~ok
-            zeros = bool(np.all(np.abs(a[rest]) <= p.atol))
-            tail = " and 0 elsewhere: that part is never computed" if zeros else " and wrong elsewhere"
-            return f"{p.out} is right only {desc}{tail}."
+            if bool(np.all(np.abs(a[rest]) <= p.atol)):
+                return f"{p.out} is right {inside_words} and 0 {outside_words}: that part is never computed."
+            return f"{p.out} is right {inside_words} and wrong {outside_words}."
     return None
 
 
@@ -556,6 +568,8 @@ def diagnose(
         return None
     if not (np.all(np.isfinite(a)) and np.all(np.isfinite(e))):
         return None
+    if not ctx.axes and ctx.constants:
+        ctx = ctx.with_(axes=_axes_from_constants(e.shape, ctx.constants))
     scale = float(np.max(np.abs(e))) if e.size else 0.0
     pair = _Pair(a, e, max(rtol, 1e-9), max(atol, 1e-12 * scale), ctx)
     start = time.perf_counter()
@@ -571,6 +585,18 @@ def diagnose(
     return None
 
 
+def _axes_from_constants(shape: Sequence[int], constants: Mapping[str, float]) -> tuple[str | None, ...]:
+    """A name for each axis whose size is the value of exactly one dimension-like constant (``N``, ``T``, ``H_out``),
+    when those names are distinct."""
+    dims = {k: v for k, v in constants.items() if re.fullmatch(r"[A-Z][A-Za-z_]*", k)}
+    names = []
+    for n in shape:
+        matching = [k for k, v in dims.items() if v == n]
+        names.append(matching[0] if len(matching) == 1 else None)
+    known = [n for n in names if n]
+    return tuple(names) if len(known) == len(set(known)) else ()
+
+
 def explain(actual: Any, expected: Any, context: Context | str | None = None, **kwargs: Any) -> str | None:
     """:func:`diagnose` as the one line a failure message carries: ``"Likely mistake: ..."``, or ``None``."""
     found = diagnose(actual, expected, context, **kwargs)
@@ -580,8 +606,8 @@ def explain(actual: Any, expected: Any, context: Context | str | None = None, **
 # -- counts -----------------------------------------------------------------------------------------------------
 def explain_count(got: int, expected: int, terms: Mapping[str, int], what: str = "count") -> str | None:
     """Why a count (parameters, multiply-adds) is off, from its difference: ``terms`` maps a mistake to the amount
-    it adds to the right count (negative: it removes). One term, a pair of terms, or a factor 2 or 1/2 (FLOPs vs
-    MACs) that gives ``got`` is named; ``None`` if none does. Never states the expected count."""
+    it adds to the right count (negative: it removes). One term, a pair of terms of one sign, or a factor 2 or 1/2
+    (FLOPs vs MACs) that gives ``got`` is named; ``None`` if none does. Never states the expected count."""
     if got == expected:
         return None
     if expected and got == 2 * expected:
@@ -594,6 +620,6 @@ def explain_count(got: int, expected: int, terms: Mapping[str, int], what: str =
         if amount == diff:
             return name
     for (n1, a1), (n2, a2) in itertools.combinations(items, 2):
-        if a1 + a2 == diff:
-            return f"{n1}; and {n2}"
+        if a1 + a2 == diff and (a1 > 0) == (a2 > 0):  # two omissions or two extras, not one hiding the other
+            return f"{n1.rstrip('.')}; and {n2}"
     return None

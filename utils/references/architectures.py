@@ -16,6 +16,7 @@ import torch.nn.functional as F
 import torchvision
 
 from ..checks import torch_reference
+from ..diagnose import PREFIX as MISTAKE
 from . import broadcast_error, checked_call  # noqa: F401 (shared by every topic; the test cells import them from here)
 
 
@@ -522,12 +523,15 @@ def bilinear_mistake(x, out_size, mistake):
 # -- counting: the multiply-adds that the usual counting mistakes give ---------------------------------
 def mac_mistake(model, input_shape, macs):
     """The counting mistake that gives ``macs`` multiply-adds for ``model`` on one ``(1, *input_shape)``
-    input, worded for the student; ``None`` if none of these gives it (or it is the right count):
+    input, worded for the student on one "Likely mistake: " line; ``None`` if none of these, alone or two of one sign
+    together (:func:`utils.diagnose.explain_count`), gives it (or it is the right count):
 
     - hooks only on the model's direct children (``model.children()``): nested layers are missed;
     - each kernel counted as square (``kernel_size[0] ** 2``);
     - a Linear layer counted as ``in_features * out_features``, whatever the number of positions it is
-      applied to (a ``(1, T, in)`` input costs ``T * in * out``).
+      applied to (a ``(1, T, in)`` input costs ``T * in * out``);
+    - the groups of a grouped convolution ignored;
+    - the bias additions counted as multiply-adds.
 
     Runs the model once in eval mode without gradients, gives every submodule its mode back and removes
     its hooks. It names a wrong count; it cannot give the right one."""
@@ -550,43 +554,90 @@ def mac_mistake(model, input_shape, macs):
         for module, training in modes.items():
             module.training = training
 
-    def cost(module, outputs, square=False, weights_only=False):
+    def cost(module, outputs, square=False, weights_only=False, full_groups=False):
         if isinstance(module, torch.nn.Conv2d):
             kh, kw = module.kernel_size
-            return outputs * (module.in_channels // module.groups) * kh * (kh if square else kw)
+            c_in = module.in_channels if full_groups else module.in_channels // module.groups
+            return outputs * c_in * kh * (kh if square else kw)
         return module.in_features * module.out_features if weights_only else outputs * module.in_features
 
     right = sum(cost(m, n) for m, n in records)
-    variants = [
+    odd_kernel = next(
         (
-            sum(cost(m, n) for m, n in records if m in children),
-            "only the model's direct children were hooked (model.children()): the layers nested inside its "
-            "blocks (a Sequential inside the model, ResNet's layers) are missed; hook every Conv2d and Linear of "
-            "model.modules().",
+            f"{m.kernel_size[0]} x {m.kernel_size[1]}"
+            for m, _ in records
+            if isinstance(m, torch.nn.Conv2d) and m.kernel_size[0] != m.kernel_size[1]
         ),
-        (
-            sum(cost(m, n, square=True) for m, n in records),
-            "a kernel is counted as square (kernel_size[0] ** 2); this model has a kernel of "
-            + next(
-                (
-                    f"{m.kernel_size[0]} x {m.kernel_size[1]}"
-                    for m, _ in records
-                    if isinstance(m, torch.nn.Conv2d) and m.kernel_size[0] != m.kernel_size[1]
-                ),
-                "another shape",
-            )
-            + ": use kernel_size[0] * kernel_size[1].",
+        "another shape",
+    )
+    variants = {
+        "only the model's direct children were hooked (model.children()): the layers nested inside its "
+        "blocks (a Sequential inside the model, ResNet's layers) are missed; hook every Conv2d and Linear of "
+        "model.modules().": sum(cost(m, n) for m, n in records if m in children),
+        f"a kernel is counted as square (kernel_size[0] ** 2); this model has a kernel of {odd_kernel}: use "
+        "kernel_size[0] * kernel_size[1].": sum(cost(m, n, square=True) for m, n in records),
+        "a Linear layer is counted as in_features * out_features, once; it is applied at every position of "
+        "its input (here a Linear acts on a (1, T, in_features) tensor), and a Linear applied to T positions "
+        "costs T * in * out: count output.numel() * in_features.": sum(
+            cost(m, n, weights_only=True) for m, n in records
         ),
-        (
-            sum(cost(m, n, weights_only=True) for m, n in records),
-            "a Linear layer is counted as in_features * out_features, once; it is applied at every position of "
-            "its input (here a Linear acts on a (1, T, in_features) tensor), and a Linear applied to T positions "
-            "costs T * in * out: count output.numel() * in_features.",
+        "the groups are ignored: the grouped convolutions are counted as full ones; a grouped convolution's dot "
+        "products have length (C_in // groups) * HH * WW, not C_in * HH * WW.": sum(
+            cost(m, n, full_groups=True) for m, n in records
         ),
-    ]
+        "the bias additions are counted as multiply-adds (one per output of each layer with a bias); count "
+        "only the products.": right + sum(n for m, n in records if m.bias is not None),
+    }
     if macs == right:
         return None
-    return next((text for value, text in variants if value == macs and value != right), None)
+    from ..diagnose import explain_count
+
+    terms = {text: value - right for text, value in variants.items() if value != right}
+    found = explain_count(macs, right, terms, "multiply-add count")
+    return MISTAKE + found if found else None
+
+
+def param_mistake(model, params):
+    """The counting mistake that gives ``params`` parameters for ``model``, worded for the student on one "Likely
+    mistake: " line; ``None`` if
+    none of these (alone or two together) gives it: the biases left out, BatchNorm's weight and bias left out, the
+    frozen parameters left out, the buffers (BatchNorm's running statistics) counted, each kernel counted as square,
+    the groups ignored (a grouped convolution counted as a full one). It names a wrong count; it cannot give the
+    right one."""
+    from ..diagnose import explain_count
+
+    right = sum(p.numel() for p in model.parameters())
+    convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+    terms = {
+        "the biases are left out: a layer's bias has one parameter per output channel.": -sum(
+            m.bias.numel()
+            for m in model.modules()
+            if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear)) and m.bias is not None
+        ),  # fmt: skip
+        "BatchNorm's weight and bias (2 per channel) are left out.": -sum(
+            p.numel()
+            for m in model.modules()
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
+            for p in m.parameters(recurse=False)
+        ),  # fmt: skip
+        "the frozen parameters (requires_grad=False) are left out: they are parameters of the model too.": -sum(
+            p.numel() for p in model.parameters() if not p.requires_grad
+        ),
+        "buffers are counted (BatchNorm's running mean and variance): count model.parameters() only.": sum(
+            b.numel() for b in model.buffers() if b.is_floating_point()
+        ),
+        "a kernel is counted as square (kernel_size[0] ** 2): use kernel_size[0] * kernel_size[1].": sum(
+            m.out_channels * (m.in_channels // m.groups) * (m.kernel_size[0] ** 2 - m.kernel_size[0] * m.kernel_size[1])
+            for m in convs
+        ),
+        "the groups are ignored: a grouped convolution's weight is (C_out, C_in // groups, HH, WW).": sum(
+            m.weight.numel() * (m.groups - 1) for m in convs
+        ),
+    }
+    if params == right:
+        return None
+    found = explain_count(params, right, terms, "parameter count")
+    return MISTAKE + found if found else None
 
 
 def assigned_into_empty(error: BaseException) -> bool:

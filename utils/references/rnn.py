@@ -604,14 +604,14 @@ def _describe(value: Any) -> str:
     return type(value).__name__
 
 
-def call(fn: Callable, *args: Any, what: str, hint: str = "") -> Any:
+def call(fn: Callable, *args: Any, what: str, hint: str = "", names: Sequence[str] | None = None) -> Any:
     """``fn(*args)``, with an exception other than NotImplementedError or AssertionError turned
     into a message that says which call failed and what the shapes are (``utils.references.checked_call``)."""
 
     def cause(error: BaseException) -> str:
-        return " ".join(text for text in (likely_cause(error, args), hint) if text)
+        return " ".join(text for text in (likely_cause(error, args, names), hint) if text)
 
-    return checked_call(fn, *args, what=what, causes=[(lambda error: True, cause)])
+    return checked_call(fn, *args, what=what, causes=[(lambda error: True, cause)], names=names)
 
 
 def _close(a: Any, b: Any, rtol: float, atol: float) -> bool:
@@ -1135,7 +1135,7 @@ def check_step_forward(kind: str, fn: Callable, *args: np.ndarray) -> None:
     names = ["x", "h_prev"] + (["c_prev"] if kind == "lstm" else []) + list(PARAMS[kind])
     label = _shape_str(kind, what, args, names)
     before, arrays = _copies(args), _copies(args)
-    result = call(fn, *arrays, what=label, hint=LAYOUT_HINT[kind])
+    result = call(fn, *arrays, what=label, hint=LAYOUT_HINT[kind], names=names)
     outputs = STEP_OUTPUTS[kind]
     result = check_arity(result, outputs, what)
     expected = _CELL[kind](*args)
@@ -1174,7 +1174,9 @@ def check_sequence_forward(kind: str, fn: Callable, x: np.ndarray, h0: np.ndarra
     label = _shape_str(kind, what, args, names)
     before = _copies(args)
     arrays = _copies(args)
-    result = call(fn, *arrays, what=label, hint="x has torch's layout (T, N, D), time first. " + LAYOUT_HINT[kind])
+    result = call(
+        fn, *arrays, what=label, hint="x has torch's layout (T, N, D), time first. " + LAYOUT_HINT[kind], names=names
+    )
     result = check_arity(result, ("h", "cache"), what)
     T, N = np.shape(x)[:2]
     H = np.shape(h0)[1]
