@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 from autograder.notebooks import TEST_HEADER
 from autograder.replay import names_in
-from harness import Assignment, Misconception
+from harness import Assignment, Misconception, from_source, mutate, solution_sources
 from utils import numeric_gradient, torch_reference
 from utils.references import backprop as refs
 
@@ -805,3 +805,35 @@ def test_every_test_cell_header_is_well_formed() -> None:
     assert A.test_names() == ALL_TESTS
     for name in ALL_TESTS:
         assert TEST_HEADER.match(A.test_source(name).split("\n", 1)[0])
+
+
+# -- the diagnosis engine's relations, planted through the real test cells -------------------------------------------
+# Mistakes no table row describes: the visible message names the relation (utils.diagnose) on one "Likely mistake: "
+# line, in the student's terms, and not the other relations' words.
+_SOURCES = solution_sources(A)
+ENGINE = [
+    (
+        "engine-linear-dx-sign",
+        "linear",
+        mutate(_SOURCES["linear_forward"], "dx = dout @ W.T", "dx = -(dout @ W.T)"),
+        "dx is the expected value with the opposite sign",
+    ),
+    (
+        "engine-softmax-divided-by-n-twice",
+        "softmax_cross_entropy",
+        mutate(_SOURCES["softmax_cross_entropy"], "dscores /= N", "dscores /= N * N"),
+        "dscores is the expected value times a constant",
+    ),
+]
+ENGINE_MISCONCEPTIONS = [Misconception(name, test, from_source(src), phrase) for name, test, src, phrase in ENGINE]
+
+
+@pytest.mark.parametrize("mistake", ENGINE_MISCONCEPTIONS, ids=str)
+def test_the_engine_names_a_relation_no_table_describes(mistake) -> None:
+    A.check_misconception(mistake)
+    message = A.run_test(mistake.test, replace=mistake.replace, hidden=False).message
+    named = [line for line in message.splitlines() if line.startswith("Likely mistake: ")]
+    assert len(named) == 1 and mistake.phrase in named[0], message
+    for words in ("opposite sign", "times a constant", "transpose of", "shifted by one", "reversed along"):
+        if words not in mistake.phrase:
+            assert words not in message, (mistake.name, words, message)

@@ -985,3 +985,58 @@ def test_bench_row_measures_numpy_against_torch():
     assert any(n.startswith("lstm torch nn.LSTM fwd+bwd") for n in names)
     first = rows[0]
     assert first["seconds"] > 0 and "x torch" in first["note"]
+
+
+# --- the diagnosis engine's relations, planted through the real test cells ------------------------------------------
+# Mistakes no table row describes: the visible message names the relation (utils.diagnose) in the student's terms, on
+# one "Likely mistake: " line, and no other relation's words appear for them.
+ENGINE = [
+    (
+        "engine-rnn-state-one-step-late",
+        "rnn_forward",
+        mutate(
+            SOLUTIONS["rnn_forward"],
+            "state, step_cache = rnn_step_forward(x[t], state, w_ih, w_hh, b)\n        h[t] = state",
+            "h[t] = state\n        state, step_cache = rnn_step_forward(x[t], state, w_ih, w_hh, b)",
+        ),
+        "h is shifted by one along axis 0, T",
+    ),
+    (
+        "engine-rnn-dx-reversed-in-time",
+        "rnn_backward",
+        mutate(SOLUTIONS["rnn_backward"], "    dh0 = carried\n", "    dh0 = carried\n    dx = dx[::-1]\n"),
+        "dx is the expected array reversed along axis 0, T",
+    ),
+    (
+        "engine-rnn-first-step-skipped",
+        "rnn_backward",
+        mutate(SOLUTIONS["rnn_backward"], "for t in reversed(range(T)):", "for t in reversed(range(1, T)):"),
+        "dx is right everywhere but at the first time step",
+    ),
+    (
+        "engine-rnn-dw-hh-transposed",
+        "rnn_step_backward",
+        mutate(SOLUTIONS["rnn_step_backward"], "dw_hh = da.T @ h_prev", "dw_hh = h_prev.T @ da"),
+        "dw_hh is the transpose of the expected array",
+    ),
+    (
+        "engine-rnn-derivative-sign",
+        "rnn_step_backward",
+        mutate(SOLUTIONS["rnn_step_backward"], "da = dh * (1.0 - h**2)", "da = dh * (h**2 - 1.0)"),
+        "opposite sign",
+    ),
+]
+ENGINE_MISCONCEPTIONS = [Misconception(name, test, from_source(src), phrase) for name, test, src, phrase in ENGINE]
+
+
+@pytest.mark.parametrize("mistake", ENGINE_MISCONCEPTIONS, ids=str)
+def test_the_engine_names_a_relation_no_table_describes(mistake):
+    A.check_misconception(mistake)
+    message = A.run_test(mistake.test, replace=mistake.replace, hidden=False).message
+    named = [line for line in message.splitlines() if line.startswith("Likely mistake: ")]
+    assert len(named) == 1 and mistake.phrase in named[0], message
+    others = [m.phrase for m in ENGINE_MISCONCEPTIONS if m.phrase != mistake.phrase]
+    assert not [p for p in others if p in message], (mistake.name, message)
+    for words in ("shifted by one", "reversed along", "transpose of", "opposite sign", "right everywhere but"):
+        if words not in mistake.phrase:
+            assert words not in message, (mistake.name, words, message)

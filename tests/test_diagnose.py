@@ -54,17 +54,27 @@ def test_sign_flipped(shape):
 def test_scale_named_from_the_context_and_the_axes(shape):
     e = _planted(shape)
     ctx = Context(output="dW", constants={"N": 7.0, "1 - p": 0.7})
-    assert "times a constant, 1/N" in diagnose(e / 7, e, ctx)
-    assert "times a constant, 1 - p" in diagnose(0.7 * e, e, ctx)
-    assert "1/(1 - p)" in diagnose(e / 0.7, e, ctx)
+    assert "times a constant, 1/7 (= 1/N)" in diagnose(e / 7, e, ctx)
+    assert "times a constant, 7/10 (= 1 - p)" in diagnose(0.7 * e, e, ctx)
+    assert "10/7 (= 1/(1 - p))" in diagnose(e / 0.7, e, ctx)
     assert "times a constant, 2" in diagnose(2 * e, e)
     n = shape[0]
-    assert f"times a constant, {n} (the size of axis 0 (= {n}))" in diagnose(n * e, e) or n == 2
+    assert f"times a constant, {n} (= the size of axis 0" in diagnose(n * e, e)
+    assert "(= 1/(N*T))" in diagnose(e / 21, e, Context(constants={"N": 7, "T": 3}))
+
+
+def test_scale_named_as_a_ratio_of_the_calls_constants():
+    e = _planted((1, 2, 3, 3))
+    name = "out from avg_pool_forward with x (1, 2, 7, 7), pool_param={'pool_height': 3, 'pool_width': 3, 'stride': 2}"
+    assert "9/4 (= (pool_height*pool_width)/(stride**2))" in diagnose(9 / 4 * e, e, name)
+    assert "5/6 (= pool_width/pool_height)" in diagnose(
+        5 / 6 * e, e, name.replace("'pool_height': 3", "'pool_height': 6").replace("'pool_width': 3", "'pool_width': 5")
+    )
 
 
 def test_scale_with_the_sign_and_an_unnamed_factor():
     e = _planted((4, 5))
-    assert "minus" in diagnose(-3 * e, e, Context(constants={"T": 3}))
+    assert "minus 3 (= T)" in diagnose(-3 * e, e, Context(constants={"T": 3}))
     assert "times a constant, 0.123" in diagnose(0.123 * e, e)
 
 
@@ -213,7 +223,9 @@ def test_context_from_name():
 def test_explain_is_one_line_with_the_prefix_and_assert_close_carries_it():
     e = _planted((4, 5))
     line = explain(e / 4, e, "dW from linear_backward with (N, D) = (4, 5)")
-    assert line.startswith("Likely mistake: dW is the expected value times a constant, 1/N") and "\n" not in line
+    assert (
+        line.startswith("Likely mistake: dW is the expected value times a constant, 1/4 (= 1/N)") and "\n" not in line
+    )
     with pytest.raises(AssertionError) as info:
         assert_close(e.sum(axis=0), e, "dgamma from batchnorm_backward")
     named = [ln for ln in str(info.value).splitlines() if ln.startswith("Likely mistake: ")]

@@ -220,23 +220,35 @@ def sign_flipped(p: _Pair) -> str | None:
 
 
 def _constant_names(p: _Pair) -> list[tuple[float, str]]:
-    """Candidate factors and their names, the context's first, then the sizes of the axes, then small numbers."""
+    """Candidate factors and their names: the context's constants, their products, the sizes of the axes, small
+    numbers, then ratios of the constants and of their products."""
     names: list[tuple[float, str]] = []
     for key, value in p.ctx.constants.items():
         if value and np.isfinite(value):
             names += [(value, key), (1.0 / value, f"1/{key}" if len(key) < 4 else f"1/({key})")]
     dims = [(key, value) for key, value in p.ctx.constants.items() if value and value > 1 and np.isfinite(value)]
+    products = []
     for (k1, v1), (k2, v2) in itertools.combinations_with_replacement(dims, 2):
         product = f"{k1}*{k2}" if k1 != k2 else f"{k1}**2"
+        products.append((v1 * v2, product))
         names += [(v1 * v2, product), (1.0 / (v1 * v2), f"1/({product})")]
     for k, n in enumerate(p.e.shape):
         if n > 1:
-            label = p.ctx.axes[k] if k < len(p.ctx.axes) and p.ctx.axes[k] else f"the size of axis {k}"
-            names += [(float(n), f"{label} (= {n})"), (1.0 / n, f"1/{label} (1/{n})")]
+            if k < len(p.ctx.axes) and p.ctx.axes[k]:
+                names += [(float(n), f"{p.ctx.axes[k]}"), (1.0 / n, f"1/{p.ctx.axes[k]}")]
+            else:
+                names += [(float(n), f"the size of axis {k}"), (1.0 / n, f"one over the size of axis {k}")]
     if p.e.size > 1 and p.e.ndim > 1:
-        names += [(float(p.e.size), f"the number of elements ({p.e.size})"), (1.0 / p.e.size, f"1/{p.e.size}")]
+        names += [(float(p.e.size), "the number of elements"), (1.0 / p.e.size, "one over the number of elements")]
     if p.e.ndim:
         names += [(2.0, "2"), (0.5, "1/2"), (4.0, "4"), (0.25, "1/4")]
+    # ratios of the context's constants (pool_width/pool_height), then of their products, last: the plainer first
+    names += [(v1 / v2, f"{k1}/{k2}") for (k1, v1), (k2, v2) in itertools.permutations(dims, 2)]
+    names += [
+        (v1 / v2, f"({k1})/({k2})")
+        for (v1, k1), (v2, k2) in itertools.permutations(products, 2)
+        if not set(re.split(r"\*+", k1)) & set(re.split(r"\*+", k2))
+    ]
     return names
 
 
@@ -251,22 +263,19 @@ def scaled(p: _Pair) -> str | None:
         return None
     if not p.matches(ratio * e):
         return None
-    named = [name for value, name in _constant_names(p) if abs(abs(ratio) - value) <= 1e-6 * abs(value)]
-    if named:
-        given = {name for value, name in _constant_names(p.with_context_only())}
-        context = [n for n in named if n in given]
-        head = context[0] if context else _fraction(abs(ratio))
-        aside = [n for n in named if n != head and n not in given and "axis" in n][:1]
-        sign = "" if ratio > 0 else "minus "
-        return (
-            f"{p.out} is the expected value times a constant, {sign}{head}"
-            + (f" ({aside[0]})" if aside and not context else "")
-            + ": look for a missing or extra factor (a sum where a mean belongs, or the reverse; a 1/2 or a 2; a "
-            "scaling constant)" + ("; and the sign." if ratio < 0 else ".")
-        )
+    given = {name for value, name in _constant_names(p.with_context_only())}
+    named = [
+        name
+        for value, name in _constant_names(p)
+        if abs(abs(ratio) - value) <= 1e-6 * abs(value) and not re.fullmatch(r"[\d/(). =]+", name)
+    ]
+    named = sorted(dict.fromkeys(named), key=lambda n: n not in given)[:2]
+    sign = "" if ratio > 0 else "minus "
     return (
-        f"{p.out} is the expected value times a constant, {_fraction(ratio)}: look for a missing or extra factor "
-        "(a count, a size, a 1/2, a scaling constant)."
+        f"{p.out} is the expected value times a constant, {sign}{_fraction(abs(ratio))}"
+        + (f" (= {' or '.join(named)})" if named else "")
+        + ": look for a missing or extra factor (a sum where a mean belongs, or the reverse; a count, a size, a 1/2; "
+        "a scaling constant)" + ("; and the sign." if ratio < 0 else ".")
     )
 
 

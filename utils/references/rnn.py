@@ -39,7 +39,7 @@ import torch
 import torch.nn.functional as F
 
 from ..checks import assert_close
-from ..diagnose import known_variants, variants
+from ..diagnose import context_from_name, known_variants, variants
 from . import checked_call, likely_cause
 
 DT = torch.float64
@@ -658,6 +658,7 @@ def check_outputs(
     gates: str | None = None,
     rtol: float = 1e-6,
     atol: float = 1e-8,
+    constants: Mapping[str, float] | None = None,
 ) -> None:
     """Compare each returned array with the reference: shapes first, then values.
 
@@ -669,6 +670,8 @@ def check_outputs(
             non-None value of one is named.
         gates: the gate letters of the rows of weight-shaped outputs ("ifgo", "rzn"): a result whose
             row blocks are a permutation of the expected ones is named as a gate-order mistake.
+        constants: the call's sizes (``{"T": 4, "N": 2, "D": 3, "H": 5}``), so that a relation the diagnosis
+            engine finds names its axes and factors (:func:`utils.diagnose.diagnose`).
     """
     mistakes = dict(mistakes or {})
     scale = max([1.0] + [float(np.max(np.abs(e))) for e in expected if np.size(e)])
@@ -727,7 +730,9 @@ def check_outputs(
                 )
     k = bad[0]
     partial = {d: v[k] for d, v in mistakes.items() if v[k] is not None}
-    assert_close(result[k], expected[k], f"{names[k]} returned by {what}", rtol=rtol, atol=atol, mistakes=partial)
+    label = f"{names[k]} returned by {what}"
+    context = context_from_name(label, constants=dict(constants or {}))
+    assert_close(result[k], expected[k], label, rtol=rtol, atol=atol, mistakes=partial, context=context)
 
 
 def check_cache(cache: Any, expected: Sequence[np.ndarray], kind: str, what: str) -> None:
@@ -1141,7 +1146,8 @@ def check_step_forward(kind: str, fn: Callable, *args: np.ndarray) -> None:
     expected = _CELL[kind](*args)
     expected = list(expected) if kind == "lstm" else [expected]
     mistakes = known_variants(what, *args)
-    check_outputs(result[:-1], expected, outputs[:-1], label, mistakes)
+    sizes = {"N": np.shape(args[0])[0], "D": np.shape(args[0])[1], "H": np.shape(args[1])[1]}
+    check_outputs(result[:-1], expected, outputs[:-1], label, mistakes, constants=sizes)
     check_cache(result[-1], STEP_CACHE[kind](*args), kind, what)
     _unchanged(before, arrays, names, what)
 
@@ -1163,7 +1169,8 @@ def check_step_backward(kind: str, fn: Callable, upstream: Sequence[np.ndarray],
     result = check_arity(result, names, what)
     expected = _CELL_GRADS[kind](*upstream, *args)
     mistakes = known_variants(what, *upstream, cache)
-    check_outputs(result, expected, names, label, mistakes, gates=_GATE_LETTERS[kind])
+    sizes = {"N": np.shape(args[0])[0], "D": np.shape(args[0])[1], "H": np.shape(args[1])[1]}
+    check_outputs(result, expected, names, label, mistakes, gates=_GATE_LETTERS[kind], constants=sizes)
 
 
 def check_sequence_forward(kind: str, fn: Callable, x: np.ndarray, h0: np.ndarray, *rest: np.ndarray) -> None:
@@ -1187,7 +1194,8 @@ def check_sequence_forward(kind: str, fn: Callable, x: np.ndarray, h0: np.ndarra
             f"h returned by {label} has shape {(N, H)}: that is one state. Return every hidden state, "
             f"shape (T, N, H) = {(T, N, H)}, h[t] being the state after step t (nn.{kind.upper()}'s output)."
         )
-    check_outputs([h], [expected], ["h"], label, known_variants(what, *args))
+    sizes = {"T": T, "N": N, "D": np.shape(x)[2], "H": H}
+    check_outputs([h], [expected], ["h"], label, known_variants(what, *args), constants=sizes)
     check_sequence_cache(result[1], sequence_cache(kind, *args), kind, what)
     _unchanged(before, arrays, names, what)
 
@@ -1220,6 +1228,7 @@ def check_sequence_backward(
             label,
             known_variants(what, dh, x, h0, *rest),
             gates=_GATE_LETTERS[kind],
+            constants={"T": T, "N": N, "D": D, "H": H},
         )
     except AssertionError as error:
         if "Likely mistake" in str(error) or T < 2 or np.shape(result[0]) != np.shape(x):
