@@ -21,7 +21,9 @@ never as markup. Only the tests of the source notebooks are counted, whatever ce
 A test *fails* in a submission when nbgrader would not give it full points (``determine_grade``:
 an error, output on stderr, or partial credit). A failure is *not attempted* when its error is the
 ``NotImplementedError`` of a stub and the submission still has a solution cell exactly as released
-(a stub left as it was); any other failure is a real one, and its *message* names what went wrong:
+(a stub left as it was), and every failure of a blank notebook (every solution cell as released: a
+cell that runs the student's code fails too, with its own words) is; any other failure is a real
+one, and its *message* names what went wrong:
 
 - from the first error output of the cell: ``"<ename>: <line>"``, where ``line`` is the evalue's
   ``Likely mistake: ...`` line if ``utils.assert_close`` named one of the test author's
@@ -92,6 +94,7 @@ if TYPE_CHECKING:
 NAME_CHARS = 100  # longest student or assignment name shown
 STUB_ERROR = "NotImplementedError"  # what the released stub raises (nbgrader_config.py's code_stub)
 MISTAKE = "Likely mistake: "
+NONE, SOME, ALL = "none", "some", "all"  # a submission's solution cells left as released
 
 
 # -- reading a graded course -------------------------------------------------------------------
@@ -142,16 +145,17 @@ def named_mistake(cell: NotebookNode) -> str | None:
     return None
 
 
-def outcome_of(cell: NotebookNode, points: float, stub_left: bool) -> Outcome:
-    """The ``Outcome`` of an autograded test cell worth ``points``; ``stub_left``: the submission
-    still has a solution cell exactly as released."""
+def outcome_of(cell: NotebookNode, points: float, stubs: str = SOME) -> Outcome:
+    """The ``Outcome`` of an autograded test cell worth ``points``; ``stubs``: how many of the
+    submission's solution cells are as released (``stubs_left``)."""
     message = failure_message(cell)
     if message is None:
         return Outcome(points, PASSED)
     grade = _grade(cell)
     score = float(grade[0] or 0.0) if grade else 0.0
     error = _first_error(cell)
-    if stub_left and error is not None and error.get("ename") == STUB_ERROR:
+    stub_raised = error is not None and error.get("ename") == STUB_ERROR
+    if stubs == ALL or (stubs == SOME and stub_raised):
         return Outcome(score, NOT_ATTEMPTED)
     return Outcome(score, FAILED, message, named_mistake(cell))
 
@@ -173,10 +177,14 @@ def _solutions(nb: NotebookNode | None) -> dict[str, str]:
     return found
 
 
-def stub_left(nb: NotebookNode, released: NotebookNode | None) -> bool:
-    """Whether a solution cell of ``nb`` is a stub exactly as ``released`` (its raise included)."""
-    stubs = {gid: src for gid, src in _solutions(released).items() if STUB_ERROR in src}
-    return any(stubs.get(gid) == src for gid, src in _solutions(nb).items())
+def stubs_left(nb: NotebookNode, released: NotebookNode | None) -> str:
+    """``ALL`` if every solution cell of ``nb`` is as ``released`` (a blank notebook), ``SOME`` if one
+    is a stub exactly as released (its raise included), else ``NONE``."""
+    theirs, ours = _solutions(nb), _solutions(released)
+    if ours and theirs == ours:
+        return ALL
+    stubs = {gid: src for gid, src in ours.items() if STUB_ERROR in src}
+    return SOME if any(stubs.get(gid) == src for gid, src in theirs.items()) else NONE
 
 
 def _test_cells(nb: NotebookNode | None) -> list[NotebookNode]:
@@ -206,7 +214,7 @@ def read_assignment(course_root: Path, assignment: str) -> tuple[dict, dict]:
             continue
         if path.name not in released:
             released[path.name] = _read(course_root / "release" / assignment / path.name)
-        left = stub_left(nb, released[path.name])
+        left = stubs_left(nb, released[path.name])
         mine = outcomes.setdefault(printable(path.parent.parent.name, NAME_CHARS), {})
         for cell in _test_cells(nb):
             where = (path.name, cell.metadata["nbgrader"].get("grade_id"))

@@ -20,6 +20,7 @@ nav { margin: 1em 0; line-height: 1.6; }
 th button.sort { font: inherit; font-weight: bold; background: none; border: 0; padding: 0; cursor: pointer; }
 th[aria-sort="ascending"] button.sort::after { content: " \\25B2"; }
 th[aria-sort="descending"] button.sort::after { content: " \\25BC"; }
+td.result { white-space: nowrap; }
 tr.failed td.result { color: #b03030; }
 tr.not-attempted td.result { color: #777; }
 #filter { background: #fff6d5; padding: 0.4em 0.8em; }

@@ -14,7 +14,17 @@ from test_feedback import graded_class  # noqa: F401 (the shared pipeline fixtur
 
 from autograder.course import GradeReport, Problem, Reason
 from autograder.notebooks import tag_notebook
-from autograder.report import failure_message, named_mistake, write_report
+from autograder.report import (
+    ALL,
+    NONE,
+    NOT_ATTEMPTED,
+    SOME,
+    failure_message,
+    named_mistake,
+    outcome_of,
+    stubs_left,
+    write_report,
+)
 
 NAMED = (
     "one is wrong at index (0,): got {}, expected 2.\n1 of 3 element(s) are off.\n"
@@ -176,6 +186,7 @@ def test_a_stub_left_as_released_is_not_attempted_and_named_mistakes_rank_the_cl
     start = "one() is 2, expected 1.\nLikely mistake: off by one (the count starts at 1)\nmore"
     students = {  # solution cell, the test-one error's (ename, evalue), or None for a pass
         "blank": (STUB, ("NotImplementedError", "")),
+        "blank_too": (STUB, ("AssertionError", "x is not defined: run the cell above")),  # every stub as released
         "began": ("def one():\n    x = 1\n    raise NotImplementedError()", ("NotImplementedError", "")),
         "mid": ("def one():\n    return 2", ("AssertionError", mid)),
         "start": ("def one():\n    return 2", ("AssertionError", start)),
@@ -204,15 +215,15 @@ def test_a_stub_left_as_released_is_not_attempted_and_named_mistakes_rank_the_cl
     )
     html_path, json_path = write_report(report, root, tmp_path / "out")
     one = json.loads(json_path.read_text())["assignments"]["A"]["tests"]["test-one"]
-    assert (one["submissions"], one["failures"]) == (6, 5), "a test not attempted is not passed"
+    assert (one["submissions"], one["failures"]) == (7, 6), "a test not attempted is not passed"
     assert one["messages"] == [
         ["AssertionError: Likely mistake: off by one (the count starts at 1)", 1],
         ["AssertionError: Likely mistake: returns zero", 1],
         ["AssertionError: one() is 2, expected 1. Likely mistake: off by one (the count starts at 1)", 1],
         ["NotImplementedError", 1],
-    ], "the blank stub is left out; the changed cell that still raises is a real failure"
+    ], "the blank notebooks are left out; the changed cell that still raises is a real failure"
     page = html_path.read_text()
-    assert "1 submission left a stub as released" in page
+    assert "2 submissions left a stub as released" in page
     table = page.split("<h3>Likely mistakes, most common first</h3>", 1)[1].split("</table>", 1)[0]
     rows = re.findall(r"<tr><td class=num>(\d+)</td><td class=mistake>([^<]*)</td><td class=num>(\d+)</td>", table)
     assert rows == [("1", "off by one (the count starts at 1)", "2"), ("2", "returns zero", "1")]
@@ -220,6 +231,27 @@ def test_a_stub_left_as_released_is_not_attempted_and_named_mistakes_rank_the_cl
     flagged = page.split("<h2 id=flagged>", 1)[1]
     assert '<a href="feedback/mid/A/a.html">a.html</a>' in flagged, "a flagged submission links its feedback"
     assert 'href="#student=x"' not in flagged, "a name outside the class has no view"
+
+
+def test_a_stub_raising_in_a_notebook_with_others_done_is_not_attempted():
+    released = source_notebook()
+    second = new_code_cell("def two():\n    ### BEGIN SOLUTION\n    return 2\n    ### END SOLUTION")
+    released.cells.insert(2, second)
+    released = tag_notebook(released)  # then the stubs, as nbgrader releases them
+    released.cells[1].source, released.cells[2].source = STUB, STUB.replace("one", "two")
+    nb = nbformat.from_dict(released)
+    assert stubs_left(nb, released) == ALL and stubs_left(nb, None) == NONE
+    nb.cells[2].source = "def two():\n    return 2"
+    assert stubs_left(nb, released) == SOME
+    nb.cells[1].source = "def one():\n    return 1\n"
+    assert stubs_left(nb, released) == NONE
+    test = nb.cells[3]
+    test.outputs = [error("", "NotImplementedError")]
+    assert outcome_of(test, 2.0, SOME).status == NOT_ATTEMPTED
+    assert outcome_of(test, 2.0, NONE).message == "NotImplementedError", "raised by the student's own code"
+    test.outputs = [error("one() is None")]
+    assert outcome_of(test, 2.0, SOME).message == "AssertionError: one() is None"
+    assert outcome_of(test, 2.0, ALL).status == NOT_ATTEMPTED
 
 
 def test_named_mistake_is_what_follows_the_words():
