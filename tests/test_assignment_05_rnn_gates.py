@@ -1014,6 +1014,22 @@ ENGINE = [
         "dx is right everywhere but at the first time step",
     ),
     (
+        "engine-rnn-loop-one-step-short",
+        "rnn_forward",
+        mutate(SOLUTIONS["rnn_forward"], "for t in range(T):", "for t in range(T - 1):"),
+        "h is right everywhere but at the last time step",
+    ),
+    (
+        "engine-gru-bias-grads-returned-swapped",
+        "gru_backward",
+        mutate(
+            SOLUTIONS["gru_backward"],
+            "return dx, dh0, dw_ih, dw_hh, db_ih, db_hh",
+            "return dx, dh0, dw_ih, dw_hh, db_hh, db_ih",
+        ),
+        "db_ih holds the value of db_hh: return the values in the order",
+    ),
+    (
         "engine-rnn-dw-hh-transposed",
         "rnn_step_backward",
         mutate(SOLUTIONS["rnn_step_backward"], "dw_hh = da.T @ h_prev", "dw_hh = h_prev.T @ da"),
@@ -1037,6 +1053,13 @@ def test_the_engine_names_a_relation_no_table_describes(mistake):
     assert len(named) == 1 and mistake.phrase in named[0], message
     others = [m.phrase for m in ENGINE_MISCONCEPTIONS if m.phrase != mistake.phrase]
     assert not [p for p in others if p in message], (mistake.name, message)
-    for words in ("shifted by one", "reversed along", "transpose of", "opposite sign", "right everywhere but"):
+    for words in (
+        "shifted by one",
+        "reversed along",
+        "transpose of",
+        "opposite sign",
+        "right everywhere but",
+        "return the values in the order",
+    ):
         if words not in mistake.phrase:
             assert words not in message, (mistake.name, words, message)

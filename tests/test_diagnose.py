@@ -305,3 +305,25 @@ def test_a_count_is_explained_by_its_difference():
     assert "FLOPs" in explain_count(2 * 3200, 3200, terms, "MAC count")
     assert explain_count(538, 538, terms) is None
     assert explain_count(539, 538, terms) is None
+
+
+@pytest.mark.parametrize("shape", [(5, 3, 4), (6, 2)])
+def test_one_end_of_an_axis_missing_or_extra(shape):
+    e = _planted(shape)
+    ctx = Context(output="h", axes=("T",), time_axis=0)
+    assert "h lacks the last time step along axis 0, T" in diagnose(e[:-1], e, ctx)
+    assert "lacks the first 2 time steps" in diagnose(e[2:], e, ctx)
+    extra = np.concatenate([np.zeros_like(e[:1]), e])
+    assert "1 time step too many at the start" in diagnose(extra, e, ctx)
+    assert diagnose(_planted((shape[0] - 1,) + shape[1:], 9), e, ctx) is None
+
+
+def test_elementwise_relations():
+    x = _planted((4, 6))
+    e = np.where(x > 0, _planted((4, 6), 1), 0.0)
+    assert "values that belong there (the upstream gradient, dout) are not multiplied in" in diagnose(
+        (e != 0).astype(float), e, Context(output="dx")
+    )
+    assert "negative values are cut to 0" in diagnose(np.maximum(x, 0), x)
+    assert "rounded down" in diagnose(np.floor(x), x)
+    assert diagnose(np.round(x), x) is None

@@ -1,11 +1,11 @@
 """Which simple relation links a student's wrong array to the right one, said in the student's terms.
 
-A failing comparison is more useful when it says *what* is wrong: the answer is the right one transposed,
-with its sign flipped, times the batch size, not summed over the batch, shifted by one time step, right only at
-the last time step... :func:`diagnose` tries a fixed list of such relations (each a small function below) and
-returns the first that holds, worded with what the check knows (:class:`Context`: the function, the output's
-name, the names of its axes, the constants of the call, masks of the input's special elements, the blocks of an
-axis, and declared known variants).
+A failing comparison is more useful when it says *what* is wrong: the answer is the right one transposed, with its
+sign flipped, times the batch size, not summed over the batch, shifted by one time step, one time step short, right
+only at the last time step, the 0/1 mask of the answer without the upstream gradient... :func:`diagnose` tries a
+fixed list of such relations (each a small function below) and returns the first that holds, worded with what the
+check knows (:class:`Context`: the function, the output's name, the names of its axes, the constants of the call,
+masks of the input's special elements, the blocks of an axis, and declared known variants).
 
 It runs only on failure and is bounded: a relation is tried only on arrays of a modest size and the search stops
 after :data:`BUDGET` seconds. The relations are exact (up to the check's tolerance) and ask for enough elements to
@@ -542,19 +542,75 @@ def partly_right(p: _Pair) -> str | None:
     return None
 
 
+def truncated(p: _Pair) -> str | None:
+    """``a`` is ``e`` with entries missing (or extra) at one end of one axis: a loop that stops early (or runs on)."""
+    a, e = p.a, p.e
+    if a.ndim != e.ndim or a.shape == e.shape or a.size == 0:
+        return None
+    axes = [k for k in range(e.ndim) if a.shape[k] != e.shape[k]]
+    if len(axes) != 1:
+        return None
+    k = axes[0]
+    n, m = e.shape[k], a.shape[k]
+    noun = {"time": "time step", "batch": "sample", "channel": "channel"}.get(p.ctx.role(k) or "", "entry")
+    if m < n:
+        for end, part in (("last", slice(0, m)), ("first", slice(n - m, n))):
+            if _meaningful(e[_slices(e.ndim, k, part)], p.atol) and p.close(a, e[_slices(e.ndim, k, part)]):
+                count = "" if n - m == 1 else f"{n - m} "
+                plural = "" if n - m == 1 else "s"
+                return (
+                    f"{p.out} lacks the {end} {count}{noun}{plural} along {p.ctx.axis(k, e.shape)}: it has {m} "
+                    f"where {n} are expected, and the others are right. A loop that stops early (range(n - 1) for "
+                    "range(n)) or a slice one short."
+                )
+    else:
+        for end, part in (("at the end", slice(0, n)), ("at the start", slice(m - n, m))):
+            if _meaningful(e, p.atol) and p.close(a[_slices(a.ndim, k, part)], e):
+                return (
+                    f"{p.out} has {m - n} {noun}{'' if m - n == 1 else 's'} too many {end} along "
+                    f"{p.ctx.axis(k, e.shape)}: the others are right. A loop that runs one step too far, or an "
+                    "initial value kept in the output."
+                )
+    return None
+
+
+def elementwise(p: _Pair) -> str | None:
+    """``a`` is a simple elementwise function of ``e``: its 0/1 indicator (the upstream gradient not multiplied
+    in), its positive part (a maximum started at 0), or ``e`` rounded down (integer division)."""
+    a, e = p.a, p.e
+    if a.shape != e.shape or not _meaningful(e, p.atol):
+        return None
+    nonzero = np.abs(e) > p.atol
+    if nonzero.any() and not nonzero.all() and p.matches(nonzero.astype(np.float64)):
+        return (
+            f"{p.out} is 1 wherever the expected value is nonzero and 0 elsewhere: the right positions, but the "
+            "values that belong there (the upstream gradient, dout) are not multiplied in."
+        )
+    if (e < -p.atol).any() and p.matches(np.maximum(e, 0.0)):
+        return (
+            f"{p.out} is right where the expected value is positive and 0 where it is negative: negative values "
+            "are cut to 0 (a running maximum started at 0 rather than -inf, or a ReLU where none belongs)."
+        )
+    if not np.allclose(e, np.round(e)) and p.matches(np.floor(e)):
+        return f"{p.out} is the expected value rounded down: integer division (//) where a true division (/) belongs."
+    return None
+
+
 RELATIONS: tuple[Callable[[_Pair], str | None], ...] = (
     known_variant,
     sign_flipped,
     scaled,
     missing_reduction,
     extra_reduction,
+    truncated,
+    elementwise,
     permuted,
     reversed_along,
     shifted,
     blocks_permuted,
     partly_right,
 )
-_CHEAP = {known_variant, sign_flipped, scaled, missing_reduction, extra_reduction}
+_CHEAP = {known_variant, sign_flipped, scaled, missing_reduction, extra_reduction, truncated, elementwise}
 
 
 def diagnose(

@@ -39,7 +39,7 @@ import torch
 import torch.nn.functional as F
 
 from ..checks import assert_close
-from ..diagnose import context_from_name, known_variants, variants
+from ..diagnose import context_from_name, explain, known_variants, variants
 from . import checked_call, likely_cause
 
 DT = torch.float64
@@ -707,6 +707,12 @@ def check_outputs(
             lines.append(
                 f"That is the shape of {', '.join(others)}: return the values in the order ({', '.join(names)})."
             )
+        elif got_a is not None:
+            found = explain(
+                got_a, exp, context_from_name(f"{name} returned by {what}", constants=dict(constants or {}))
+            )
+            if found:
+                raise AssertionError(lines[0] + "\n" + found)
         raise AssertionError(" ".join(lines))
     # values
     bad = [k for k in range(len(expected)) if not _close(result[k], expected[k], rtol, atol)]
@@ -728,6 +734,14 @@ def check_outputs(
                     f"of {gates}). Likely mistake: the gate order. torch's order, and this assignment's, is "
                     f"{', '.join(gates)}: rows [0:H] belong to {gates[0]}, [H:2H] to {gates[1]}, and so on."
                 )
+    for k in bad:  # an output that holds another one's value: returned (or passed on) in the wrong order
+        holds = [names[j] for j in range(len(expected)) if j != k and not _close(expected[j], expected[k], rtol, atol)
+                 and _close(result[k], expected[j], rtol, atol)]  # fmt: skip
+        if holds:
+            raise AssertionError(
+                f"{what}: {wrong} {'is' if len(bad) == 1 else 'are'} wrong.\nLikely mistake: {names[k]} holds the "
+                f"value of {holds[0]}: return the values in the order ({', '.join(names)}), as the docstring says."
+            )
     k = bad[0]
     partial = {d: v[k] for d, v in mistakes.items() if v[k] is not None}
     label = f"{names[k]} returned by {what}"
