@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from ..checks import assert_close, torch_reference
+from ..diagnose import context_from_name
 from . import checked_call
 
 
@@ -140,6 +141,7 @@ def forward_check(forward, x, w, b, conv_param, name, rtol=1e-6):
         out,
         expected,
         f"out from {what}",
+        context=context_from_name(f"out from {what}", axes=("N", "F", "H_out", "W_out"), batch_axis=0, channel_axis=1),
         rtol=rtol,
         mistakes={
             FLIPPED: torch_conv(x, w[:, :, ::-1, ::-1], b, conv_param),
