@@ -327,3 +327,22 @@ def test_elementwise_relations():
     assert "negative values are cut to 0" in diagnose(np.maximum(x, 0), x)
     assert "rounded down" in diagnose(np.floor(x), x)
     assert diagnose(np.round(x), x) is None
+
+
+def test_check_elementwise_names_the_inputs_sign_where_dx_is_right():
+    """The activation check gives the engine masks of x's sign: a derivative wrong only at x = 0 is named so."""
+    import torch.nn.functional as F
+
+    from utils.references.backprop import check_elementwise
+
+    def forward(x):
+        return np.maximum(x, 0), x
+
+    def backward(dout, x):
+        return dout * (x >= 0)  # the slope 1 taken at x = 0 as well
+
+    with pytest.raises(AssertionError) as info:
+        check_elementwise(forward, backward, F.relu, "relu", np.random.default_rng(0), [(4, 7)])
+    assert "Likely mistake: dx is right only where x is nonzero and wrong elsewhere." in str(info.value), str(
+        info.value
+    )

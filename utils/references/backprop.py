@@ -7,6 +7,7 @@ import contextlib
 import numpy as np
 
 from ..checks import assert_close, torch_reference
+from ..diagnose import context_from_name
 from . import checked_call
 
 
@@ -50,10 +51,12 @@ def check_elementwise(
                         backward, dout.copy(), cache, what=f"{name}_backward(dout of {where}, cache)", names=["dout"]
                     )
                 assert_close(out, expected_out, f"out from {name}_forward, {where}")
+                signs = {"where x is nonzero": x != 0, "where x > 0": x > 0, "where x < 0": x < 0}
                 assert_close(
                     dx,
                     expected_dx,
                     f"dx from {name}_backward, {where}",
+                    context=context_from_name(f"dx from {name}_backward", masks=signs),
                     hint="some inputs are exactly 0: the derivative there is torch's, that of the negative side.",
                 )
 
