@@ -1063,3 +1063,39 @@ def test_the_engine_names_a_relation_no_table_describes(mistake):
     ):
         if words not in mistake.phrase:
             assert words not in message, (mistake.name, words, message)
+
+
+# The sequences' declared variants (utils.references.rnn, diagnose.variants) that the issue lists: h and c swapped on
+# return or on the way in, the cell states returned, the GRU's biases passed in the wrong order.
+_STEP_CALL = "lstm_step_forward(x[t], state, cell, w_ih, w_hh, b)"
+DECLARED = [
+    (
+        "variant-lstm-returns-c",
+        "lstm_forward",
+        mutate(SOLUTIONS["lstm_forward"], "h[t] = state", "h[t] = cell"),
+        "the cell states c are returned",
+    ),
+    (
+        "variant-lstm-unpacked-c-h",
+        "lstm_forward",
+        mutate(SOLUTIONS["lstm_forward"], "state, cell, step_cache = ", "cell, state, step_cache = "),
+        "h and c are swapped when the step's outputs are unpacked",
+    ),
+    (
+        "variant-lstm-passed-c-h",
+        "lstm_forward",
+        mutate(SOLUTIONS["lstm_forward"], _STEP_CALL, _STEP_CALL.replace("state, cell", "cell, state")),
+        "h and c are passed to the step in the wrong order",
+    ),
+    (
+        "variant-gru-biases-swapped",
+        "gru_forward",
+        mutate(SOLUTIONS["gru_forward"], "w_ih, w_hh, b_ih, b_hh)\n", "w_ih, w_hh, b_hh, b_ih)\n"),
+        "the two biases are passed to the step in the wrong order",
+    ),
+]
+
+
+@pytest.mark.parametrize("mistake", [Misconception(n, t, from_source(src), p) for n, t, src, p in DECLARED], ids=str)
+def test_a_declared_variant_is_named(mistake):
+    A.check_misconception(mistake)

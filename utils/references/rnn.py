@@ -993,10 +993,27 @@ def gru_step_backward_mistakes(dh, cache) -> dict[str, tuple]:
 
 
 def _torch_sequence(
-    kind: str, x, h0, c0, params, *, detach_h=False, detach_c=False, fresh_h=False, fresh_c=False, reverse=False
+    kind: str,
+    x,
+    h0,
+    c0,
+    params,
+    *,
+    detach_h=False,
+    detach_c=False,
+    fresh_h=False,
+    fresh_c=False,
+    reverse=False,
+    states_in_swapped=False,
+    states_out_swapped=False,
+    return_c=False,
 ):
     """A ``kind`` sequence stepped with torch ops, one copy of the weights per step (so each step's
-    share of the weight gradient can be read). Returns (x leaf, h0 leaf, c0 leaf, per-step params, hs)."""
+    share of the weight gradient can be read). Returns (x leaf, h0 leaf, c0 leaf, per-step params, hs).
+
+    LSTM variants: ``states_in_swapped`` hands each step (c, h) for (h, c); ``states_out_swapped`` unpacks each step's
+    (h, c) as (c, h), so the stored state and the next step's inputs are swapped; ``return_c`` stacks the cell
+    states."""
     xt, h0t = _t(x, True), _t(h0, True)
     c0t = _t(c0, True) if kind == "lstm" else None
     steps = [[_t(p, True) for p in params] for _ in range(len(x))]
@@ -1012,8 +1029,12 @@ def _torch_sequence(
             h = gru_step_torch(xt[t], h_in, *steps[t])
         else:
             c_in = c0t if fresh_c else (c.detach() if detach_c and not first else c)
+            if states_in_swapped:
+                h_in, c_in = c_in, h_in
             h, c = lstm_step_torch(xt[t], h_in, c_in, *steps[t])
-        hs.append(h)
+            if states_out_swapped:
+                h, c = c, h
+        hs.append(c if return_c else h)
     if reverse:
         hs = hs[::-1]
     return xt, h0t, c0t, steps, torch.stack(hs)
@@ -1041,6 +1062,19 @@ def sequence_forward_mistakes(kind: str, x, h0, *rest) -> dict[str, tuple]:
         out["neither state is carried: step t starts from step t-1's h and c, not from h0 and c0."] = run(
             fresh_h=True, fresh_c=True
         )
+        out["the cell states c are returned, not the hidden states h."] = run(return_c=True)
+        out["h and c are swapped when the step's outputs are unpacked: lstm_step_forward returns (h, c, cache)."] = run(
+            states_out_swapped=True
+        )
+        out["h and c are passed to the step in the wrong order: lstm_step_forward(x[t], h_prev, c_prev, ...)."] = run(
+            states_in_swapped=True
+        )
+    if kind == "gru":
+        w_ih, w_hh, b_ih, b_hh = params
+        with torch.no_grad():
+            out["the two biases are passed to the step in the wrong order: gru_step_forward(..., b_ih, b_hh)."] = _np(
+                _torch_sequence(kind, x, h0, c0, (w_ih, w_hh, b_hh, b_ih))[4]
+            )
     return {d: (v,) for d, v in out.items()}
 
 
