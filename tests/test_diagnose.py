@@ -286,6 +286,8 @@ def test_likely_causes_of_other_numpy_errors():
     assert "inner sizes differ (3 and 2)" in cause(lambda: np.zeros((2, 2)) @ np.zeros((3, 2)))
     assert "another number of elements" in cause(lambda: np.zeros(6).reshape(4, 2))
     assert "None" in cause(lambda: None + np.zeros(2))
+    assert "dict.get('dilation', default)" in cause(lambda: {"stride": 1}["dilation"])
+    assert "int or a pair" in cause(lambda: [a for a, b in [3]])
     assert cause(lambda: int("x")) is None
 
 

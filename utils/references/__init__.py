@@ -131,7 +131,7 @@ def likely_cause(error: BaseException, args=(), names=None) -> str | None:
     - an index out of range: the axis and its size (one past the end: a loop one step too long, ``i + 1`` at the
       last position);
     - a matrix product's inner sizes that differ, a reshape to another number of elements, an empty list
-      concatenated, a ``None`` used as a number.
+      concatenated, a ``None`` used as a number, a missing dict key, an int unpacked as a pair.
     """
     import re
 
@@ -183,6 +183,16 @@ def likely_cause(error: BaseException, args=(), names=None) -> str | None:
             return "a matrix product's inner sizes differ: an operand needs a transpose, or it is the wrong array."
         if "cannot reshape" in text:
             return "a reshape to a shape with another number of elements: check the sizes the shape is computed from."
+    if isinstance(error, KeyError):
+        return (
+            f"the dict has no key {text}: a key the docstring marks as optional needs a default, "
+            f"dict.get({text}, default)."
+        )
+    if isinstance(error, TypeError) and "cannot unpack non-iterable" in text:
+        return (
+            "a single number is unpacked into several names: an argument that may be an int or a pair (a size, a "
+            "stride) must accept both forms."
+        )
     if isinstance(error, TypeError) and "NoneType" in text:
         return "a value is None where a number or an array is needed: a helper that forgot to `return` its result?"
     if isinstance(error, FloatingPointError):
