@@ -504,8 +504,8 @@ def _generic_masks(p: _Pair) -> list[tuple[str, str, np.ndarray]]:
             out.append((f"only {desc}", "elsewhere", m))
     for k in range(e.ndim):
         n, role = e.shape[k], p.ctx.role(k)
-        if n < 2 or (role is None and k != 0):
-            continue  # one index of an axis without a role is too loose a part to name
+        if n < 2 or (role is None and k != 0) or e.size // n < 2:
+            continue  # one index of an axis without a role, or a single element, is too loose a part to name
         noun = {"time": "time step", "batch": "sample", "channel": "channel"}.get(role or "", "index")
         for index, label in ((n - 1, "last"), (0, "first")):
             m = np.zeros(e.shape, dtype=bool)
