@@ -101,7 +101,7 @@ def test_plot_code_is_folded_behind_a_toggle(site, browser):
     assert code.is_visible()
 
 
-def test_a_slider_on_a_static_page_changes_the_picture(site, browser):
+def test_a_slider_on_a_static_page_changes_the_picture(site, browser, tmp_path):
     page = browser.new_page()
     for path in pages_of(site):
         page.goto(path.as_uri())
@@ -124,7 +124,7 @@ def test_a_slider_on_a_static_page_changes_the_picture(site, browser):
     assert widget.locator(".si-frame:visible img").count() >= 1
     label = slider.evaluate("s => s.nextElementSibling.textContent")
     assert label, "the slider shows its value"
-    page.screenshot(path=str(Path(site).parent / "slider.png"))
+    page.screenshot(path=str(tmp_path / "slider.png"))  # not in the clone, whose status test_site checks
 
 
 def test_search_finds_batchnorm_from_file_url(site, browser):
