@@ -79,12 +79,19 @@ def _cmd_grade(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from . import demo
 
-    report, failures = demo.run(Path(args.out), Path(args.release_dir), Path(args.source))
+    report, failures = demo.run(Path(args.out), Path(args.release_dir), Path(args.source), jobs=args.jobs)
     _print_report(report)
     if failures:
         print("\nDEMO FAILED:\n" + "\n".join(f"  - {f}" for f in failures))
         return 1
     print("\ndemo OK: the reference earns full marks, the blank release 0, the partial one in between.")
+    print("Where to look:")
+    print("  the grades:             the table above, and " + str(report.csv_path))
+    partial = sorted((Path(report.feedback_dir) / "partial").glob("*/*.html"))
+    if partial:
+        print(f"  a student's feedback:   {partial[0]} (the partial submission; open it in a browser)")
+    if report.report_path is not None:
+        print(f"  the instructor report:  {report.report_path}")
     return 0
 
 
@@ -168,6 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="graded", help="output folder (default: %(default)s)")
     p.add_argument("--release-dir", default="release", help="where the student versions go (default: %(default)s)")
     p.add_argument("--source", default=str(DEFAULT_SOURCE), help=source_help)
+    p.add_argument("--jobs", type=int, default=None, help="submissions graded at once (default: the cores, at most 4)")
     p.set_defaults(func=_cmd_demo)
 
     p = sub.add_parser("tag", help="write nbgrader metadata into assignment notebooks from their markers")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -74,12 +75,16 @@ def run(
     release_dir: Path = Path("release"),
     source: Path = DEFAULT_SOURCE,
     progress: bool = True,
+    jobs: int | None = None,
 ) -> tuple[GradeReport, list[str]]:
+    """Release, build the example submissions, grade them ``jobs`` at a time (default: one per core, at most
+    four), and check the grades."""
+    jobs = jobs or min(os.cpu_count() or 1, 4)
     notebooks = release(release_dir, source)
     print(f"released {len(notebooks)} notebook(s) to {release_dir}/")
     submissions = build_submissions(notebooks, Path(out) / "demo_submissions", source)
     print(f"built example submissions in {submissions}/: {', '.join(EXAMPLE_STUDENTS)}")
-    report = grade(submissions, out, source, progress=progress, unsafe=not sandbox_works())
+    report = grade(submissions, out, source, progress=progress, unsafe=not sandbox_works(), jobs=jobs)
     return report, check(report)
 
 
