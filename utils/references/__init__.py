@@ -95,6 +95,50 @@ def checked_call(fn, *args, what: str, causes=(), names=None):
         raise AssertionError(call_error_message(error, what, args, causes, names)) from None
 
 
+def describe_call(fn, *args, **kwargs) -> str:
+    """The call ``fn(*args, **kwargs)`` in words, for :func:`checked_call`'s ``what``: each argument by its
+    parameter's name in ``fn``'s signature, an array by its shape, a number, string or None by its value, a dict
+    by its items (arrays by their shapes), anything else by its name alone: ``linear_forward(x of shape (2, 3),
+    W of shape (3, 2), b of shape (2,))``, ``dropout_forward(x of shape (400, 250), p=0.3, mode='train',
+    seed=0)``. Never more than what the caller passed."""
+    import inspect
+
+    def value(name, arg):
+        if hasattr(arg, "shape") and hasattr(arg, "dtype"):
+            return f"{name} of shape {tuple(int(n) for n in arg.shape)}"
+        if arg is None or isinstance(arg, (bool, int, float, str)):
+            return f"{name}={arg!r}"
+        if isinstance(arg, dict):
+            items = ", ".join(
+                f"{k!r}: " + (f"array of shape {tuple(v.shape)}" if hasattr(v, "shape") else repr(v))
+                for k, v in arg.items()
+            )
+            return f"{name}={{{items}}}"
+        return name
+
+    try:
+        names = [p for p in inspect.signature(fn).parameters if p not in ("self", "cls")]
+    except (TypeError, ValueError):
+        names = []
+    names += [f"argument {i + 1}" for i in range(len(names), len(args))]
+    title = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", "the function")
+    parts = [value(name, arg) for name, arg in zip(names, args)] + [value(k, v) for k, v in kwargs.items()]
+    return f"{title}({', '.join(parts)})"
+
+
+def call(fn, *args, **kwargs):
+    """``fn(*args, **kwargs)`` through :func:`checked_call`, described by :func:`describe_call` and with the
+    arguments' names from ``fn``'s signature: a test cell's direct call of a student's function, so that an
+    exception inside it names the call, its inputs and the student's line, never a bare traceback."""
+    import inspect
+
+    try:
+        names = [p for p in inspect.signature(fn).parameters if p not in ("self", "cls")]
+    except (TypeError, ValueError):
+        names = None
+    return checked_call(lambda *a: fn(*a, **kwargs), *args, what=describe_call(fn, *args, **kwargs), names=names)
+
+
 def call_error_message(error: BaseException, what: str, args=(), causes=(), names=None) -> str:
     """The message :func:`checked_call` gives for ``error`` raised by the call ``what`` on ``args``."""
     lines = [f"{what} raised {type(error).__name__}: {error}"]
