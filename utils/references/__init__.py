@@ -126,17 +126,19 @@ def describe_call(fn, *args, **kwargs) -> str:
     return f"{title}({', '.join(parts)})"
 
 
-def call(fn, *args, **kwargs):
+def call(fn, *args, causes=(), **kwargs):
     """``fn(*args, **kwargs)`` through :func:`checked_call`, described by :func:`describe_call` and with the
     arguments' names from ``fn``'s signature: a test cell's direct call of a student's function, so that an
-    exception inside it names the call, its inputs and the student's line, never a bare traceback."""
+    exception inside it names the call, its inputs and the student's line, never a bare traceback. ``causes`` as
+    for :func:`checked_call` (no graded function has an argument of that name)."""
     import inspect
 
     try:
         names = [p for p in inspect.signature(fn).parameters if p not in ("self", "cls")]
     except (TypeError, ValueError):
         names = None
-    return checked_call(lambda *a: fn(*a, **kwargs), *args, what=describe_call(fn, *args, **kwargs), names=names)
+    what = describe_call(fn, *args, **kwargs)
+    return checked_call(lambda *a: fn(*a, **kwargs), *args, what=what, causes=causes, names=names)
 
 
 def call_error_message(error: BaseException, what: str, args=(), causes=(), names=None) -> str:
