@@ -60,3 +60,32 @@ def run_in_kernel(kc, code: str, timeout: float = 120) -> str:
 def errors_of(cell) -> list[tuple[str, str]]:
     """``(ename, evalue)`` of each error output of a notebook cell."""
     return [(o.ename, o.evalue) for o in cell.outputs if o.output_type == "error"]
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """After a run that included the blind catalogues (tests/test_blind.py), their share of mistakes whose message
+    names them, per assignment, as judged in each catalogue's NAMED table (issue 23's measure)."""
+    stats = terminalreporter.stats
+    if not any(
+        getattr(r, "nodeid", "").startswith("tests/test_blind.py")
+        for key in ("passed", "failed")
+        for r in stats.get(key, [])
+    ):
+        return
+    from tools.blind_report import catalogues
+
+    terminalreporter.write_sep("-", "blind catalogues: mistakes caught, and named by their first message (issue 23)")
+    totals = [0, 0, 0]
+    for catalogue in catalogues():
+        mistakes = [e for e in catalogue.ENTRIES if e["kind"] == "mistake"]
+        caught = [e for e in mistakes if not e.get("gap")]
+        named = [e for e in caught if e.get("named") is True]
+        for i, n in enumerate((len(mistakes), len(caught), len(named))):
+            totals[i] += n
+        share = 100 * len(named) / max(len(caught), 1)
+        counts = f"{len(mistakes):4} mistakes, {len(caught):4} caught, {len(named):4} named ({share:.0f}%)"
+        terminalreporter.write_line(f"{catalogue.ASSIGNMENT:24} {counts}")
+    share = 100 * totals[2] / max(totals[1], 1)
+    terminalreporter.write_line(
+        f"{'all':24} {totals[0]:4} mistakes, {totals[1]:4} caught, {totals[2]:4} named ({share:.0f}%)"
+    )
