@@ -1,10 +1,17 @@
-"""Flag student code that could defeat the tests, for the instructor to review.
+"""Flag student code that looks built to defeat the tests, for the instructor to review.
 
-Tests run in the same Python process as the student's code, so a student can, say, replace
-``utils.assert_close`` or ``numpy.allclose`` with a function that never fails. That cannot be
-prevented from inside the kernel, but it is easy to spot in the source. Flags never change a score,
-and the scan never stops a grading run: code it cannot read (too long, too deeply nested for the
-parser) is itself a flag.
+This is the last and weakest of the grader's layers, and the only one that reads the code rather than runs it:
+
+- the submission runs in a sandbox (``autograder.sandbox``), with the agent in its kernel
+  (``autograder.agent``) putting back what a cell rebound and catching torch in numpy-only functions;
+- every test is then repeated outside the kernel (``autograder.replay``): the graded functions answer from a clean
+  room (``autograder.cleanroom``, ``autograder.torchroom``), and the verdict that counts is the grader's own. A
+  patched ``numpy.allclose`` or a test-reading function in the kernel therefore costs the student the test.
+
+What is left to a reader is what the tests cannot see: code that walks frames, rebinds modules or turns a watch
+off may have failed its tests already, or may be aimed at something the tests do not check. The scan lists it as a
+"flagged for review" problem. A flag itself never changes a score (overrides are the instructor's), and the scan
+never stops a grading run: code it cannot read (too long, too deeply nested for the parser) is itself a flag.
 """
 
 from __future__ import annotations
