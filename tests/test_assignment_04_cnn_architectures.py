@@ -699,7 +699,17 @@ def wrong_variants(solutions: dict[str, str]) -> list[tuple[str, str, str, str |
                 "p.numel() for p in model.parameters())",
                 "p.numel() for p in model.parameters() if p.requires_grad)",
             ),
-            "frozen parameters count too",
+            "frozen parameters (requires_grad=False) are left out",
+        ),
+        (
+            "count-state-dict",
+            "count_params_macs",
+            mutate(
+                count,
+                "params = int(sum(p.numel() for p in model.parameters()))",
+                "params = int(sum(v.numel() for v in model.state_dict().values()))",
+            ),
+            "buffers are counted (model.buffers() or model.state_dict()",
         ),
         ("count-hooks-left", "count_params_macs", mutate(count, "handle.remove()", "pass"), "still registered"),
         (
@@ -1241,6 +1251,74 @@ def test_a_wrong_scalar_is_not_called_a_constant_factor():
         assert "times a constant" not in message, (name, message)
 
 
+# Raising mistakes planted in functions the test cells call directly (not only through a check of utils): each
+# message names the call with its inputs, the student's line and the likely cause, never a bare traceback.
+RAISING = {
+    "top_k_error": (
+        mutate(SOLUTIONS["top_k_error"], "(top == labels[:, None])", "(top == labels)"),
+        [
+            "top_k_error(scores of shape (50, 10), labels of shape (50,), k=2) raised ValueError",
+            "It was raised in your code, in top_k_error (line",
+            "Likely cause: numpy cannot combine arrays of shapes (50, 2) (made inside your function) and (50,) (the "
+            "shape of labels)",
+        ],
+    ),
+    "ResidualBlock": (
+        mutate(
+            SOLUTIONS["ResidualBlock"],
+            "identity = x if self.downsample is None else self.downsample(x)",
+            "identity = x",
+        ),
+        [
+            "the forward pass of ResidualBlock(4, 8, stride=2) in eval mode on x of shape (2, 4, 7, 7) raised "
+            "RuntimeError",
+            "It was raised in your code, in forward (line",
+            "Likely cause: the residual and x have different shapes here",
+            "the shortcut is downsample(x), not x",
+        ],
+    ),
+    "count_params_macs": (
+        mutate(SOLUTIONS["count_params_macs"], "        if isinstance(module, nn.Conv2d):\n", "        if True:\n"),
+        [
+            "count_params_macs on a small CNN on 8x8 images (in training mode) with input_shape=(1, 8, 8) raised "
+            "AttributeError: 'Linear' object has no attribute 'in_channels'",
+            "It was raised in your code, in hook (line",
+        ],
+    ),
+    "mean_average_precision": (
+        mutate(SOLUTIONS["mean_average_precision"], "gt_labels, iou_threshold=0.5):", "gt_labels, threshold=0.5):"),
+        [
+            "mean_average_precision of one perfect detection (1 image(s), 1 prediction(s), 1 ground-truth box(es), "
+            "iou_threshold=0.5) raised TypeError",
+            "Likely cause: the threshold is passed by name, iou_threshold=...",
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize("function", list(RAISING))
+def test_a_direct_call_that_raises_names_the_call_the_line_and_the_cause(function):
+    source, words = RAISING[function]
+    outcome = A.run_test(function, replace=from_source(source), hidden=False)
+    assert not outcome and outcome.kind == "AssertionError", (outcome.kind, outcome.message)
+    for text in words:
+        assert text in outcome.message, (text, outcome.message)
+    assert "Traceback" not in outcome.message
+
+
+def test_a_parameter_count_is_explained_only_by_its_own_difference():
+    """The count cell adds param_mistake's line under a wrong parameter count (the frozen parameters, the buffers:
+    rows of the table above); a count off by an amount no counting mistake explains gets no 'Likely mistake' line."""
+    one_more = mutate(
+        SOLUTIONS["count_params_macs"],
+        "params = int(sum(p.numel() for p in model.parameters()))",
+        "params = int(sum(p.numel() for p in model.parameters())) + 1",
+    )
+    outcome = A.run_test("count_params_macs", replace=from_source(one_more), hidden=False)
+    assert not outcome and "539 parameters, expected 538." in outcome.message, outcome.message
+    assert "Likely mistake" not in outcome.message, outcome.message
+
+
 def test_a_raised_error_names_the_call_the_line_and_the_cause():
     """A numpy error inside the student's function becomes a message: which call, which of their lines, and why."""
     mistake = next(m for m in MISCONCEPTIONS if m.name == "iou-matching-pairs-only")
@@ -1509,6 +1587,7 @@ def test_a_wrong_count_is_explained_by_its_difference():
         "the biases are left out": right_params - conv.bias.numel() - linear.bias.numel(),
         "BatchNorm's weight and bias": right_params - 12,
         "buffers are counted": right_params + 12,
+        "num_batches_tracked": right_params + 13,
         "counted as square": right_params + 6 * 2 * 6,
         "the groups are ignored": right_params + conv.weight.numel(),
     }

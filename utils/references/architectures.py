@@ -444,6 +444,94 @@ def batched_nms_subset_positions(boxes, scores, classes, iou_threshold):
     return np.sort(np.concatenate([np.zeros(0, dtype=np.int64)] + kept))
 
 
+# the mistakes ``nms_mistake`` computes
+NMS_MISTAKES = (
+    "index-order",
+    "suppress-at-threshold",
+    "removed-still-suppress",
+    "lowest-score-first",
+    "comparison-inverted",
+    "ties-higher-index-first",
+    "unstable-sort",
+)
+
+
+def nms_mistake(boxes, scores, iou_threshold, mistake):
+    """The indices greedy NMS keeps (int64, in the order it keeps them) when it makes one mistake, with
+    torchvision's IoU; the NMS and per-class NMS test cells name a student's answer by them:
+
+    - ``"index-order"``: the boxes visited in index order, not by decreasing score;
+    - ``"suppress-at-threshold"``: a box whose IoU equals the threshold is removed too (``>=``);
+    - ``"removed-still-suppress"``: a box already removed still removes others;
+    - ``"lowest-score-first"``: the boxes visited by increasing score;
+    - ``"comparison-inverted"``: the boxes that overlap the kept one LESS than the threshold are removed;
+    - ``"ties-higher-index-first"``: equal scores visit the higher index first;
+    - ``"unstable-sort"``: the order of ``np.argsort(-scores)``, numpy's default sort, which is not stable.
+
+    ``boxes`` ``(N, 4)``, ``scores`` ``(N,)``. There is no ``mistake=None``: this computes wrong answers only
+    (the right one is :func:`nms`)."""
+    if mistake not in NMS_MISTAKES:
+        raise ValueError(f"unknown mistake {mistake!r}; one of {NMS_MISTAKES}")
+    scores = np.asarray(scores, dtype=np.float64).reshape(-1)
+    n = len(scores)
+    orders = {
+        "index-order": np.arange(n),
+        "lowest-score-first": np.argsort(scores, kind="stable"),
+        "ties-higher-index-first": n - 1 - np.argsort(-scores[::-1], kind="stable"),
+        "unstable-sort": np.argsort(-scores),
+    }
+    order = orders.get(mistake, np.argsort(-scores, kind="stable"))
+    compare = {"suppress-at-threshold": torch.ge, "comparison-inverted": torch.lt}.get(mistake, torch.gt)
+    iou = torch.as_tensor(box_iou(boxes, boxes))
+    others = ~torch.eye(n, dtype=torch.bool)
+    removed, kept = torch.zeros(n, dtype=torch.bool), []
+    for i in (int(i) for i in order):
+        if removed[i] and mistake != "removed-still-suppress":
+            continue
+        if not removed[i]:
+            kept.append(i)
+        removed |= compare(iou[i], float(iou_threshold)) & others[i]
+    return np.array(kept, dtype=np.int64)
+
+
+def assert_kept(keep, expected, what, mistakes=None):
+    """Raise ``AssertionError`` unless ``keep``, the indices an NMS function returned, equals ``expected``.
+
+    The contract first: a numpy array (not a list, not a boolean mask), 1-D, of integers (indices, not the boxes).
+    Then the values: where ``keep`` equals some of ``mistakes`` (``{description: indices}``) the message names all
+    of them ("... Or: ..."); where it holds the right indices in another order it says so; otherwise it gives both
+    lists.
+
+    Args:
+        keep: what the student's function returned.
+        expected: the right indices ``(K,)``, in order.
+        what: the call, as the message begins: ``"nms with iou_threshold=0.5 on 4 boxes"``.
+        mistakes: ``{description: indices}``, what known mistakes keep.
+    """
+    assert isinstance(keep, np.ndarray), f"{what} must return a numpy array of indices, got {type(keep).__name__}."
+    if keep.dtype == bool:
+        raise AssertionError(
+            f"{what} returned a boolean mask; return the kept indices (np.flatnonzero of the mask, ordered by "
+            "decreasing score)."
+        )
+    assert keep.ndim == 1 and np.issubdtype(keep.dtype, np.integer), (
+        f"{what} must return a 1-D integer array of indices, got shape {keep.shape} and dtype {keep.dtype}: "
+        "indices, not the boxes themselves."
+    )
+    expected = np.asarray(expected)
+    if np.array_equal(keep, expected):
+        return
+    named = [name for name, value in (mistakes or {}).items() if np.array_equal(keep, value)]
+    if named:
+        raise AssertionError(f"{what} kept {keep.tolist()}, expected {expected.tolist()}: " + " Or: ".join(named))
+    if sorted(keep.tolist()) == sorted(expected.tolist()):
+        raise AssertionError(
+            f"{what} kept the right boxes in the wrong order: {keep.tolist()}, expected {expected.tolist()}, i.e. by "
+            "decreasing score (equal scores: lower index first)."
+        )
+    raise AssertionError(f"{what} kept {keep.tolist()}, expected {expected.tolist()}.")
+
+
 # the mistakes ``transpose_grads_mistake`` computes
 TRANSPOSE_GRAD_MISTAKES = ("dout-at-top-left", "stride-ignored", "dx-last-offset-only")
 
@@ -599,11 +687,11 @@ def mac_mistake(model, input_shape, macs):
 
 def param_mistake(model, params):
     """The counting mistake that gives ``params`` parameters for ``model``, worded for the student on one "Likely
-    mistake: " line; ``None`` if
-    none of these (alone or two together) gives it: the biases left out, BatchNorm's weight and bias left out, the
-    frozen parameters left out, the buffers (BatchNorm's running statistics) counted, each kernel counted as square,
-    the groups ignored (a grouped convolution counted as a full one). It names a wrong count; it cannot give the
-    right one."""
+    mistake: " line (the count test cell adds it under its message); ``None`` if none of these (alone or two together)
+    gives it: the biases left out, BatchNorm's weight and bias left out, the frozen parameters left out, the buffers
+    counted (BatchNorm's running statistics, or every buffer with num_batches_tracked, as ``model.state_dict()``
+    holds them), each kernel counted as square, the groups ignored (a grouped convolution counted as a full one). It
+    names a wrong count; it cannot give the right one."""
     from ..diagnose import explain_count
 
     right = sum(p.numel() for p in model.parameters())
@@ -626,6 +714,8 @@ def param_mistake(model, params):
         "buffers are counted (BatchNorm's running mean and variance): count model.parameters() only.": sum(
             b.numel() for b in model.buffers() if b.is_floating_point()
         ),
+        "buffers are counted (model.buffers() or model.state_dict(): BatchNorm's running mean and variance, and its "
+        "num_batches_tracked): count model.parameters() only.": sum(b.numel() for b in model.buffers()),
         "a kernel is counted as square (kernel_size[0] ** 2): use kernel_size[0] * kernel_size[1].": sum(
             m.out_channels * (m.in_channels // m.groups) * (m.kernel_size[0] ** 2 - m.kernel_size[0] * m.kernel_size[1])
             for m in convs
