@@ -359,8 +359,341 @@ def wrong_variants(solutions: dict[str, str]) -> list[tuple[str, str, str, str]]
     ]
 
 
+def blind_variants(solutions: dict[str, str]) -> list[tuple[str, str, str, str]]:
+    """(id, test cell, source of the wrong version, the phrase its visible message must contain) for the mistakes of
+    the blind catalogue (tests/blind/a03_convolutions.py) that the test cells once let through or caught without
+    naming, each written here as an edit of the reference solution."""
+    size, naive, im2col = solutions["conv_output_size"], solutions["conv_forward_naive"], solutions["im2col"]
+    fwd, back, maxp, avgp = (
+        solutions["conv_forward_im2col"],
+        solutions["col2im"],
+        solutions["max_pool_forward"],
+        solutions["avg_pool_forward"],
+    )
+    floor = "L_out = (L + 2 * pad - span) // stride + 1"
+    window = "window = xp[n, :, top:top + dh * (HH - 1) + 1:dh, left:left + dw * (WW - 1) + 1:dw]"
+    tap = "xp[:, :, top:top + sh * (H_out - 1) + 1:sh, left:left + sw * (W_out - 1) + 1:sw]"
+    add = "dxp[:, :, top:top + sh * (H_out - 1) + 1:sh, left:left + sw * (W_out - 1) + 1:sw] += dcols[:, :, u, v]"
+    pool_slice = "x[:, :, u:u + s * (H_out - 1) + 1:s, v:v + s * (W_out - 1) + 1:s]"
+    argmax = "first_max = windows.argmax(axis=2)"
+    return [
+        (
+            "size-round",
+            "conv_output_size",
+            mutate(size, floor, "L_out = round((L + 2 * pad - span) / stride) + 1"),
+            "rounded to the nearest",
+        ),
+        (
+            "size-no-minus-no-plus",
+            "conv_output_size",
+            mutate(size, floor, "L_out = (L + 2 * pad - dilation * (k - 1)) // stride"),
+            "both missing",
+        ),
+        (
+            "size-fit-check-ge",
+            "conv_output_size",
+            mutate(size, "if span > L + 2 * pad:", "if span >= L + 2 * pad:"),
+            "a strict > (not >=)",
+        ),
+        (
+            "naive-bias-inside",
+            "conv_forward_naive",
+            mutate(naive, "np.sum(window * w[f]) + b[f]", "np.sum(window * w[f] + b[f])"),
+            "bias is added inside the sum",
+        ),
+        (
+            "naive-no-dilation",
+            "conv_forward_naive",
+            mutate(naive, window, "window = xp[n, :, top:top + HH, left:left + WW]"),
+            "dilation is ignored",
+        ),
+        (
+            "naive-no-stride",
+            "conv_forward_naive",
+            mutate(naive, "top, left = i * sh, j * sw", "top, left = i, j"),
+            "stride is ignored",
+        ),
+        (
+            "naive-pad-h-both",
+            "conv_forward_naive",
+            mutate(naive, "((0, 0), (0, 0), (ph, ph), (pw, pw))", "((0, 0), (0, 0), (ph, ph), (ph, ph))"),
+            "vertical padding is used for both axes",
+        ),
+        (
+            "naive-pad-every-axis",
+            "conv_forward_naive",
+            mutate(naive, "np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))", "np.pad(x, ph)"),
+            "pads every axis",
+        ),
+        (
+            "naive-strides-swapped",
+            "conv_forward_naive",
+            mutate(naive, "top, left = i * sh, j * sw", "top, left = i * sw, j * sh"),
+            "the rows use pad_h, stride_h and dil_h",
+        ),
+        (
+            "naive-cache-padded-x",
+            "conv_forward_naive",
+            mutate(naive, "xp = np.pad(x,", "x = xp = np.pad(x,"),
+            "it is the zero-padded input",
+        ),
+        (
+            "fwd-cache-weight-matrix",
+            "conv_forward_im2col",
+            mutate(
+                fwd, "return out, (x, w, b, conv_param, cols)", "return out, (x, w.reshape(F, -1), b, conv_param, cols)"
+            ),
+            "weight matrix w.reshape(f, -1)",
+        ),
+        (
+            "fwd-weight-matrix-scrambled",
+            "conv_forward_im2col",
+            mutate(fwd, "np.matmul(w.reshape(F, -1), cols)", "np.matmul(w.reshape(-1, F).T, cols)"),
+            "weight matrix is scrambled",
+        ),
+        (
+            "fwd-bias-on-positions",
+            "conv_forward_im2col",
+            mutate(fwd, "out += b.reshape(F, 1)", "out = out + b"),
+            "add b[:, none]",
+        ),
+        (
+            "fwd-square-kernel",
+            "conv_forward_im2col",
+            mutate(fwd, "im2col(x, (HH, WW),", "im2col(x, HH,"),
+            "square kernel",
+        ),
+        (
+            "fwd-im2col-argument-order",
+            "conv_forward_im2col",
+            mutate(fwd, "im2col(x, (HH, WW), stride, pad, dilation)", "im2col(x, (HH, WW), pad, stride, dilation)"),
+            "check the order",
+        ),
+        (
+            "im2col-no-stride",
+            "im2col",
+            mutate(im2col, tap, "xp[:, :, top:top + H_out, left:left + W_out]"),
+            "stride is ignored",
+        ),
+        (
+            "im2col-no-dilation",
+            "im2col",
+            mutate(im2col, "top, left = u * dh, v * dw", "top, left = u, v"),
+            "dilation is ignored",
+        ),
+        (
+            "im2col-pad-bottom-right",
+            "im2col",
+            mutate(im2col, "((0, 0), (0, 0), (ph, ph), (pw, pw))", "((0, 0), (0, 0), (0, 2 * ph), (0, 2 * pw))"),
+            "all at the bottom and right",
+        ),
+        (
+            "col2im-no-stride",
+            "col2im",
+            mutate(back, add, "dxp[:, :, top:top + H_out, left:left + W_out] += dcols[:, :, u, v]"),
+            "stride is ignored",
+        ),
+        (
+            "col2im-no-dilation",
+            "col2im",
+            mutate(back, "top, left = u * dh, v * dw", "top, left = u, v"),
+            "dilation is ignored",
+        ),
+        (
+            "col2im-flipped",
+            "col2im",
+            mutate(back, "+= dcols[:, :, u, v]", "+= dcols[:, :, HH - 1 - u, WW - 1 - v]"),
+            "kernel is flipped",
+        ),
+        (
+            "col2im-rows-kernel-first",
+            "col2im",
+            mutate(
+                back,
+                "dcols = dcols.reshape(N, C, HH, WW, H_out, W_out)",
+                "dcols = dcols.reshape(N, HH, WW, C, H_out, W_out).transpose(0, 3, 1, 2, 4, 5)",
+            ),
+            "(kernel row, kernel column, channel)",
+        ),
+        (
+            "col2im-crop-pad-h",
+            "col2im",
+            mutate(back, "return dxp[:, :, ph:ph + H, pw:pw + W]", "return dxp[:, :, ph:ph + H, ph:ph + W]"),
+            "vertical padding is used for both axes",
+        ),
+        (
+            "col2im-negative-crop",
+            "col2im",
+            mutate(back, "return dxp[:, :, ph:ph + H, pw:pw + W]", "return dxp[:, :, ph:-ph, pw:-pw]"),
+            "an empty crop",
+        ),
+        (
+            "dw-last-sample",
+            "conv_backward",
+            mutate(
+                back,
+                "dw = np.tensordot(dout_mat, cols, axes=([0, 2], [0, 2])).reshape(w.shape)",
+                "for n in range(N):\n        dw = (dout_mat[n] @ cols[n].T).reshape(w.shape)",
+            ),
+            "last sample's contribution only",
+        ),
+        (
+            "dw-cols-reshaped",
+            "conv_backward",
+            mutate(
+                back,
+                "dw = np.tensordot(dout_mat, cols, axes=([0, 2], [0, 2])).reshape(w.shape)",
+                "dw = np.matmul(dout_mat, cols.reshape(N, -1, C * HH * WW)).sum(axis=0).reshape(w.shape)",
+            ),
+            "has the shape of cols's transpose but not its entries",
+        ),
+        (
+            "dw-cols-untransposed",
+            "conv_backward",
+            mutate(
+                back,
+                "dw = np.tensordot(dout_mat, cols, axes=([0, 2], [0, 2])).reshape(w.shape)",
+                "dw = np.matmul(dout_mat, cols).sum(axis=0).reshape(w.shape)",
+            ),
+            "untransposed",
+        ),
+        (
+            "dx-flipped",
+            "conv_backward",
+            mutate(
+                back,
+                "dcols = np.matmul(w.reshape(F, -1).T, dout_mat)",
+                "dcols = np.matmul(w[:, :, ::-1, ::-1].reshape(F, -1).T, dout_mat)",
+            ),
+            "dx uses the flipped kernel",
+        ),
+        (
+            "dx-weight-reshaped",
+            "conv_backward",
+            mutate(
+                back, "dcols = np.matmul(w.reshape(F, -1).T, dout_mat)", "dcols = np.matmul(w.reshape(-1, F), dout_mat)"
+            ),
+            "w.reshape(f, -1).t",
+        ),
+        (
+            "dx-col2im-no-dilation",
+            "conv_backward",
+            mutate(
+                back,
+                "dx = col2im(dcols, x.shape, (HH, WW), stride, pad, dilation)",
+                "dx = col2im(dcols, x.shape, (HH, WW), stride, pad)",
+            ),
+            "pass all three",
+        ),
+        (
+            "maxpool-start-at-zero",
+            "max_pool_forward",
+            mutate(maxp, "np.full((N, C, H_out, W_out), -np.inf,", "np.full((N, C, H_out, W_out), 0.0,"),
+            "starts at 0",
+        ),
+        (
+            "maxpool-pool-height-both",
+            "max_pool_forward",
+            mutate(maxp, 'pool_param["pool_width"]', 'pool_param["pool_height"]'),
+            "pool_height is used for both axes",
+        ),
+        (
+            "maxpool-no-stride",
+            "max_pool_forward",
+            mutate(
+                maxp,
+                "x[:, :, u:u + s * (H_out - 1) + 1:s, v:v + s * (W_out - 1) + 1:s], out=out",
+                "x[:, :, u:u + H_out, v:v + W_out], out=out",
+            ),
+            "stride is ignored",
+        ),
+        (
+            "maxpool-ceil",
+            "max_pool_forward",
+            mutate(
+                maxp,
+                "H_out, W_out = (H - ph) // s + 1, (W - pw) // s + 1",
+                "H_out, W_out = -(-(H - ph) // s) + 1, -(-(W - pw) // s) + 1",
+            ),
+            "rounded up",
+        ),
+        (
+            "maxpool-ones",
+            "max_pool_backward",
+            mutate(maxp, "np.where(first_max == offset, dout, 0)", "np.where(first_max == offset, 1.0, 0)"),
+            "add dout, not 1",
+        ),
+        (
+            "maxpool-last-tie",
+            "max_pool_backward",
+            mutate(maxp, argmax, "first_max = ph * pw - 1 - windows[:, :, ::-1].argmax(axis=2)"),
+            "last maximum",
+        ),
+        (
+            "maxpool-column-major-tie",
+            "max_pool_backward",
+            mutate(
+                maxp,
+                argmax,
+                "by_column = windows.reshape(N, C, ph, pw, H_out, W_out).transpose(0, 1, 3, 2, 4, 5)\n"
+                "    first_max = by_column.reshape(N, C, ph * pw, H_out, W_out).argmax(axis=2)\n"
+                "    first_max = (first_max % ph) * pw + first_max // ph",
+            ),
+            "column-major",
+        ),
+        (
+            "maxpool-unravel-swapped",
+            "max_pool_backward",
+            mutate(maxp, "u, v = divmod(offset, pw)", "u, v = divmod(offset, ph)"),
+            "unravelled with the sizes swapped",
+        ),
+        (
+            "avgpool-by-stride-squared",
+            "avg_pool_forward",
+            mutate(avgp, "out /= ph * pw", "out /= s * s"),
+            "divided by stride * stride",
+        ),
+        ("avgpool-floor", "avg_pool_forward", mutate(avgp, "out /= ph * pw", "out //= ph * pw"), "whole numbers"),
+        (
+            "avgpool-slice-end",
+            "avg_pool_forward",
+            mutate(avgp, "out += " + pool_slice, "out += x[:, :, u:u + s * (H_out - 1):s, v:v + s * (W_out - 1):s]"),
+            "end is exclusive",
+        ),
+        (
+            "avgpool-back-by-stride-squared",
+            "avg_pool_backward",
+            mutate(avgp, "share = dout / (ph * pw)", "share = dout / (s * s)"),
+            "divided by stride * stride",
+        ),
+        (
+            "avgpool-back-averaged",
+            "avg_pool_backward",
+            mutate(
+                avgp,
+                "    ### END SOLUTION\n    return dx",
+                "    count = np.zeros_like(dx)\n    for u in range(ph):\n        for v in range(pw):\n"
+                "            count[:, :, u:u + s * (H_out - 1) + 1:s, v:v + s * (W_out - 1) + 1:s] += 1\n"
+                "    dx = dx / np.maximum(count, 1)\n    ### END SOLUTION\n    return dx",
+            ),
+            "averaged over the windows",
+        ),
+        (
+            "avgpool-back-pool-height-both",
+            "avg_pool_backward",
+            mutate(
+                avgp,
+                'pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]\n    N, C, H_out',
+                'pool_param["pool_height"], pool_param["pool_height"], pool_param["stride"]\n    N, C, H_out',
+            ),
+            "pool_height is used for both axes",
+        ),
+    ]
+
+
 MISCONCEPTIONS = [
-    Misconception(name, test, from_source(source), phrase) for name, test, source, phrase in wrong_variants(SOLUTIONS)
+    Misconception(name, test, from_source(source), phrase)
+    for name, test, source, phrase in wrong_variants(SOLUTIONS) + blind_variants(SOLUTIONS)
 ]
 
 
@@ -381,3 +714,35 @@ def test_a_wrong_upstream_function_costs_only_its_own_points(upstream):
     """Later test cells run the function they grade with torch stand-ins for what it calls."""
     failing = A.failing_tests(from_source(WRONG_UPSTREAM[upstream]))
     assert failing == [upstream], f"a wrong {upstream} fails the test cells {failing}"
+
+
+# Pairs of mistakes whose messages rightly share a phrase.
+AMBIGUOUS = {
+    # both break the cache's contract, and the message rightly states the whole tuple
+    frozenset(("fwd-cache-weight-matrix", "fwd-cache-without-cols")),
+}
+
+
+@pytest.mark.parametrize("mistake", [m for m in MISCONCEPTIONS if m.phrase], ids=str)
+def test_a_hint_fires_only_for_its_own_mistake(mistake):
+    """The visible message of one mistake names no other mistake of the same test cell."""
+    message = A.run_test(mistake.test, replace=mistake.replace, hidden=False).message.lower()
+    others = {
+        m.phrase.lower()
+        for m in MISCONCEPTIONS
+        if m.test == mistake.test
+        and m.phrase
+        and m.phrase != mistake.phrase
+        and frozenset((m.name, mistake.name)) not in AMBIGUOUS
+    }
+    wrong = sorted(p for p in others if p in message and p not in mistake.phrase.lower())
+    assert not wrong, f"{mistake}: the message also names {wrong}:\n{message}"
+
+
+def test_a_raised_error_names_the_call_the_line_and_the_cause():
+    """A numpy error inside the student's pooling function becomes a message: the call, their line, and why."""
+    mistake = next(m for m in MISCONCEPTIONS if m.name == "maxpool-ceil")
+    message = A.run_test(mistake.test, replace=mistake.replace, hidden=False).message
+    assert "max_pool_forward(x of shape (2, 1, 5, 7), pool_param=" in message, message
+    assert "It was raised in your code, in max_pool_forward (line" in message, message
+    assert "Likely cause: an array of 3 x 3 windows: the output size is rounded up" in message, message

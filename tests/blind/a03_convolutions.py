@@ -1225,6 +1225,7 @@ NAMED = {
         "conv_forward_naive with pad=1 raised a broadcast error, a window with 5 channels against w[f] with 3, at "
         "`np.sum(window * w[f])`: np.pad(x, p) pads every axis, the batch and the channels too; pad only H and W.",
     ),
+    "x reassigned to the padded input": True,  # "cache[0] ... It is the zero-padded input: keep x for the cache"
     "the vertical padding used for both axes": (
         False,
         "right when the padding is the same on both axes, wrong with pad=(1, 0): the columns are padded with "
@@ -1312,6 +1313,7 @@ NAMED = {
         "unpack_conv_param.",
     ),
     "a Python loop over the batch, one matrix product": True,
+    "the cache holds the weight matrix w.reshape(F, -1)": True,  # "It is the (F, C*HH*WW) weight matrix w.reshape(F, -1)"
     # col2im
     "overlapping windows overwrite: = instead of += per kernel offset": True,
     "the padding cropped with [ph:-ph, pw:-pw]": (
@@ -1430,6 +1432,7 @@ NAMED = {
         "dx mixes samples and channels: dx[:, :, rows, cols] with (N, C) arrays of argmax positions adds every "
         "(n, c)'s gradient into every sample and channel; index with n and c grids too (dx[n_idx, c_idx, rows, cols]).",
     ),
+    "ties broken in column-major order": True,  # "on ties dx goes to the first maximum in column-major order"
     "ties go to the last maximum": (
         False,
         "on ties dx goes to the LAST maximum of the window: torch (and np.argmax over the flattened window) take "
@@ -1498,23 +1501,7 @@ NAMED = {
     ),
 }
 
-GAPS: dict[str, str] = {
-    "x reassigned to the padded input": (
-        "the visible checks compare out only (and the hidden ones evidently no more); conv_forward_naive's cache is never read (conv_backward is graded on the "
-        "cache of conv_forward_im2col, built by the reference), so a cache holding the padded x instead of x costs "
-        "nothing"
-    ),
-    "the cache holds the weight matrix w.reshape(F, -1)": (
-        "the visible cache_check reads only len(cache) == 5 and cache[4] (cols), the hidden part evidently no more, and conv_backward is graded on the reference's "
-        "conv_cache, so a cache whose w is the (F, K) matrix passes, though the student's own conv_backward "
-        "(w.shape[2:] is () then) breaks on it in the notebook"
-    ),
-    "ties broken in column-major order": (
-        "the only tie case (the 4x4 x with 2x2 windows) has every tied window's first maximum at its top-left "
-        "element, where row-major and column-major scans agree; random float inputs have no ties, and no hidden case separates the two orders either; a window "
-        "such as [[0, 1], [1, 0]] would separate them"
-    ),
-}
+GAPS: dict[str, str] = {}
 
 
 def _judge() -> None:
