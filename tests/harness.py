@@ -61,6 +61,7 @@ matplotlib.use("Agg")
 
 INDEPENDENT = ROOT / "tests" / "independent"
 Replacement = Mapping[str, Any] | Callable[[dict], Mapping[str, Any]] | None
+_MISSING = object()
 
 
 @dataclass(frozen=True)
@@ -263,16 +264,48 @@ class Assignment:
         only what students see. Returns the outcome; never raises for a failing test.
         """
         scope = fork(self._reference if namespace is None else namespace)
+        before = dict(scope)
         if callable(replace):
             replace = replace(scope)
         scope.update(replace or {})
         source = self.test_source(name, hidden=hidden)
+        self._rerun_locked_cells(scope, {k for k, v in scope.items() if before.get(k, _MISSING) is not v}, source)
         try:
             with contextlib.redirect_stdout(io.StringIO()):
                 _exec(strip_magics(source), scope, f"<test {name}{'' if hidden else ' (visible)'}>")
         except Exception as error:  # noqa: BLE001 - any failure is the test's verdict
             return Outcome(False, _message(error), error)
         return Outcome(True)
+
+    def _rerun_locked_cells(self, scope: dict, changed: set[str], test_source: str) -> None:
+        """Run again, in ``scope``, the locked cells (neither solution nor test) that read a replaced name and bind
+        a name the test cell reads: a training cell, whose trained ``model`` and ``test_accuracy`` the test grades,
+        is re-run with the replaced ``MLP``, as the grader's kernel runs it on the student's cells. A cell that
+        raises leaves the names it binds undefined, as in that kernel. Only such cells are re-run, so a test that
+        grades a function directly costs nothing more."""
+        if not changed:
+            return
+        from autograder.replay import names_in
+
+        bound_by_test, read_by_test = names_in(test_source)
+        wanted = read_by_test - bound_by_test
+        for index, cell in enumerate(self.source.cells):
+            if cell.cell_type != "code" or cell_kind(cell) in ("test", "solution"):
+                continue
+            bound, read = names_in(cell.source)
+            if not ((read - bound) & changed and bound & wanted):
+                continue
+            for key in bound & wanted:
+                scope.pop(key, None)
+            try:
+                with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                    _exec(strip_magics(cell.source), scope, f"{self.path.name}[cell {index + 1}] (re-run)")
+            except Exception:  # noqa: BLE001 - the grader's kernel carries on after a failing cell, too
+                pass
+            changed |= bound
+            import matplotlib.pyplot as plt
+
+            plt.close("all")
 
     def failing_tests(self, replace: Replacement, skip: tuple[str, ...] = ()) -> list[str]:
         """The test cells (full versions, in order) that fail with ``replace`` swapped in: a mistake

@@ -40,16 +40,22 @@ def check_elementwise(
                     else contextlib.nullcontext()
                 )
                 where = f"shape {shape}, scale {scale}" + ("" if slope is None else f", negative_slope {slope}")
+                given = x.copy()
                 with guard:
                     out, cache = checked_call(
                         lambda a, kw=kwargs: forward(a, **kw),
-                        x.copy(),
+                        given,
                         what=f"{name}_forward(x of {where})",
                         names=["x"],
                     )
                     dx = checked_call(
                         backward, dout.copy(), cache, what=f"{name}_backward(dout of {where}, cache)", names=["dout"]
                     )
+                assert np.array_equal(given, x), (
+                    f"{name}_forward(x of {where}) changed the caller's x in place (out = x, then out[...] = ...): "
+                    "the input belongs to the caller. Build out as a new array (np.maximum(x, 0), np.where, or a "
+                    "copy of x)."
+                )
                 assert_close(out, expected_out, f"out from {name}_forward, {where}")
                 signs = {"where x is nonzero": x != 0, "where x > 0": x > 0, "where x < 0": x < 0}
                 assert_close(
@@ -136,6 +142,7 @@ SGD_MOMENTUM_VARIANTS = (
     "lr_in_velocity",
     "uphill",
     "dampened",
+    "nesterov",
 )
 """The mistakes :func:`sgd_momentum_steps` can reproduce (``velocity`` is what config keeps):
 
@@ -148,7 +155,8 @@ SGD_MOMENTUM_VARIANTS = (
 * ``cs231n_subtracted``: CS231n's velocity (already a step downhill) subtracted like torch's, w - v;
 * ``lr_in_velocity``: the learning rate folded into torch's velocity, v = mu * v + lr * dw, w - v;
 * ``uphill``: torch's velocity added instead of subtracted, w + lr * v;
-* ``dampened``: the velocity as an average, v = mu * v + (1 - mu) * dw (torch's dampening = mu).
+* ``dampened``: the velocity as an average, v = mu * v + (1 - mu) * dw (torch's dampening = mu);
+* ``nesterov``: Nesterov's step, w - lr * (dw + mu * v) with torch's velocity (torch's nesterov=True).
 """
 
 ADAM_VARIANTS = (
@@ -160,6 +168,7 @@ ADAM_VARIANTS = (
     "t_from_2",
     "moments_forgotten",
     "moments_not_stored",
+    "m_with_beta2",
 )
 """The mistakes :func:`adam_steps` can reproduce (``m``, ``v``, ``t`` are what config keeps):
 
@@ -171,7 +180,8 @@ ADAM_VARIANTS = (
 * ``t_stays_1``: the step count is not stored (or not incremented), so every step corrects with t = 1;
 * ``t_from_2``: t starts at 1 and is incremented before use, so the first step corrects with t = 2;
 * ``moments_forgotten``: m and v restart at 0 at every step (t is kept);
-* ``moments_not_stored``: the same steps, and config's m and v stay at 0 (never stored).
+* ``moments_not_stored``: the same steps, and config's m and v stay at 0 (never stored);
+* ``m_with_beta2``: the first moment averages with beta2 too, m = beta2 * m + (1 - beta2) * dw.
 """
 
 
@@ -207,11 +217,15 @@ def sgd_momentum_steps(w, grads, learning_rates, momentum, variant=None):
     if variant is not None and variant not in SGD_MOMENTUM_VARIANTS:
         raise ValueError(f"unknown variant {variant!r}; known: {SGD_MOMENTUM_VARIANTS}")
 
-    def run(lrs, scale=lambda k, lr: 1.0, maximize=False, dampening=0.0, start_at_zero=False, fresh=False):
+    def run(
+        lrs, scale=lambda k, lr: 1.0, maximize=False, dampening=0.0, start_at_zero=False, fresh=False, nesterov=False
+    ):
         p, opt, out = _parameter(w), None, []
         for k, (g, lr) in enumerate(zip(grads, lrs)):
             if opt is None or fresh:
-                opt = torch.optim.SGD([p], lr=lr, momentum=momentum, dampening=dampening, maximize=maximize)
+                opt = torch.optim.SGD(
+                    [p], lr=lr, momentum=momentum, dampening=dampening, maximize=maximize, nesterov=nesterov
+                )
                 if start_at_zero and momentum:
                     opt.state[p]["momentum_buffer"] = torch.zeros_like(p)
             opt.param_groups[0]["lr"] = lr
@@ -246,6 +260,8 @@ def sgd_momentum_steps(w, grads, learning_rates, momentum, variant=None):
     if variant == "uphill":
         steps = run(lrs, maximize=True)
         return [{"w": s["w"], "velocity": -s["velocity"]} for s in steps]
+    if variant == "nesterov":
+        return run(lrs, nesterov=momentum > 0)
     # "dampened": torch's dampening = mu, from a velocity that starts at 0 (torch starts it at dw).
     return run(lrs, dampening=momentum, start_at_zero=True)
 
@@ -288,7 +304,7 @@ def adam_steps(w, grads, learning_rate=1e-3, beta1=0.9, beta2=0.999, epsilon=1e-
         state = opt.state[p]
         return {"w": _numpy(p), "m": _numpy(state["exp_avg"]), "v": _numpy(state["exp_avg_sq"]), "t": t}
 
-    betas = (beta2, beta1) if variant == "betas_swapped" else (beta1, beta2)
+    betas = {"betas_swapped": (beta2, beta1), "m_with_beta2": (beta2, beta2)}.get(variant, (beta1, beta2))
     p = _parameter(w)
     opt = torch.optim.Adam([p], lr=learning_rate, betas=betas, eps=epsilon)
     out = []
@@ -304,6 +320,10 @@ def adam_steps(w, grads, learning_rate=1e-3, beta1=0.9, beta2=0.999, epsilon=1e-
             # Kingma and Ba's reordering: lr * sqrt(1 - beta2^t) / (1 - beta1^t) * m / (sqrt(v) + eps) is
             # torch's step with eps / sqrt(1 - beta2^t) in place of eps.
             opt.param_groups[0]["eps"] = epsilon / np.sqrt(1 - beta2**k)
+        if variant == "m_with_beta2":
+            # m averages with beta2, but its bias correction is still 1 - beta1^t: torch with betas (beta2, beta2)
+            # corrects m with 1 - beta2^t, which the learning rate's factor turns into 1 - beta1^t.
+            opt.param_groups[0]["lr"] = learning_rate * (1 - beta2**k) / (1 - beta1**k)
         w_before = _numpy(p)
         p.grad = torch.tensor(np.asarray(g, dtype=np.float64))
         opt.step()
@@ -403,8 +423,10 @@ def check_optimiser_steps(
         the last ``(next_w, config)``.
     """
     total = len(grads)
+    given = []  # (step, the array passed as dw, its values): the caller's gradients must stay as they were
     for k, dw in enumerate(grads, start=1):
         w_in, dw_in = np.array(w, copy=True), np.array(dw, copy=True)
+        given.append((k, dw, dw_in))
         label = f"{name} at step {k} of {total} ({where})"
         args = (w, dw) if (config is None and k == 1) else (w, dw, config)
         result = checked_call(fn, *args, what=f"{label}, w of shape {np.shape(w)}", names=["w", "dw"])
@@ -431,6 +453,12 @@ def check_optimiser_steps(
             f"{label} changed dw in place: the gradient belongs to the caller; compute with copies "
             "(an array stored in config may be the very array dw was)."
         )
+        for j, old, values in given[:-1]:
+            assert np.array_equal(old, values), (
+                f"{label} changed the dw passed at step {j} in place. Likely mistake: config keeps the very array "
+                f"dw was at step {j} (config[...] = dw, no copy), and a later step updates it in place (*=, +=), "
+                "so the caller's gradient changes. Store a copy (dw.copy()), or build new arrays."
+            )
         assert isinstance(config, dict), (
             f"the config returned by {label} is a {type(config).__name__}, not a dict: return config, "
             "holding what the next step needs."
@@ -478,8 +506,11 @@ def check_adam_steps(adam, w, grads, config, *, where, mistakes=None, **hyper):
     description}`` for variants of :data:`ADAM_VARIANTS` that the messages should name.
     """
     variants = {text: adam_steps(w, grads, **hyper, variant=name) for name, text in (mistakes or {}).items()}
+    expected = adam_steps(w, grads, **hyper)
+    beta1 = hyper.get("beta1", 0.9)
 
     def finite(next_w, config, k, label):
+        _corrected_moments_stored(config, expected[k - 1], k, label, beta1)
         if np.all(np.isfinite(next_w)):
             return
         v = np.asarray(config.get("v", 0.0), dtype=np.float64)
@@ -487,6 +518,13 @@ def check_adam_steps(adam, w, grads, config, *, where, mistakes=None, **hyper):
             raise AssertionError(
                 f"next_w from {label} has NaN, and config['v'] has negative entries: v averages the squared "
                 "gradient, v = beta2 * v + (1 - beta2) * dw**2, so it can never be negative."
+            )
+        if k > 1:
+            raise AssertionError(
+                f"next_w from {label} has {next_w[~np.isfinite(next_w)][0]}, after {k - 1} finite step(s), and v is "
+                "not negative. Likely mistake: a bias correction that reaches 0 or turns negative as t grows, "
+                "1 - beta * t (a product) where 1 - beta**t (a power) belongs: with beta2 = 0.999, 1 - beta2 * t is "
+                "negative from t = 2, and the square root of v_hat is NaN."
             )
         raise AssertionError(
             f"next_w from {label} has {next_w[~np.isfinite(next_w)][0]}, which a division by zero gives. Likely "
@@ -506,7 +544,7 @@ def check_adam_steps(adam, w, grads, config, *, where, mistakes=None, **hyper):
         "adam",
         w,
         grads,
-        adam_steps(w, grads, **hyper),
+        expected,
         config,
         keys=("learning_rate", "beta1", "beta2", "epsilon", "m", "v", "t"),
         state=("m", "v"),
@@ -515,6 +553,23 @@ def check_adam_steps(adam, w, grads, config, *, where, mistakes=None, **hyper):
         before_values=finite,
         after_values=steps_counted,
     )
+
+
+def _corrected_moments_stored(config, expected, k, label, beta1):
+    """Name the mistake of keeping the bias-corrected m_hat in config['m'] (m / (1 - beta1**t)) in place of m."""
+    try:
+        m = np.asarray(config.get("m"), dtype=np.float64)
+    except (TypeError, ValueError):
+        return
+    right, corrected = expected["m"], expected["m"] / (1 - beta1**k) if beta1 else None
+    if corrected is None or m.shape != right.shape or np.allclose(m, right, rtol=1e-9, atol=1e-12):
+        return
+    if np.allclose(m, corrected, rtol=1e-9, atol=1e-12) and np.count_nonzero(right) >= 1:
+        raise AssertionError(
+            f"config['m'] after {label} is the bias-corrected m_hat = m / (1 - beta1**t), not m. Likely mistake: "
+            "the corrected moments are stored in config; store the raw moments m and v, and correct them only to "
+            "take the step (each step's m and v build on the previous raw ones)."
+        )
 
 
 def check_sgd_momentum_steps(sgd_momentum, w, grads, learning_rates, momentum, config, *, where, mistakes=None):
