@@ -142,7 +142,16 @@ def call(fn, *args, causes=(), **kwargs):
 
 
 def call_error_message(error: BaseException, what: str, args=(), causes=(), names=None) -> str:
-    """The message :func:`checked_call` gives for ``error`` raised by the call ``what`` on ``args``."""
+    """The message :func:`checked_call` gives for ``error`` raised by the call ``what`` on ``args``.
+
+    An error the grader re-raised from the student's code run outside the kernel (``raised_in``: the repeat of a
+    test in the clean room, which passes that code the hidden inputs) is named, not quoted: its words could carry
+    those inputs into the feedback. The same failure in the kernel gave the student the whole message already."""
+    if getattr(error, "raised_in", None) is not None:
+        return (
+            f"{what} raised {type(error).__name__} where the grader repeated this test (its message is not "
+            "shown here: run the test cell in your notebook to see it)"
+        )
     lines = [f"{what} raised {type(error).__name__}: {error}"]
     where = _student_line(error)
     if where:
