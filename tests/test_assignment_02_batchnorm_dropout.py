@@ -13,7 +13,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from harness import Assignment, Misconception
+from harness import Assignment, Misconception, from_source
 from utils import assert_close
 from utils.references import batchnorm as bn_refs
 from utils.references.batchnorm import torch_batchnorm_layer
@@ -656,3 +656,80 @@ def test_a_wrong_forward_pass_costs_no_backward_points(wrong, replace, expected)
     """Backward tests build their caches with torch; the spatial tests use torch stand-ins."""
     failing = A.failing_tests(replace)
     assert failing == expected, f"a wrong {wrong} fails {failing}"
+
+
+# --- the blind catalogue's mistakes (tests/blind/a02_batchnorm_dropout.py) that the test cells once let through or did
+# not name: each planted through its real test cell, its message checked for its own words, and no other planted
+# mistake of the same cell gets them.
+def _blind(function: str, start: str):
+    from blind.a02_batchnorm_dropout import ENTRIES
+
+    (entry,) = [e for e in ENTRIES if e["function"] == function and e["description"].startswith(start)]
+    return from_source(entry["code"])
+
+
+BLIND = [
+    # (id, test cell, the catalogue entry's description start, phrase of its message)
+    ("bn-stats-over-features", "batchnorm_forward", "statistics over the features", "computed over the batch (axis 0)"),
+    ("bn-cache-std", "batchnorm_forward", "the cache holds the standard deviation", "is the standard deviation"),
+    ("bn-cache-x", "batchnorm_forward", "the cache holds the raw input x", "is the input x itself"),
+    ("bn-keepdims", "batchnorm_forward", "keepdims=True on the batch statistics", "without keepdims=True"),
+    ("bn-divides-by-variance", "batchnorm_forward", "divides by the variance", "divided by the variance"),
+    ("bn-float32", "batchnorm_forward", "computes in float32", "computes in float32"),
+    ("bn-eval-no-eps", "batchnorm_running_stats", "eval mode forgets eps", "eval mode leaves eps out"),
+    ("bn-bessel-inverted", "batchnorm_running_stats", "Bessel's correction inverted", "var * (m - 1) / m"),
+    ("bn-new-arrays", "batchnorm_running_stats", "new running arrays stored", "stored new arrays in bn_param"),
+    ("bn-back-no-gamma", "batchnorm_backward", "gamma forgotten in dx", "missing the factor gamma"),
+    ("bn-back-feature-sums", "batchnorm_backward", "the two sums of dx over the features", "run over the features"),
+    ("bn-back-var-sign", "batchnorm_backward", "sign error: the variance term", "has the wrong sign"),
+    ("bn-back-divides-inv-std", "batchnorm_backward", "divides by inv_std", "dx is divided by inv_std"),
+    ("spatial-not-moved-back", "spatial_batchnorm_forward", "channels moved last on the way in", "reshaped straight"),
+    (
+        "spatial-same-permutation",
+        "spatial_batchnorm_forward",
+        "the output rearranged back",
+        "permuted with (0, 2, 3, 1) again",
+    ),
+    ("spatial-new-dict", "spatial_batchnorm_forward", "a new dict of settings", "pass bn_param itself"),
+    ("spatial-rows-per-channel", "spatial_batchnorm_forward", "rearranged into (C, N*H*W)", "one column per channel"),
+    ("spatial-gamma-last-axis", "spatial_batchnorm_forward", "normalised with gamma = 1", "reshape them to (C, 1, 1)"),
+    (
+        "spatial-per-position",
+        "spatial_batchnorm_forward",
+        "every (channel, row, column) position",
+        "per (channel, row, column)",
+    ),
+    ("spatial-back-not-moved-back", "spatial_batchnorm_backward", "dx reshaped straight", "dx was reshaped straight"),
+    ("spatial-back-whole-cache", "spatial_batchnorm_backward", "the whole spatial cache", "not the spatial cache"),
+    (
+        "spatial-back-swapped",
+        "spatial_batchnorm_backward",
+        "batchnorm_backward's result unpacked",
+        "dgamma holds dbeta's",
+    ),
+    ("ln-no-keepdims", "layernorm_forward", "no keepdims: the row means", "lines up with the features"),
+    ("ln-eps-key", "layernorm_forward", 'eps read as ln_param["eps"]', "dict.get('eps'"),
+    ("ln-whole-batch", "layernorm_forward", "one mean and one variance for the whole batch", "for the whole batch"),
+    ("ln-back-no-keepdims", "layernorm_backward", "no keepdims on the row sums", "lines up with the features"),
+    ("ln-back-no-gamma", "layernorm_backward", "gamma forgotten in dx", "missing the factor gamma"),
+    ("ln-back-var-sign", "layernorm_backward", "sign error: the variance term", "has the wrong sign"),
+    ("dropout-seed-lost", "dropout_forward", "the seed never reaches", "the seed does not reach"),
+    ("dropout-in-place", "dropout_forward", "x masked in place", "changed its input x in place"),
+    ("dropout-back-no-eval", "dropout_backward", "no eval branch", "mask is None"),
+    ("dropout-back-unpack-order", "dropout_backward", "the cache unpacked in the wrong order", "(mode, mask)"),
+    ("dropout-back-unbound", "dropout_backward", "dx assigned only in the train branch", "one branch only"),
+]
+
+
+# One hint that names two mistakes of the same shape: the batch statistics of shape (N, 1) or (1, D), not (D,).
+SHARED_HINTS = {frozenset({"bn-stats-over-features", "bn-keepdims"})}
+
+
+@pytest.mark.parametrize(("name", "test", "start", "phrase"), BLIND, ids=[row[0] for row in BLIND])
+def test_a_blind_mistake_is_caught_and_named(name, test, start, phrase):
+    replace = _blind(test, start)
+    A.check_misconception(Misconception(name, test, replace, phrase))
+    for other, other_test, other_start, _ in BLIND:
+        if other_test == test and other != name and frozenset({name, other}) not in SHARED_HINTS:
+            message = A.run_test(test, replace=_blind(other_test, other_start)).message
+            assert phrase not in message, (name, other, message)

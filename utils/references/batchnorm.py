@@ -27,6 +27,12 @@ def torch_batchnorm_layer(gamma, beta, momentum=0.1, running_mean=None, running_
 def torch_batchnorm_forward(x, gamma, beta, bn_param):
     """Stand-in for batchnorm_forward built on torch (same arguments, shapes and bn_param rules):
     x (N, D) -> (out (N, D), cache). The running statistics in bn_param are updated in place."""
+    if np.ndim(x) != 2 or np.shape(x)[1] != len(gamma):
+        raise ValueError(
+            f"batchnorm_forward got x of shape {np.shape(x)} and gamma of shape {np.shape(gamma)}: x must be a matrix "
+            "with one column per feature (for images, one column per channel: shape (N*H*W, C)), as many columns as "
+            "gamma has entries"
+        )
     D = x.shape[1]
     bn_param.setdefault("running_mean", np.zeros(D))
     bn_param.setdefault("running_var", np.ones(D))
@@ -47,6 +53,12 @@ def torch_batchnorm_forward(x, gamma, beta, bn_param):
 
 def torch_batchnorm_backward(dout, cache):
     """Stand-in for batchnorm_backward built on torch autograd: returns (dx, dgamma, dbeta)."""
+    if not (isinstance(cache, tuple) and len(cache) == 4 and isinstance(cache[0], torch.Tensor)):
+        raise ValueError(
+            f"batchnorm_backward got a cache that batchnorm_forward did not return (a {type(cache).__name__}"
+            + (f" of {len(cache)} items" if isinstance(cache, (tuple, list)) else "")
+            + "): pass it the cache of its own forward call, the 1-d cache, not the spatial cache that holds it"
+        )
     xt, g, b, out = cache
     grads = torch.autograd.grad((out * torch.tensor(dout, dtype=torch.float64)).sum(), (xt, g, b))
     return tuple(grad.numpy() for grad in grads)
@@ -89,6 +101,7 @@ LAYERNORM_BACKWARD_VARIANTS = (
     "batchnorm-unchanged",
     "count-N",
     "sums-over-batch",
+    "var-sign",
 )
 
 
@@ -99,7 +112,8 @@ def _t(a, requires_grad=False):
 def _normalise(xt, dim, eps, variant=None):
     """x standardised along ``dim`` (its mean and biased variance) with one mistake switched on:
     "m-1" keeps the biased variance's value and takes the unbiased one's derivative (the slides'
-    backward), "constant" / "no-mean" / "no-var" cut the paths through the mean and/or variance."""
+    backward), "constant" / "no-mean" / "no-var" cut the paths through the mean and/or variance, "var-sign" keeps
+    the variance's value and flips the sign of its path (the variance term of dx added, not subtracted)."""
     mean = xt.mean(dim=dim, keepdim=True)
     var = ((xt - mean) ** 2).mean(dim=dim, keepdim=True)
     if variant == "m-1":
@@ -109,6 +123,8 @@ def _normalise(xt, dim, eps, variant=None):
         mean = mean.detach()
     if variant in ("constant", "no-var"):
         var = var.detach()
+    if variant == "var-sign":
+        var = 2 * var.detach() - var
     return (xt - mean) / torch.sqrt(var + eps)
 
 
@@ -205,17 +221,23 @@ def torch_batchnorm_grads(x, gamma, beta, dout, eps=1e-5, variant=None):
     """(dx, dgamma, dbeta) of train-mode BatchNorm by autograd, as numpy float64: x, dout (N, D).
 
     ``variant=None`` is ``torch.nn.functional.batch_norm``; "m-1" is the gradient the source
-    slides' formulas give (the biased variance's value, the unbiased variance's derivative).
+    slides' formulas give (the biased variance's value, the unbiased variance's derivative); "var-sign" flips the
+    sign of the variance's path; "feature-sums" is the closed form with its two sums over the features (axis 1, as
+    layer normalisation's) and the count N.
     """
-    if variant not in (None, "m-1"):
+    if variant not in (None, "m-1", "var-sign", "feature-sums"):
         raise ValueError(f"unknown variant {variant!r}")
     xt, g, b = _t(x, True), _t(gamma, True), _t(beta, True)
-    if variant is None:
+    if variant is None or variant == "feature-sums":
         y = F.batch_norm(xt, None, None, g, b, training=True, eps=eps)
     else:
         y = g * _normalise(xt, 0, eps, variant) + b
     (y * _t(dout)).sum().backward()
-    return tuple(t.grad.numpy() for t in (xt, g, b))
+    grads = [t.grad.numpy() for t in (xt, g, b)]
+    if variant == "feature-sums":
+        x_hat, _, inv_std = (_t(a) for a in batchnorm_cache(x, gamma, eps))
+        grads[0] = _batchnorm_closed_form_on_rows(_t(dout), x_hat, _t(gamma), inv_std, 1, xt.shape[0]).numpy()
+    return tuple(grads)
 
 
 def slides_backward_error(batch_sizes, n_features=4, draws=20, seed=0):
