@@ -904,8 +904,180 @@ def wrong_variants() -> list[tuple[str, str, str, str | None]]:
     ]
 
 
+def blind_variants() -> list[tuple[str, str, str, str | None]]:
+    """(id, test cell, source of the wrong version, the phrase its visible message must contain, or None when only
+    the hidden part catches it) for the mistakes of the blind catalogue (tests/blind/a05_rnn_gates.py) that the test
+    cells once let through or caught without naming, each written here as an edit of the reference solution."""
+    lstm_step_call = "lstm_step_backward(\n            dh[t] + dh_carried, dc_carried, cache[t]\n        )"
+    return [
+        (
+            "rnn-step-float32",
+            STEP_RNN,
+            _wrong(
+                STEP_RNN,
+                "    cache = (x, h_prev, w_ih, w_hh, h)",
+                "    h = h.astype(np.float32)\n    cache = (x, h_prev, w_ih, w_hh, h)",
+            ),
+            None,
+        ),
+        (
+            "rnn-step-tanh-input-only",
+            STEP_RNN,
+            _wrong(STEP_RNN, "np.tanh(x @ w_ih.T + h_prev @ w_hh.T + b)", "np.tanh(x @ w_ih.T) + h_prev @ w_hh.T + b"),
+            "applied to the input term alone",
+        ),
+        (
+            "rnn-step-db-wrong-axis",
+            BACK_RNN,
+            _wrong(BACK_RNN, "db = da.sum(axis=0)", "db = da.sum(axis=1)"),
+            "summed over the hidden units (axis 1)",
+        ),
+        (
+            "rnn-forward-float32",
+            "rnn_forward",
+            _wrong("rnn_forward", "h = np.zeros((T, N, h0.shape[1]))", "h = np.zeros((T, N, h0.shape[1]), np.float32)"),
+            None,
+        ),
+        (
+            "rnn-forward-zeros-like-x",
+            "rnn_forward",
+            _wrong("rnn_forward", "h = np.zeros((T, N, h0.shape[1]))", "h = np.zeros_like(x)"),
+            "h was allocated with x's shape",
+        ),
+        (
+            "rnn-backward-dx-zeros-like-dh",
+            "rnn_backward",
+            _wrong("rnn_backward", "dx = np.zeros((T,) + x0.shape)", "dx = np.zeros_like(dh)"),
+            "dx was allocated with dh's shape",
+        ),
+        (
+            "rnn-backward-dh0-total",
+            "rnn_backward",
+            _wrong("rnn_backward", "dh0 = carried", "dh0 = carried + dh[0]"),
+            "dh0 includes dh[0]",
+        ),
+        (
+            "lstm-step-h-from-c-prev",
+            "lstm_step_forward",
+            _wrong("lstm_step_forward", "h = o * np.tanh(c)", "h = o * np.tanh(c_prev)"),
+            "squashes the new cell state",
+        ),
+        (
+            "lstm-step-h-from-width-of-x",
+            "lstm_step_forward",
+            _wrong("lstm_step_forward", "H = h_prev.shape[1]", "H = x.shape[1]"),
+            "not x.shape[1]",
+        ),
+        (
+            "lstm-step-blocks-along-batch",
+            "lstm_step_forward",
+            _wrong("lstm_step_forward", "i = sigmoid(a[:, :H])", "i = sigmoid(a[:H])"),
+            "a[0:h] slices the rows",
+        ),
+        (
+            "lstm-step-back-tanh-c-square-missing",
+            "lstm_step_backward",
+            _wrong("lstm_step_backward", "dh * o * (1.0 - tanh_c**2)", "dh * o * (1.0 - tanh_c)"),
+            "was written 1 - tanh(c)",
+        ),
+        (
+            "lstm-step-back-dc-prev-incoming-only",
+            "lstm_step_backward",
+            _wrong("lstm_step_backward", "dc_prev = dc_total * f", "dc_prev = dc * f"),
+            "dc_prev uses only the incoming dc",
+        ),
+        (
+            "lstm-step-back-forget-derivative",
+            "lstm_step_backward",
+            _wrong("lstm_step_backward", "df * f * (1.0 - f)", "df * (1.0 - f)"),
+            "forget gate's sigmoid derivative",
+        ),
+        (
+            "lstm-step-back-g-as-sigmoid",
+            "lstm_step_backward",
+            _wrong("lstm_step_backward", "dg * (1.0 - g**2)", "dg * g * (1.0 - g)"),
+            "differentiated as a sigmoid",
+        ),
+        (
+            "lstm-backward-dh-dc-swapped",
+            "lstm_backward",
+            _wrong(
+                "lstm_backward",
+                lstm_step_call,
+                "lstm_step_backward(\n            dc_carried, dh[t] + dh_carried, cache[t]\n        )",
+            ),
+            "the other way round",
+        ),
+        (
+            "gru-step-n-sigmoid",
+            "gru_step_forward",
+            _wrong("gru_step_forward", "n = np.tanh(", "n = sigmoid("),
+            "the candidate n went through a sigmoid",
+        ),
+        (
+            "gru-step-reset-whole",
+            "gru_step_forward",
+            _wrong(
+                "gru_step_forward", "n = np.tanh(gi[:, 2 * H :] + r * hn)", "n = np.tanh(r * (gi[:, 2 * H :] + hn))"
+            ),
+            "r multiplies the whole candidate",
+        ),
+        (
+            "gru-step-back-z-sign",
+            "gru_step_backward",
+            _wrong("gru_step_backward", "dz = dh * (h_prev - n)", "dz = dh * (n - h_prev)"),
+            "update gate's gradient has the wrong sign",
+        ),
+        (
+            "gru-step-back-tanh-1-n",
+            "gru_step_backward",
+            _wrong("gru_step_backward", "dan = dn * (1.0 - n**2)", "dan = dn * (1.0 - n)"),
+            "written 1 - n",
+        ),
+        (
+            "gru-step-back-r-with-h-prev",
+            "gru_step_backward",
+            _wrong("gru_step_backward", "dar = dan * hn * r", "dar = dan * h_prev * r"),
+            "cho's form",
+        ),
+        (
+            "gru-step-back-z-no-derivative",
+            "gru_step_backward",
+            _wrong("gru_step_backward", "daz = dz * z * (1.0 - z)", "daz = dz"),
+            "misses the sigmoid's derivative z * (1 - z)",
+        ),
+        (
+            "gru-forward-weights-swapped",
+            "gru_forward",
+            _wrong(
+                "gru_forward", "gru_step_forward(x[t], state, w_ih, w_hh,", "gru_step_forward(x[t], state, w_hh, w_ih,"
+            ),
+            "w_ih and w_hh were passed the other way round",
+        ),
+        (
+            "gru-backward-dh0-total",
+            "gru_backward",
+            _wrong("gru_backward", "dh0 = carried", "dh0 = carried + dh[0]"),
+            "dh0 includes dh[0]",
+        ),
+        (
+            "clip-spectral-norm",
+            "clip_grad_norm",
+            _wrong("clip_grad_norm", "np.sum(np.square(g))", "np.linalg.norm(g, 2) ** 2"),
+            "largest singular value",
+        ),
+        (
+            "clip-mean-of-squares",
+            "clip_grad_norm",
+            _wrong("clip_grad_norm", "np.sum(np.square(g))", "np.mean(np.square(g))"),
+            "mean of the squares",
+        ),
+    ]
+
+
 MISCONCEPTIONS = [
-    Misconception(name, test, from_source(source), phrase) for name, test, source, phrase in wrong_variants()
+    Misconception(name, test, from_source(source), phrase)
+    for name, test, source, phrase in wrong_variants() + blind_variants()
 ]
 
 
@@ -1099,3 +1271,40 @@ DECLARED = [
 @pytest.mark.parametrize("mistake", [Misconception(n, t, from_source(src), p) for n, t, src, p in DECLARED], ids=str)
 def test_a_declared_variant_is_named(mistake):
     A.check_misconception(mistake)
+
+
+# The phrase a mistake that only the hidden part catches must show there.
+HIDDEN_PHRASES = {
+    "rnn-step-float32": "has dtype float32",
+    "rnn-forward-float32": "has dtype float32",
+    "clip-zero-division": "torch's guard",
+}
+
+
+@pytest.mark.parametrize("name", sorted(HIDDEN_PHRASES))
+def test_a_mistake_only_the_hidden_part_catches_is_named_there(name):
+    mistake = next(m for m in MISCONCEPTIONS if m.name == name)
+    full = A.run_test(mistake.test, replace=mistake.replace)
+    assert not full and full.kind == "AssertionError", (name, full.kind, full.message)
+    assert HIDDEN_PHRASES[name].lower() in full.message.lower(), (name, full.message)
+
+
+def test_float64_is_asked_only_by_the_hidden_part_and_only_of_float_outputs():
+    """A float32 output passes the visible part (within its tolerance) and fails the hidden part; the reference's
+    float64 outputs pass the dtype check, and a non-float value is left to the other checks."""
+    ref.check_float64([np.zeros(2), 1.5, None], ["a", "b", "c"], "f")
+    with pytest.raises(AssertionError, match="has dtype float32"):
+        ref.check_float64([np.zeros(2, np.float32)], ["a"], "f")
+
+
+BLIND = {name for name, *_ in blind_variants()}
+
+
+@pytest.mark.parametrize("mistake", [m for m in MISCONCEPTIONS if m.phrase and m.name in BLIND], ids=str)
+def test_a_hint_fires_only_for_its_own_mistake(mistake):
+    """The hint a blind mistake's row checks appears in no other mistake's visible message of the same test cell."""
+    for other in MISCONCEPTIONS:
+        if other.test != mistake.test or other.name == mistake.name:
+            continue
+        message = A.run_test(other.test, replace=other.replace, hidden=False).message.lower()
+        assert mistake.phrase.lower() not in message, f"{other} is given the hint of {mistake}:\n{message}"

@@ -1453,6 +1453,7 @@ NAMED = {
     "sigmoid instead of tanh": True,
     "the cache holds the pre-activation a": True,
     "the cache's weights in the wrong order": True,
+    "computed in float32": True,  # hidden part: "h returned by rnn_step_forward(...) has dtype float32 ..."
     "the tanh applied to the input term only": (
         False,
         "h is wrong: the tanh must wrap the whole pre-activation, tanh(x @ w_ih.T + h_prev @ w_hh.T + b); it was "
@@ -1497,6 +1498,7 @@ NAMED = {
         "allocated with x's shape (T, N, D); it is (T, N, H)",
     ),
     "only the last step's cache returned": True,
+    "the output preallocated in float32": True,  # hidden part: "h returned by rnn_forward(...) has dtype float32 ..."
     # rnn_backward
     "the loop runs forwards in time": True,
     "the later steps' gradient is not added": True,
@@ -1699,18 +1701,7 @@ NAMED = {
     ),
 }
 
-GAPS: dict[str, str] = {
-    "computed in float32": (
-        "h comes back as float32 and passes: a float32 h is accepted (no dtype check), and its rounding error, about "
-        "1e-7 relative, is inside the test's tolerance, although everything graded is float64 (inferred from the "
-        "outcome; the test was not read)"
-    ),
-    "the output preallocated in float32": (
-        "h comes back as float32 and passes: a float32 h is accepted (no dtype check), and its rounding error, about "
-        "1e-7 relative, is inside the test's tolerance, although everything graded is float64 (inferred from the "
-        "outcome; the test was not read)"
-    ),
-}
+GAPS: dict[str, str] = {}
 
 
 def _judge() -> None:

@@ -318,6 +318,7 @@ def lstm_step_torch(
     cell_derivative=None,
     dc_prev_times_f=True,
     o_grad_uses_c=False,
+    gate_derivative=None,
 ):
     """The LSTM step in torch ops -> (h, c). ``order``: how the rows of the weights are read.
 
@@ -331,8 +332,12 @@ def lstm_step_torch(
         g = _act(ag, g_act)
     else:
         ci, cf, cg, co = cached
-        i, f, o = (_act(a, "sigmoid", v, derivative and "none") for a, v in ((ai, ci), (af, cf), (ao, co)))
-        g = _act(ag, "tanh", cg, derivative and "none")
+        wrong = dict(gate_derivative or {})  # a gate's derivative written wrong, e.g. {"f": "one_minus_out"}
+        i, f, o = (
+            _act(a, "sigmoid", v, wrong.get(name) or (derivative and "none"))
+            for name, a, v in (("i", ai, ci), ("f", af, cf), ("o", ao, co))
+        )
+        g = _act(ag, "tanh", cg, wrong.get("g") or (derivative and "none"))
     carried = f * c_prev if dc_prev_times_f else f * c_prev.detach() + c_prev - c_prev.detach()
     c = carried + (i * g if use_i else g)
     if not cell_tanh:
@@ -360,6 +365,9 @@ def gru_step_torch(
     direct_path=True,
     reset_path=True,
     no_reset=False,
+    gate_derivative=None,
+    z_grad_sign=1,
+    r_grad_uses_h_prev=False,
 ):
     """The GRU step in torch ops -> h. ``update``: "torch" (h = (1 - z) n + z h_prev, as Cho et al.'s
     paper too) or "slides" (h = z n + (1 - z) h_prev, the course slides' and Olah's reading of z);
@@ -372,13 +380,16 @@ def gru_step_torch(
     ir, iz, in_ = _blocks(gi, 3, order, "rzn")
     w_r, w_z, w_n = _blocks(w_hh.T, 3, order, "rzn")
     bh_r, bh_z, bh_n = _blocks(b_hh, 3, order, "rzn")
+    wrong = dict(gate_derivative or {})  # a gate's derivative written wrong, e.g. {"n": "one_minus_out"}
     if cached is None:
         r = torch.sigmoid(ir + h_prev @ w_r + bh_r)
         z = torch.sigmoid(iz + h_prev @ w_z + bh_z)
     else:
         cr, cz, cn, chn = cached
-        r = _act(ir + h_prev @ w_r + bh_r, "sigmoid", cr, derivative and "none")
-        z = _act(iz + h_prev @ w_z + bh_z, "sigmoid", cz, derivative and "none")
+        r = _act(ir + h_prev @ w_r + bh_r, "sigmoid", cr, wrong.get("r") or (derivative and "none"))
+        z = _act(iz + h_prev @ w_z + bh_z, "sigmoid", cz, wrong.get("z") or (derivative and "none"))
+    if z_grad_sign == -1:  # the value z, the gradient of -z: dL/dz with its sign flipped
+        z = 2 * z.detach() - z
     r_used = r if reset_path else r.detach()
     if no_reset:
         r_used = torch.ones_like(r)
@@ -389,6 +400,8 @@ def gru_step_torch(
         if cached is not None:
             hn = _straight(chn, hn)
         inner = r_used * hn
+        if r_grad_uses_h_prev:  # the value r * hn, but the gradient of r taken as (...) * h_prev (Cho's form)
+            inner = r_used.detach() * hn + (r_used - r_used.detach()) * h_prev.detach()
     else:
         hn = h_prev @ w_n
         if cached is not None:
@@ -397,7 +410,7 @@ def gru_step_torch(
     if cached is None:
         n = torch.tanh(in_ + inner)
     else:
-        n = _act(in_ + inner, "tanh", cn, derivative and "none")
+        n = _act(in_ + inner, "tanh", cn, wrong.get("n") or (derivative and "none"))
     h_direct = h_prev if direct_path else h_prev.detach()
     if update == "slides":
         return z * n + (1 - z) * h_direct
@@ -482,10 +495,26 @@ def sequence_cache(kind: str, x, h0, *rest) -> list[tuple]:
 # --- stand-ins for the student's step functions (same signatures and caches) -----------------------------
 
 
-def _check_step_inputs(kind: str, x, h_prev, w_ih, caller: str) -> None:
+def _check_step_inputs(kind: str, x, h_prev, w_ih, caller: str, w_hh=None) -> None:
     x, h_prev, w_ih = np.asarray(x), np.asarray(h_prev), np.asarray(w_ih)
     rows = {"rnn": 1, "lstm": 4, "gru": 3}[kind]
     H = w_ih.shape[0] // rows
+    w_hh_shape = np.shape(w_hh) if w_hh is not None else None
+    if (
+        w_hh_shape is not None
+        and x.ndim == 2
+        and h_prev.ndim == 2
+        and x.shape[1] != h_prev.shape[1]
+        and w_ih.shape[1] == h_prev.shape[1]
+        and len(w_hh_shape) == 2
+        and w_hh_shape[1] == x.shape[1]
+    ):
+        states = "x, h_prev, c_prev" if kind == "lstm" else "x, h_prev"
+        raise AssertionError(
+            f"{caller} called {kind}_step_forward with w_ih of shape {w_ih.shape} and w_hh of shape {w_hh_shape}: "
+            f"w_ih and w_hh were passed the other way round. The step takes ({states}, w_ih, w_hh, ...): "
+            "w_ih (rows, D) multiplies x, w_hh (rows, H) multiplies h_prev."
+        )
     if x.ndim != 2 or x.shape[1] != w_ih.shape[1] or h_prev.ndim != 2 or h_prev.shape != (x.shape[0], H):
         raise AssertionError(
             f"{caller} called {kind}_step_forward with x of shape {x.shape} and h_prev of shape {h_prev.shape}; "
@@ -496,14 +525,14 @@ def _check_step_inputs(kind: str, x, h_prev, w_ih, caller: str) -> None:
 
 def torch_rnn_step_forward(x, h_prev, w_ih, w_hh, b):
     """Stand-in for rnn_step_forward (nn.RNNCell): -> (h, cache)."""
-    _check_step_inputs("rnn", x, h_prev, w_ih, "rnn_forward")
+    _check_step_inputs("rnn", x, h_prev, w_ih, "rnn_forward", w_hh)
     cache = rnn_step_cache(x, h_prev, w_ih, w_hh, b)
     return cache[-1].copy(), cache
 
 
 def torch_lstm_step_forward(x, h_prev, c_prev, w_ih, w_hh, b):
     """Stand-in for lstm_step_forward (nn.LSTMCell): -> (h, c, cache)."""
-    _check_step_inputs("lstm", x, h_prev, w_ih, "lstm_forward")
+    _check_step_inputs("lstm", x, h_prev, w_ih, "lstm_forward", w_hh)
     if np.shape(c_prev) != np.shape(h_prev):
         raise AssertionError(
             f"lstm_forward called lstm_step_forward with c_prev of shape {np.shape(c_prev)}: (N, H) = "
@@ -515,7 +544,7 @@ def torch_lstm_step_forward(x, h_prev, c_prev, w_ih, w_hh, b):
 
 def torch_gru_step_forward(x, h_prev, w_ih, w_hh, b_ih, b_hh):
     """Stand-in for gru_step_forward (nn.GRUCell): -> (h, cache)."""
-    _check_step_inputs("gru", x, h_prev, w_ih, "gru_forward")
+    _check_step_inputs("gru", x, h_prev, w_ih, "gru_forward", w_hh)
     return gru_cell(x, h_prev, w_ih, w_hh, b_ih, b_hh), gru_step_cache(x, h_prev, w_ih, w_hh, b_ih, b_hh)
 
 
@@ -604,14 +633,68 @@ def _describe(value: Any) -> str:
     return type(value).__name__
 
 
-def call(fn: Callable, *args: Any, what: str, hint: str = "", names: Sequence[str] | None = None) -> Any:
+def call(fn: Callable, *args: Any, what: str, hint: str = "", names: Sequence[str] | None = None, causes=()) -> Any:
     """``fn(*args)``, with an exception other than NotImplementedError or AssertionError turned
-    into a message that says which call failed and what the shapes are (``utils.references.checked_call``)."""
+    into a message that says which call failed and what the shapes are (``utils.references.checked_call``);
+    ``causes``, ``(applies, text)`` pairs, name a specific mistake first."""
 
     def cause(error: BaseException) -> str:
         return " ".join(text for text in (likely_cause(error, args, names), hint) if text)
 
-    return checked_call(fn, *args, what=what, causes=[(lambda error: True, cause)], names=names)
+    return checked_call(fn, *args, what=what, causes=[*causes, (lambda error: True, cause)], names=names)
+
+
+def _shapes_of(error: BaseException) -> list[tuple[int, ...]]:
+    from . import _shapes_in
+
+    text = str(error)
+    return _shapes_in(text.split("shapes", 1)[-1] if "shapes" in text else text)
+
+
+def _step_forward_cause(kind: str, N: int, D: int, H: int):
+    """A cause for a broadcast error inside a gated step forward: the gate blocks cut with the input's width D, or
+    along the batch axis (rows) instead of the columns."""
+    k = {"lstm": 4, "gru": 3}.get(kind)
+
+    def cause(error: BaseException) -> str | None:
+        if k is None or not isinstance(error, ValueError) or "broadcast" not in str(error):
+            return None
+        shapes = _shapes_of(error)
+        if D != H and (N, D) in shapes and (N, H) in shapes:
+            return (
+                f"a gate block of width D = {D} met one of width H = {H}: the blocks are H = h_prev.shape[1] (or "
+                "w_hh.shape[1]) columns wide, not x.shape[1]."
+            )
+        if any(len(sh) == 2 and sh[1] == k * H for sh in shapes):
+            return (
+                f"a slice of the (N, {k}H) pre-activation has {k}H = {k * H} columns: a gate block is a group of "
+                "columns, a[:, 0:H]; a[0:H] slices the rows (the batch)."
+            )
+        return None
+
+    return [(lambda error: cause(error) is not None, cause)]
+
+
+def _allocated_like_cause(name: str, like: str, wrong: tuple, right: tuple, shape_text: str):
+    """A cause for an assignment of a step's result of shape ``right`` into a slice of shape ``wrong``: the output
+    ``name`` was allocated with the shape of ``like``."""
+
+    def applies(error: BaseException) -> bool:
+        shapes = _shapes_of(error)
+        return (
+            isinstance(error, ValueError)
+            and "into shape" in str(error)
+            and wrong != right
+            and shapes[-2:] == [right, wrong]
+        )
+
+    return [
+        (
+            applies,
+            f"{name} was allocated with {like}'s shape, so {name}[t] is {wrong} where a step gives {right}: "
+            f"{name} has shape {shape_text}.",
+        )
+    ]
 
 
 def _close(a: Any, b: Any, rtol: float, atol: float) -> bool:
@@ -659,6 +742,7 @@ def check_outputs(
     rtol: float = 1e-6,
     atol: float = 1e-8,
     constants: Mapping[str, float] | None = None,
+    float64: bool = False,
 ) -> None:
     """Compare each returned array with the reference: shapes first, then values.
 
@@ -672,6 +756,8 @@ def check_outputs(
             row blocks are a permutation of the expected ones is named as a gate-order mistake.
         constants: the call's sizes (``{"T": 4, "N": 2, "D": 3, "H": 5}``), so that a relation the diagnosis
             engine finds names its axes and factors (:func:`utils.diagnose.diagnose`).
+        float64: also require every returned array to be float64, as its float64 inputs make it (the hidden
+            tests ask it: a float32 array is within the tolerance, but everything graded is float64).
     """
     mistakes = dict(mistakes or {})
     scale = max([1.0] + [float(np.max(np.abs(e))) for e in expected if np.size(e)])
@@ -714,6 +800,8 @@ def check_outputs(
             if found:
                 raise AssertionError(lines[0] + "\n" + found)
         raise AssertionError(" ".join(lines))
+    if float64:
+        check_float64(result, names, what)
     # values
     bad = [k for k in range(len(expected)) if not _close(result[k], expected[k], rtol, atol)]
     if not bad:
@@ -747,6 +835,20 @@ def check_outputs(
     label = f"{names[k]} returned by {what}"
     context = context_from_name(label, constants=dict(constants or {}))
     assert_close(result[k], expected[k], label, rtol=rtol, atol=atol, mistakes=partial, context=context)
+
+
+def check_float64(result: Sequence[Any], names: Sequence[str], what: str) -> None:
+    """Every returned float array is float64: the inputs are, and a float32 result (np.float32 storage, an
+    ``astype``) rounds each value to about 7 digits."""
+    for got, name in zip(result, names):
+        dtype = getattr(got, "dtype", None)
+        if dtype is not None and np.issubdtype(dtype, np.floating) and dtype != np.float64:
+            raise AssertionError(
+                f"{name} returned by {what} has dtype {dtype}: the inputs are float64, and so must the outputs be "
+                f"(everything graded is float64). Likely mistake: a {dtype} array somewhere (np.zeros(..., "
+                f"dtype=np.{dtype}), .astype(np.{dtype})) rounds every value to about "
+                f"{np.finfo(dtype).precision} digits; leave the dtype as numpy gives it."
+            )
 
 
 def check_cache(cache: Any, expected: Sequence[np.ndarray], kind: str, what: str) -> None:
@@ -814,6 +916,10 @@ def rnn_step_forward_mistakes(x, h_prev, w_ih, w_hh, b) -> dict[str, tuple]:
             "the nonlinearity is a ReLU: this RNN cell uses tanh (torch's default).": rnn_step_torch(*a, act="relu"),
             "the nonlinearity is missing: h = tanh(...).": F.linear(a[0], a[2]) + F.linear(a[1], a[3]) + a[4],
             "h_prev is ignored: the recurrence adds h_prev @ w_hh.T.": rnn_step_torch(*a, no_recurrence=True),
+            "the tanh was applied to the input term alone: it wraps the whole pre-activation, "
+            "h = tanh(x @ w_ih.T + h_prev @ w_hh.T + b).": torch.tanh(F.linear(a[0], a[2]))
+            + F.linear(a[1], a[3])
+            + a[4],
         }
     return {d: (_np(v),) for d, v in wrong.items()}
 
@@ -851,6 +957,11 @@ def rnn_step_backward_mistakes(dh, cache) -> dict[str, tuple]:
         None,
     )
     N = np.shape(x)[0]
+    da = torch.ops.aten.tanh_backward(_t(dh), _t(h))  # the gradient at the pre-activation, by torch
+    out[
+        "db was summed over the hidden units (axis 1), one value per example: the bias gradient is the sum over "
+        "the batch, axis 0, shape (H,)."
+    ] = (None, None, None, None, _np(da.sum(dim=1)))
     out["the weight and bias gradients were averaged over the batch: they are sums over the N examples."] = (
         None,
         None,
@@ -894,6 +1005,12 @@ def lstm_step_forward_mistakes(x, h_prev, c_prev, w_ih, w_hh, b) -> dict[str, tu
         b0 = torch.zeros_like(a[5])
         h, c = lstm_step_torch(*a[:5], b0)
         out["the bias b is missing."] = (_np(h), _np(c))
+        h, c = lstm_step_torch(*a)
+        o = torch.sigmoid(F.linear(a[0], a[3]) + F.linear(a[1], a[4]) + a[5]).chunk(4, dim=-1)[3]
+        out["h = o * tanh(c_prev): the new hidden state squashes the NEW cell state, h = o * tanh(c)."] = (
+            _np(o * torch.tanh(a[2])),
+            None,
+        )
     return out
 
 
@@ -925,6 +1042,22 @@ def lstm_step_backward_mistakes(dh, dc, cache) -> dict[str, tuple]:
             right[4] / N,
             right[5] / N,
         ),
+        "in the path from h to c, tanh's derivative was written 1 - tanh(c): it is 1 - tanh(c)**2.": _step_backward(
+            "lstm", [dh, dc], cache, cell_derivative="one_minus_out"
+        ),
+        "dc_prev uses only the incoming dc: it is the TOTAL gradient at c, dc + dh * o * (1 - tanh(c)**2), times f.": (
+            None,
+            None,
+            np.asarray(dc, float) * np.asarray(cache[6], float),
+            None,
+            None,
+            None,
+        ),
+        "the forget gate's sigmoid derivative misses a factor: it is f * (1 - f).": _step_backward(
+            "lstm", [dh, dc], cache, gate_derivative={"f": "one_minus_out"}
+        ),
+        "the candidate g was differentiated as a sigmoid, g * (1 - g): g = tanh(a_g), so its derivative is "
+        "1 - g**2.": _step_backward("lstm", [dh, dc], cache, gate_derivative={"g": "sigmoid"}),
     }
 
 
@@ -958,6 +1091,22 @@ def gru_step_forward_mistakes(x, h_prev, w_ih, w_hh, b_ih, b_hh) -> dict[str, tu
                 *a[:5], torch.zeros_like(a[5])
             ),
         }
+        gi, gh = F.linear(a[0], a[2], a[4]), F.linear(a[1], a[3], a[5])
+        (ir, iz, in_), (hr, hz, hn) = gi.chunk(3, dim=-1), gh.chunk(3, dim=-1)
+        r, z = torch.sigmoid(ir + hr), torch.sigmoid(iz + hz)
+        for description, n in (
+            (
+                "the candidate n went through a sigmoid: n = tanh(x @ w_in.T + b_in + r * hn); only r and z are "
+                "sigmoids.",
+                torch.sigmoid(in_ + r * hn),
+            ),
+            (
+                "r multiplies the whole candidate pre-activation: it multiplies only the hidden part hn = h_prev @ "
+                "w_hn.T + b_hn; the input part x @ w_in.T + b_in is added outside it.",
+                torch.tanh(r * (in_ + hn)),
+            ),
+        ):
+            wrong[description] = (1 - z) * n + z * a[1]
     return {d: (_np(v),) for d, v in wrong.items()}
 
 
@@ -989,6 +1138,16 @@ def gru_step_backward_mistakes(dh, cache) -> dict[str, tuple]:
             right[4] / N,
             right[5] / N,
         ),
+        "the update gate's gradient has the wrong sign: since h = (1 - z) * n + z * h_prev, dL/dz = dh * "
+        "(h_prev - n), not dh * (n - h_prev).": _step_backward("gru", [dh], cache, z_grad_sign=-1),
+        "tanh's derivative at n was written 1 - n: it is 1 - n**2.": _step_backward(
+            "gru", [dh], cache, gate_derivative={"n": "one_minus_out"}
+        ),
+        "the update gate's block misses the sigmoid's derivative z * (1 - z).": _step_backward(
+            "gru", [dh], cache, gate_derivative={"z": "none"}
+        ),
+        "the reset gate's gradient used h_prev (Cho's form): in torch's form r multiplies hn, so dL/dr = "
+        "(gradient at n's pre-activation) * hn.": _step_backward("gru", [dh], cache, r_grad_uses_h_prev=True),
     }
 
 
@@ -1127,6 +1286,16 @@ def sequence_backward_mistakes(kind: str, dh, x, h0, *rest) -> dict[str, tuple]:
         *[None] * len(params),
     )
     if kind == "lstm":
+        caches = sequence_cache("lstm", x, h0, c0, *params)
+        dh_next, dc_next = np.zeros_like(np.asarray(h0, float)), np.zeros_like(np.asarray(c0, float))
+        dxs, sums = [None] * T, [np.zeros(np.shape(p)) for p in params]
+        for t in reversed(range(T)):  # the step's upstream gradients handed over as (dc, dh)
+            dx_t, dh_next, dc_next, *shares = _step_backward("lstm", [dc_next, np.asarray(dh[t]) + dh_next], caches[t])
+            dxs[t] = dx_t
+            sums = [a + b for a, b in zip(sums, shares)]
+        out[
+            "dh and dc are passed to the step backward the other way round: lstm_step_backward takes (dh, dc, cache)."
+        ] = (np.stack(dxs), dh_next, dc_next, *sums)
         out["dc0 is zero: return the dc_prev of step 0, the gradient that reaches the initial cell state."] = (
             None,
             None,
@@ -1139,6 +1308,10 @@ def sequence_backward_mistakes(kind: str, dh, x, h0, *rest) -> dict[str, tuple]:
             state[1],
             *[None] * len(params),
         )
+    out[
+        "dh0 includes dh[0]: dh[0] is the gradient of h[0], the state AFTER step 0; dh0 is only the dh_prev that "
+        "step 0's backward returns."
+    ] = (None, state[1] + np.asarray(dh[0], float), *([None] if kind == "lstm" else []), *[None] * len(params))
     out["dh0 is dh[0]: the initial state's gradient is the dh_prev of step 0's backward."] = (
         None,
         np.asarray(dh[0], float),
@@ -1178,7 +1351,7 @@ def _shape_str(kind: str, what: str, args: Sequence[Any], names: Sequence[str]) 
     return f"{what}({', '.join(f'{n} {tuple(np.shape(a))}' for n, a in zip(names, args))})"
 
 
-def check_step_forward(kind: str, fn: Callable, *args: np.ndarray) -> None:
+def check_step_forward(kind: str, fn: Callable, *args: np.ndarray, float64: bool = False) -> None:
     """Grade a step forward: ``args`` are its inputs (x, h_prev[, c_prev], parameters).
 
     Checks the return arity, the outputs against the torch cell (naming the likely mistakes), the
@@ -1188,19 +1361,24 @@ def check_step_forward(kind: str, fn: Callable, *args: np.ndarray) -> None:
     names = ["x", "h_prev"] + (["c_prev"] if kind == "lstm" else []) + list(PARAMS[kind])
     label = _shape_str(kind, what, args, names)
     before, arrays = _copies(args), _copies(args)
-    result = call(fn, *arrays, what=label, hint=LAYOUT_HINT[kind], names=names)
+    N, D, H = np.shape(args[0])[0], np.shape(args[0])[1], np.shape(args[1])[1]
+    result = call(
+        fn, *arrays, what=label, hint=LAYOUT_HINT[kind], names=names, causes=_step_forward_cause(kind, N, D, H)
+    )
     outputs = STEP_OUTPUTS[kind]
     result = check_arity(result, outputs, what)
     expected = _CELL[kind](*args)
     expected = list(expected) if kind == "lstm" else [expected]
     mistakes = known_variants(what, *args)
     sizes = {"N": np.shape(args[0])[0], "D": np.shape(args[0])[1], "H": np.shape(args[1])[1]}
-    check_outputs(result[:-1], expected, outputs[:-1], label, mistakes, constants=sizes)
+    check_outputs(result[:-1], expected, outputs[:-1], label, mistakes, constants=sizes, float64=float64)
     check_cache(result[-1], STEP_CACHE[kind](*args), kind, what)
     _unchanged(before, arrays, names, what)
 
 
-def check_step_backward(kind: str, fn: Callable, upstream: Sequence[np.ndarray], *args: np.ndarray) -> None:
+def check_step_backward(
+    kind: str, fn: Callable, upstream: Sequence[np.ndarray], *args: np.ndarray, float64: bool = False
+) -> None:
     """Grade a step backward on a cache built by torch from ``args`` (x, h_prev[, c_prev], parameters);
     ``upstream`` is [dh] (or [dh, dc] for the LSTM)."""
     what = f"{kind}_step_backward"
@@ -1218,10 +1396,12 @@ def check_step_backward(kind: str, fn: Callable, upstream: Sequence[np.ndarray],
     expected = _CELL_GRADS[kind](*upstream, *args)
     mistakes = known_variants(what, *upstream, cache)
     sizes = {"N": np.shape(args[0])[0], "D": np.shape(args[0])[1], "H": np.shape(args[1])[1]}
-    check_outputs(result, expected, names, label, mistakes, gates=_GATE_LETTERS[kind], constants=sizes)
+    check_outputs(result, expected, names, label, mistakes, gates=_GATE_LETTERS[kind], constants=sizes, float64=float64)
 
 
-def check_sequence_forward(kind: str, fn: Callable, x: np.ndarray, h0: np.ndarray, *rest: np.ndarray) -> None:
+def check_sequence_forward(
+    kind: str, fn: Callable, x: np.ndarray, h0: np.ndarray, *rest: np.ndarray, float64: bool = False
+) -> None:
     """Grade a sequence forward (x (T, N, D), h0[, c0], parameters) against nn.RNN/LSTM/GRU."""
     what = f"{kind}_forward"
     names = ["x", "h0"] + (["c0"] if kind == "lstm" else []) + list(PARAMS[kind])
@@ -1229,8 +1409,15 @@ def check_sequence_forward(kind: str, fn: Callable, x: np.ndarray, h0: np.ndarra
     label = _shape_str(kind, what, args, names)
     before = _copies(args)
     arrays = _copies(args)
+    T, N, D = np.shape(x)
+    H = np.shape(h0)[1]
     result = call(
-        fn, *arrays, what=label, hint="x has torch's layout (T, N, D), time first. " + LAYOUT_HINT[kind], names=names
+        fn,
+        *arrays,
+        what=label,
+        hint="x has torch's layout (T, N, D), time first. " + LAYOUT_HINT[kind],
+        names=names,
+        causes=_allocated_like_cause("h", "x", (N, D), (N, H), f"(T, N, H) = {(T, N, H)}"),
     )
     result = check_arity(result, ("h", "cache"), what)
     T, N = np.shape(x)[:2]
@@ -1243,13 +1430,13 @@ def check_sequence_forward(kind: str, fn: Callable, x: np.ndarray, h0: np.ndarra
             f"shape (T, N, H) = {(T, N, H)}, h[t] being the state after step t (nn.{kind.upper()}'s output)."
         )
     sizes = {"T": T, "N": N, "D": np.shape(x)[2], "H": H}
-    check_outputs([h], [expected], ["h"], label, known_variants(what, *args), constants=sizes)
+    check_outputs([h], [expected], ["h"], label, known_variants(what, *args), constants=sizes, float64=float64)
     check_sequence_cache(result[1], sequence_cache(kind, *args), kind, what)
     _unchanged(before, arrays, names, what)
 
 
 def check_sequence_backward(
-    kind: str, fn: Callable, dh: np.ndarray, x: np.ndarray, h0: np.ndarray, *rest: np.ndarray
+    kind: str, fn: Callable, dh: np.ndarray, x: np.ndarray, h0: np.ndarray, *rest: np.ndarray, float64: bool = False
 ) -> None:
     """Grade a sequence backward on caches built by torch, against autograd through nn.RNN/LSTM/GRU."""
     what = f"{kind}_backward"
@@ -1264,6 +1451,7 @@ def check_sequence_backward(
         caches,
         what=label,
         hint="dh has shape (T, N, H); the cache is the list of the T step caches, in time order.",
+        causes=_allocated_like_cause("dx", "dh", (N, H), (N, D), f"(T, N, D) = {(T, N, D)}, x's"),
     )
     names = SEQUENCE_GRADS[kind]
     result = check_arity(result, names, what)
@@ -1277,6 +1465,7 @@ def check_sequence_backward(
             known_variants(what, dh, x, h0, *rest),
             gates=_GATE_LETTERS[kind],
             constants={"T": T, "N": N, "D": D, "H": H},
+            float64=float64,
         )
     except AssertionError as error:
         if "Likely mistake" in str(error) or T < 2 or np.shape(result[0]) != np.shape(x):
@@ -1309,6 +1498,13 @@ def clip_mistakes(grads: Mapping[str, np.ndarray], max_norm: float) -> dict[str,
     by_sum = [a * min(1.0, max_norm / (sum_norms + 1e-6)) for a in arrays]
     squared = total**2
     by_square = [a * min(1.0, max_norm / (squared + 1e-6)) for a in arrays]
+    spectral = float(
+        np.sqrt(sum(float(torch.linalg.matrix_norm(_t(a), ord=2)) ** 2 if a.ndim == 2 else n**2
+                    for a, n in zip(arrays, norms)))
+    )  # fmt: skip
+    by_spectral = [a * min(1.0, max_norm / (spectral + 1e-6)) for a in arrays]
+    by_mean = float(np.sqrt(sum(float(torch.mean(_t(a) ** 2)) for a in arrays if a.size)))
+    by_mean_clipped = [a * min(1.0, max_norm / (by_mean + 1e-6)) for a in arrays]
     after = float(np.sqrt(sum(float(np.sum(c**2)) for c in right.values())))
     return {
         "each gradient was clipped by its own norm: clip_grad_norm scales ALL of them by one factor, "
@@ -1325,6 +1521,10 @@ def clip_mistakes(grads: Mapping[str, np.ndarray], max_norm: float) -> dict[str,
             None,
             after,
         ),
+        "a matrix's norm was taken as np.linalg.norm(g, 2), its largest singular value: the norm runs over every "
+        "entry, np.sqrt(np.sum(g**2)) (np.linalg.norm(g) without the 2).": (by_spectral, spectral),
+        "total_norm was computed from the MEAN of the squares of each gradient: it is the square root of their "
+        "SUM over every entry of every gradient.": (by_mean_clipped, by_mean),
     }
 
 
@@ -1332,7 +1532,17 @@ def check_clip(fn: Callable, grads: Mapping[str, np.ndarray], max_norm: float) -
     """Grade clip_grad_norm against torch.nn.utils.clip_grad_norm_."""
     what = f"clip_grad_norm(grads with {len(grads)} arrays, max_norm={max_norm})"
     given = {k: np.array(v, dtype=np.float64, copy=True) for k, v in grads.items()}
-    result = call(fn, given, max_norm, what=what)
+    zero = (
+        "a division by zero: all-zero gradients have total_norm 0; the factor is max_norm / (total_norm + 1e-6), "
+        "torch's guard, which never divides by zero."
+    )
+    result = call(
+        fn,
+        given,
+        max_norm,
+        what=what,
+        causes=[(lambda error: isinstance(error, (ZeroDivisionError, FloatingPointError)), zero)],
+    )
     result = check_arity(result, ("clipped", "total_norm"), "clip_grad_norm")
     clipped, total = result
     expected, expected_total = clip_grad_norm(grads, max_norm)
