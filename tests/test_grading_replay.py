@@ -289,6 +289,22 @@ def test_a_students_words_from_the_clean_room_are_not_shown(tmp_path):
 
 
 @pytest.mark.slow
+def test_a_students_words_stay_unshown_when_the_test_wraps_the_call(tmp_path, monkeypatch):
+    """The test cells call the student's functions through utils.references.call (checked_call), which turns an
+    exception into a message; for the grader's repeat that message names the error and does not quote it."""
+    wrapped = (
+        "# Test: square (3 points)\nfrom utils.references import call\nassert call(square, 3) == 9\n"
+        "### BEGIN HIDDEN TESTS\nassert call(square, -2) == 4\n### END HIDDEN TESTS"
+    )
+    monkeypatch.setitem(globals(), "TEST_SQUARE", wrapped)
+    leak = "def square(x):\n    if x < 0:\n        raise ValueError(f'secret hidden input {x}')\n    return x * x"
+    ran, summary = repeat(tmp_path, leak)
+    assert summary["failed hidden tests"] == ["square"], summary
+    [(ename, evalue)] = errors_of(ran.cells[2])
+    assert "secret" not in evalue and "raised ValueError where the grader repeated" in evalue, evalue
+
+
+@pytest.mark.slow
 def test_objects_mirror_removed_attributes_and_cannot_fill_the_graders_memory(monkeypatch):
     from autograder import cleanroom
 
