@@ -901,6 +901,7 @@ BLIND = [
     ("init-uniform", "mlp_init_predict", "Glorot's uniform distribution", "drawn from a uniform distribution"),
     ("predict-axis-0", "mlp_init_predict", "predict takes the argmax over axis 0", "the argmax is taken over axis 0"),
     ("predict-scores", "mlp_init_predict", "predict returns the scores", "predict returns the scores"),
+    ("mlp-dscores-over-n-twice", "mlp_gradients", "dscores divided by N again", "divided by N twice"),
     ("mlp-l2-penalty", "mlp_gradients", "CS231n's habit: an L2 penalty", "an L2 penalty added"),
     (
         "mlp-backward-skips-activation",
