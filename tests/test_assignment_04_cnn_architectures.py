@@ -1306,6 +1306,24 @@ def test_a_direct_call_that_raises_names_the_call_the_line_and_the_cause(functio
     assert "Traceback" not in outcome.message
 
 
+def test_an_error_from_the_graders_clean_room_keeps_its_words_hidden():
+    """Outside the kernel the grader brings a student's exception back from the clean room with ``raised_in`` set and
+    names it without its words (they could carry a hidden input); checked_call leaves such an error as it is, and
+    words only the errors raised in the student's own kernel."""
+    from utils.references import checked_call
+
+    def from_the_room(boxes):
+        error = ValueError("the hidden boxes were [[1.0, 2.0, 3.0, 4.0]]")
+        error.raised_in = "nms()"
+        raise error
+
+    with pytest.raises(ValueError) as raised:
+        checked_call(from_the_room, np.zeros((1, 4)), what="nms(boxes of shape (1, 4))")
+    assert raised.value.raised_in == "nms()"
+    with pytest.raises(AssertionError, match=r"nms\(boxes of shape \(1, 4\)\) raised IndexError: index 5"):
+        checked_call(lambda boxes: boxes[5], np.zeros((1, 4)), what="nms(boxes of shape (1, 4))")
+
+
 def test_a_parameter_count_is_explained_only_by_its_own_difference():
     """The count cell adds param_mistake's line under a wrong parameter count (the frozen parameters, the buffers:
     rows of the table above); a count off by an amount no counting mistake explains gets no 'Likely mistake' line."""
