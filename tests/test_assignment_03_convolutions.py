@@ -470,6 +470,28 @@ def blind_variants(solutions: dict[str, str]) -> list[tuple[str, str, str, str]]
             "check the order",
         ),
         (
+            "im2col-no-padding",
+            "im2col",
+            mutate(im2col, "xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))", "xp = x"),
+            "cut from the zero-padded input",
+        ),
+        (
+            "im2col-ints-assumed",
+            "im2col",
+            mutate(
+                im2col,
+                "(HH, WW), (sh, sw), (ph, pw), (dh, dw) = pair(kernel_size), pair(stride), pair(pad), pair(dilation)",
+                "(HH, WW) = pair(kernel_size)\n    sh = sw = stride\n    ph = pw = pad\n    dh = dw = dilation",
+            ),
+            "unpack them with pair()",
+        ),
+        (
+            "fwd-no-dilation",
+            "conv_forward_im2col",
+            mutate(fwd, "im2col(x, (HH, WW), stride, pad, dilation)", "im2col(x, (HH, WW), stride, pad)"),
+            "pass conv_param's dilation on to im2col",
+        ),
+        (
             "im2col-no-stride",
             "im2col",
             mutate(im2col, tap, "xp[:, :, top:top + H_out, left:left + W_out]"),

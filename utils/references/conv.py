@@ -339,6 +339,38 @@ def backward_causes(x_shape, w_shape, conv_param, dout_shape) -> list:
     ]
 
 
+def im2col_causes(x_shape, pad) -> list:
+    """``checked_call``'s causes for im2col: windows cut from x unpadded, a pair handed on where an int is needed."""
+    (ph, pw) = _pair1(pad)
+
+    def unpadded(error):
+        shapes = _shapes_in(str(error))
+        return (
+            isinstance(error, ValueError)
+            and "into shape" in str(error)
+            and (ph or pw)
+            and len(shapes) >= 2
+            and len(shapes[0]) == len(shapes[-1]) >= 2
+            and shapes[0][-2:] != shapes[-1][-2:]
+            and all(a <= b for a, b in zip(shapes[0][-2:], shapes[-1][-2:]))
+        )
+
+    return [
+        (
+            unpadded,
+            "a slice of the input is shorter than the H_out x W_out grid: the windows must be cut from the zero-padded "
+            "input, np.pad(x, ((0, 0), (0, 0), (pad_h, pad_h), (pad_w, pad_w))), which is pad_h rows and pad_w "
+            "columns larger on each side.",
+        ),
+        (
+            lambda error: isinstance(error, TypeError) and "received an invalid combination" in str(error),
+            "conv_output_size (torch underneath here) received a pair where it takes one int per axis: stride, pad "
+            "and dilation may each be an int or a pair (vertical, horizontal); unpack them with pair() and pass the "
+            "vertical ones for H, the horizontal ones for W.",
+        ),
+    ]
+
+
 def check_conv_cache(cache, x, w, b, conv_param, name) -> None:
     """The cache's first four entries are the inputs as given, ``(x, w, b, conv_param)``, as the docstring says
     (conv_backward reads them)."""
@@ -709,6 +741,18 @@ def _forward_cause(error, x_shape, w_shape, conv_param):
             return (
                 f"im2col was given a square kernel: w is {HH} x {WW}, so its kernel_size is (HH, WW) = {(HH, WW)} "
                 "(w.shape[2:]), not HH alone."
+            )
+    match = re.search(r"cannot reshape array of size (\d+)", text)
+    (sh, sw), (ph, pw), (dh, dw) = _pairs(conv_param)
+    if isinstance(error, ValueError) and match and (dh, dw) != (1, 1):
+        try:
+            undilated = conv_output_size(x_shape[2], HH, sh, ph, 1) * conv_output_size(x_shape[3], WW, sw, pw, 1)
+        except ValueError:
+            undilated = None
+        if undilated is not None and int(match.group(1)) == x_shape[0] * F_ * undilated:
+            return (
+                "the product has as many positions as an UNDILATED kernel gives: cols was built without the dilation; "
+                "pass conv_param's dilation on to im2col."
             )
     if isinstance(error, RuntimeError) and "stride should be greater than zero" in text:
         return (
