@@ -439,3 +439,16 @@ def test_the_scratch_folder_stays_roots_and_takes_no_link_from_the_submission(tm
     assert not os.path.lexists(scratch / "work" / "data" / "leak")
     if os.geteuid() == 0:
         assert scratch.stat().st_uid == 0 and {(scratch / n).stat().st_uid for n in os.listdir(scratch)} == {uid}
+
+
+def test_a_sandbox_that_starts_is_isolated():
+    """The sandbox's own check (autograder.sandbox.check) tells a machine without a sandbox (no bwrap, no user
+    namespaces: the sandbox tests skip) from a sandbox that starts but leaks. The second is a regression of ours
+    (a namespace dropped from bwrap's arguments, say), and fails here whatever the machine."""
+    from autograder import sandbox
+    from conftest import NOT_ISOLATED
+
+    try:
+        sandbox.check()
+    except sandbox.SandboxUnavailable as exc:
+        assert not str(exc).startswith(NOT_ISOLATED), f"the grading sandbox starts but leaks: {exc}"
