@@ -20,17 +20,8 @@ teacher would want; for a mistake that passes its test cell, ``gap`` says why it
 
 from __future__ import annotations
 
-
-def _edit(base: str, *edits: tuple[str, str]) -> str:
-    """base with each (old, new) applied; each old must occur exactly once, so that an edit cannot miss."""
-    code = base
-    for old, new in edits:
-        count = code.count(old)
-        if count != 1:
-            raise ValueError(f"an edit's old text occurs {count} times, expected once: {old!r}")
-        code = code.replace(old, new)
-    return code
-
+from . import edit as _edit
+from . import judge
 
 ASSIGNMENT = "03_convolutions"
 ENTRIES: list[dict] = []
@@ -1276,20 +1267,4 @@ NAMED = {
 GAPS: dict[str, str] = {}
 
 
-def _judge() -> None:
-    for table, field in ((NAMED, "named"), (GAPS, "gap")):
-        for start, value in table.items():
-            matches = [e for e in ENTRIES if e["description"].startswith(start)]
-            if len(matches) != 1:
-                raise ValueError(f"{start!r} matches {len(matches)} catalogue entries, expected one")
-            entry = matches[0]
-            if field == "named":
-                entry["named"], entry["wanted"] = (value, None) if value is True else value
-            else:
-                entry["gap"] = value
-
-
-for _entry in ENTRIES:
-    _entry.setdefault("wanted", None)
-    _entry.setdefault("gap", None)
-_judge()
+judge(ENTRIES, NAMED, GAPS)
