@@ -332,6 +332,35 @@ class Assignment:
             f"{visible.message}"
         )
 
+    def others_given_the_hint(
+        self, mistake: Misconception, mistakes, shared=frozenset(), hidden: bool = False
+    ) -> list[tuple[str, str]]:
+        """``(name, message)`` of each other mistake of ``mistake``'s test cell whose message (the visible part's,
+        or with ``hidden`` the whole cell's) contains ``mistake.phrase``: a hint that fires for a mistake it does not
+        describe. ``shared``: pairs of names (frozensets) whose messages rightly share a phrase."""
+        phrase = mistake.phrase.lower()
+        found = []
+        for other in mistakes:
+            if other.test != mistake.test or other.name == mistake.name:
+                continue
+            if frozenset((other.name, mistake.name)) in shared or phrase in (other.phrase or "").lower():
+                continue  # a pair that rightly shares words, or a hint inside the other's own (it must name that)
+            message = self.run_test(other.test, replace=other.replace, hidden=hidden).message
+            if phrase in message.lower():
+                found.append((other.name, message))
+        return found
+
+    def blind_solution(self, start: str, function: str | None = None) -> Replacement:
+        """The solution cell of this assignment's blind catalogue entry (tests/blind/) whose description starts
+        with ``start`` (and whose function is ``function``, where descriptions repeat across functions)."""
+        from tools.blind_report import catalogues
+
+        (catalogue,) = catalogues(str(self.number))
+        (entry,) = [
+            e for e in catalogue.ENTRIES if function in (None, e["function"]) and e["description"].startswith(start)
+        ]
+        return from_source(entry["code"])
+
     def student_notebook(self, functions: Mapping[str, str]) -> NotebookNode:
         """The released notebook with solution cells filled from ``{function_name: source}``.
 

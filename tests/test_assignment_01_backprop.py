@@ -845,13 +845,6 @@ def test_the_engine_names_a_relation_no_table_describes(mistake) -> None:
 # -- the blind catalogue's mistakes (tests/blind/a01_backprop.py) that the test cells once let through or did not
 # name: each planted through its real test cell, and its message checked for its own words (and, below, that no other
 # mistake of the same cell gets them).
-def _blind(start: str):
-    from blind.a01_backprop import ENTRIES
-
-    (entry,) = [e for e in ENTRIES if e["description"].startswith(start)]
-    return from_source(entry["code"])
-
-
 BLIND = [
     # (id, test cell, the catalogue entry's description start, phrase of its message)
     ("db-wrong-axis", "linear", "db summed over the wrong axis", "db is summed over the wrong axis"),
@@ -947,15 +940,15 @@ BLIND += [
 
 @pytest.mark.parametrize(("name", "test", "start", "phrase"), BLIND, ids=[row[0] for row in BLIND])
 def test_a_blind_mistake_is_caught_and_named(name, test, start, phrase) -> None:
-    replace = _blind(start)
+    mistake = Misconception(name, test, A.blind_solution(start), phrase)
     if name in BLIND_HIDDEN:
-        assert A.run_test(test, replace=replace, hidden=False), f"{name}: the visible part was not expected to fail"
-        full = A.run_test(test, replace=replace)
+        assert A.run_test(test, replace=mistake.replace, hidden=False), (
+            f"{name}: the visible part was not expected to fail"
+        )
+        full = A.run_test(test, replace=mistake.replace)
         assert not full and full.kind == "AssertionError" and phrase in full.message, (name, full.kind, full.message)
     else:
-        A.check_misconception(Misconception(name, test, replace, phrase))
+        A.check_misconception(mistake)
     # The hint is its own mistake's: no other planted mistake of the same test cell gets its words.
-    for other, other_test, other_start, _ in BLIND:
-        if other_test == test and other != name:
-            message = A.run_test(test, replace=_blind(other_start)).message
-            assert phrase not in message, (name, other, message)
+    others = [Misconception(n, t, A.blind_solution(s), p) for n, t, s, p in BLIND]
+    assert not A.others_given_the_hint(mistake, others, hidden=True), name

@@ -1303,8 +1303,5 @@ BLIND = {name for name, *_ in blind_variants()}
 @pytest.mark.parametrize("mistake", [m for m in MISCONCEPTIONS if m.phrase and m.name in BLIND], ids=str)
 def test_a_hint_fires_only_for_its_own_mistake(mistake):
     """The hint a blind mistake's row checks appears in no other mistake's visible message of the same test cell."""
-    for other in MISCONCEPTIONS:
-        if other.test != mistake.test or other.name == mistake.name:
-            continue
-        message = A.run_test(other.test, replace=other.replace, hidden=False).message.lower()
-        assert mistake.phrase.lower() not in message, f"{other} is given the hint of {mistake}:\n{message}"
+    given = A.others_given_the_hint(mistake, MISCONCEPTIONS)
+    assert not given, f"{mistake}'s hint is also given to {given}"
