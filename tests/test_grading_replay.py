@@ -301,7 +301,7 @@ def test_a_students_words_stay_unshown_when_the_test_wraps_the_call(tmp_path, mo
     ran, summary = repeat(tmp_path, leak)
     assert summary["failed hidden tests"] == ["square"], summary
     [(ename, evalue)] = errors_of(ran.cells[2])
-    assert "secret" not in evalue and "ValueError raised by square" in evalue, evalue
+    assert "secret" not in evalue and "raised ValueError where the grader repeated" in evalue, evalue
 
 
 @pytest.mark.slow

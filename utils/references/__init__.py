@@ -87,16 +87,14 @@ def checked_call(fn, *args, what: str, causes=(), names=None):
             each comes from, an index's axis...).
         names: the arguments' names, for :func:`likely_cause` (default ``argument 1``, ``argument 2``...).
 
-    An error the grader brought back from a clean room (``raised_in`` set, ``autograder.cleanroom``) is raised as it
-    is: there the grader names it without its words, which could carry a hidden test's inputs.
+    An error the grader brought back from a clean room (``raised_in`` set, ``autograder.cleanroom``) is named
+    without its words (:func:`call_error_message`), which could carry a hidden test's inputs.
     """
     try:
         return fn(*args)
     except (NotImplementedError, AssertionError):
         raise
     except Exception as error:  # noqa: BLE001 - the student's error, reported with the call and the line
-        if getattr(error, "raised_in", None) is not None:
-            raise
         raise AssertionError(call_error_message(error, what, args, causes, names)) from None
 
 
